@@ -1,0 +1,84 @@
+/**
+ * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
+ * it, so the deployed and local routes cannot drift.
+ */
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections';
+
+/** What a function reaches, so CDK can grant exactly that and nothing more. */
+export type Capability =
+  | 'table:read'
+  | 'table:write'
+  | 'tokenKey:encrypt' // kms:GenerateDataKey
+  | 'tokenKey:decrypt' // kms:Decrypt
+  | 'clientSecret:read';
+
+export interface FunctionSpec {
+  name: FunctionName;
+  /** Entry file, relative to the repository root; it exports `handler`. */
+  entry: string;
+  description: string;
+  uses: readonly Capability[];
+  /** Seconds; above the TrueLayer timeout plus one refresh. */
+  timeoutSeconds: number;
+  memoryMb: number;
+}
+
+export const functionSpecs: Record<FunctionName, FunctionSpec> = {
+  authLink: {
+    name: 'authLink',
+    entry: 'functions/auth-link.ts',
+    description: 'POST /connections: creates a connection and its TrueLayer auth link',
+    uses: ['table:write', 'clientSecret:read'],
+    timeoutSeconds: 10,
+    memoryMb: 256,
+  },
+  callback: {
+    name: 'callback',
+    entry: 'functions/callback.ts',
+    description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    timeoutSeconds: 29,
+    memoryMb: 256,
+  },
+  data: {
+    name: 'data',
+    entry: 'functions/data.ts',
+    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    timeoutSeconds: 29,
+    memoryMb: 256,
+  },
+  connections: {
+    name: 'connections',
+    entry: 'functions/connections.ts',
+    description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend',
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    timeoutSeconds: 29,
+    memoryMb: 256,
+  },
+};
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+export interface Route {
+  method: HttpMethod;
+  /** API Gateway HTTP API route path: `{name}` is one segment, a final `{name+}` the greedy rest. */
+  path: string;
+  function: FunctionName;
+  /** `jwt`: behind the JWT authorizer; `none`: public (TrueLayer sends the browser there). */
+  auth: 'jwt' | 'none';
+}
+
+export const routes: readonly Route[] = [
+  { method: 'POST', path: '/connections', function: 'authLink', auth: 'jwt' },
+  { method: 'GET', path: '/connections', function: 'connections', auth: 'jwt' },
+  { method: 'GET', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
+  { method: 'DELETE', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
+  { method: 'POST', path: '/connections/{id}/extend', function: 'connections', auth: 'jwt' },
+  { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
+  { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
+  { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
+];
+
+/** The API Gateway route key, e.g. `GET /connections/{id}`. */
+export const routeKey = (route: Route): string => `${route.method} ${route.path}`;

@@ -1,0 +1,38 @@
+/** Time as the service sees it: injected everywhere so tests and the local stack can move it. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock that runs with real time plus an offset that only ever moves forward. */
+export class AdjustableClock implements Clock {
+  private offsetMs = 0;
+
+  constructor(private readonly base: Clock = systemClock) {}
+
+  now(): number {
+    return this.base.now() + this.offsetMs;
+  }
+
+  advance(seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) throw new RangeError('advance_seconds must be a non-negative number');
+    this.offsetMs += seconds * 1000;
+  }
+
+  get offsetSeconds(): number {
+    return this.offsetMs / 1000;
+  }
+}
+
+/**
+ * The one clock of a local process: the handlers, the simulator and the local API all read it, so
+ * `POST /__local/clock` moves them together. Deployed functions never use it (see `clockFor`).
+ */
+export const localProcessClock = new AdjustableClock();
+
+export const clockFor = (truelayerEnv: string): Clock =>
+  truelayerEnv === 'local' ? localProcessClock : systemClock;
+
+export const isoAt = (ms: number): string => new Date(ms).toISOString();

@@ -1,0 +1,108 @@
+/** Typed configuration from environment variables, validated once per container start. */
+import { z } from 'zod';
+
+export const truelayerHosts = {
+  live: { authUrl: 'https://auth.truelayer.com', apiUrl: 'https://api.truelayer.com' },
+  sandbox: { authUrl: 'https://auth.truelayer-sandbox.com', apiUrl: 'https://api.truelayer-sandbox.com' },
+  local: { authUrl: 'http://127.0.0.1:3100', apiUrl: 'http://127.0.0.1:3100' },
+} as const;
+
+export const defaultProviders = {
+  live: 'uk-ob-all uk-oauth-all',
+  sandbox: 'uk-ob-all uk-oauth-all uk-cs-mock',
+  local: 'uk-ob-all uk-oauth-all uk-cs-mock',
+} as const;
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+
+const url = z.url({ protocol: /^https?$/ });
+
+const envSchema = z
+  .object({
+    TABLE_NAME: z.string().min(1).default('truelayer-connections'),
+    TRUELAYER_ENV: z.enum(['live', 'sandbox', 'local']).default('local'),
+    TRUELAYER_AUTH_URL: url.optional(),
+    TRUELAYER_API_URL: url.optional(),
+    TRUELAYER_PROVIDERS: z.string().min(1).optional(),
+    /** Secrets Manager secret (name or ARN) holding `{client_id, client_secret}`. */
+    TRUELAYER_SECRET_ID: z.string().min(1).optional(),
+    /** Plain credentials, for the local stack and tests only (no secret id set). */
+    TRUELAYER_CLIENT_ID: z.string().min(1).optional(),
+    TRUELAYER_CLIENT_SECRET: z.string().min(1).optional(),
+    TRUELAYER_TIMEOUT_MS: z.coerce.number().int().positive().default(8000),
+    /** KMS key (id, ARN or alias) for token envelope keys. */
+    TOKEN_KMS_KEY_ID: z.string().min(1).optional(),
+    /** Base64 of 32 bytes: the local stand-in for KMS (local stack and tests only). */
+    LOCAL_TOKEN_KEY: z.string().min(1).optional(),
+    ALLOWED_RETURN_URLS: list,
+    CORS_ORIGINS: list,
+    CALLBACK_URL: url.optional(),
+    DYNAMODB_ENDPOINT: url.optional(),
+    AWS_REGION: z.string().min(1).default('eu-west-2'),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.TRUELAYER_SECRET_ID && !(env.TRUELAYER_CLIENT_ID && env.TRUELAYER_CLIENT_SECRET) && env.TRUELAYER_ENV !== 'local') {
+      ctx.addIssue({ code: 'custom', path: ['TRUELAYER_SECRET_ID'], message: 'set TRUELAYER_SECRET_ID (or TRUELAYER_CLIENT_ID and TRUELAYER_CLIENT_SECRET)' });
+    }
+    if (!env.TOKEN_KMS_KEY_ID && !env.LOCAL_TOKEN_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['TOKEN_KMS_KEY_ID'], message: 'set TOKEN_KMS_KEY_ID (or LOCAL_TOKEN_KEY for local use)' });
+    }
+    if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
+      ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
+    }
+  });
+
+export interface Config {
+  tableName: string;
+  truelayerEnv: 'live' | 'sandbox' | 'local';
+  authUrl: string;
+  apiUrl: string;
+  providers: string;
+  credentials: { secretId: string } | { clientId: string; clientSecret: string };
+  truelayerTimeoutMs: number;
+  tokenKey: { kmsKeyId: string } | { localKey: Uint8Array };
+  allowedReturnUrls: string[];
+  corsOrigins: string[];
+  callbackUrl: string | undefined;
+  dynamodbEndpoint: string | undefined;
+  region: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const trimSlash = (value: string): string => value.replace(/\/+$/, '');
+
+/** Parses the environment; throws a ConfigError whose message is one line naming what to set. */
+export const loadConfig = (env: Record<string, string | undefined> = process.env): Config => {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'env'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  const hosts = truelayerHosts[e.TRUELAYER_ENV];
+  return {
+    tableName: e.TABLE_NAME,
+    truelayerEnv: e.TRUELAYER_ENV,
+    authUrl: trimSlash(e.TRUELAYER_AUTH_URL ?? hosts.authUrl),
+    apiUrl: trimSlash(e.TRUELAYER_API_URL ?? hosts.apiUrl),
+    providers: e.TRUELAYER_PROVIDERS ?? defaultProviders[e.TRUELAYER_ENV],
+    credentials: e.TRUELAYER_SECRET_ID
+      ? { secretId: e.TRUELAYER_SECRET_ID }
+      : { clientId: e.TRUELAYER_CLIENT_ID ?? 'sandbox-local', clientSecret: e.TRUELAYER_CLIENT_SECRET ?? 'local-secret' },
+    truelayerTimeoutMs: e.TRUELAYER_TIMEOUT_MS,
+    tokenKey: e.TOKEN_KMS_KEY_ID
+      ? { kmsKeyId: e.TOKEN_KMS_KEY_ID }
+      : { localKey: new Uint8Array(Buffer.from(e.LOCAL_TOKEN_KEY ?? '', 'base64')) },
+    allowedReturnUrls: e.ALLOWED_RETURN_URLS,
+    corsOrigins: e.CORS_ORIGINS,
+    callbackUrl: e.CALLBACK_URL,
+    dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+    region: e.AWS_REGION,
+  };
+};
