@@ -1,0 +1,123 @@
+/** Where token data keys come from: KMS when deployed, a local master key standing in for it on one machine. */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { Config } from '../config';
+import { DataKeyError } from './errors';
+
+/** A 256-bit data key: `plaintext` encrypts tokens, `encrypted` is stored beside them. */
+export interface DataKey {
+  plaintext: Uint8Array;
+  encrypted: Uint8Array;
+}
+
+export interface DataKeyProvider {
+  generateDataKey(): Promise<DataKey>;
+  decryptDataKey(encrypted: Uint8Array): Promise<Uint8Array>;
+}
+
+export const DATA_KEY_BYTES = 32;
+
+/** KMS errors that say the wrapped key itself is bad, as opposed to KMS being unreachable or throttled. */
+const KMS_REJECTIONS = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
+
+export interface KmsDataKeyProviderOptions {
+  /** Key id, ARN, alias name or alias ARN of the symmetric KMS key. */
+  keyId: string;
+  /** Built on first use when absent, so importing this module costs a cold start nothing. */
+  client?: KMSClient;
+}
+
+export class KmsDataKeyProvider implements DataKeyProvider {
+  readonly keyId: string;
+  #client: KMSClient | undefined;
+
+  constructor(options: KmsDataKeyProviderOptions) {
+    if (!options.keyId) throw new RangeError('KmsDataKeyProvider needs a keyId');
+    this.keyId = options.keyId;
+    this.#client = options.client;
+  }
+
+  get client(): KMSClient {
+    this.#client ??= new KMSClient({});
+    return this.#client;
+  }
+
+  async generateDataKey(): Promise<DataKey> {
+    const output = await this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256' }));
+    if (!output.Plaintext || output.Plaintext.length !== DATA_KEY_BYTES || !output.CiphertextBlob?.length) {
+      throw new DataKeyError('KMS GenerateDataKey returned no usable AES-256 data key');
+    }
+    return { plaintext: output.Plaintext, encrypted: output.CiphertextBlob };
+  }
+
+  async decryptDataKey(encrypted: Uint8Array): Promise<Uint8Array> {
+    let output;
+    try {
+      // Naming the key makes KMS refuse a data key wrapped by any other key, rather than trusting the blob.
+      output = await this.client.send(new DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted }));
+    } catch (error) {
+      if (error instanceof Error && KMS_REJECTIONS.has(error.name)) {
+        throw new DataKeyError(`KMS refused the wrapped data key (${error.name})`, { cause: error, rejected: true });
+      }
+      throw error;
+    }
+    if (!output.Plaintext || output.Plaintext.length !== DATA_KEY_BYTES) {
+      throw new DataKeyError('KMS Decrypt returned no usable AES-256 data key');
+    }
+    return output.Plaintext;
+  }
+}
+
+const LOCAL_WRAP_VERSION = 1;
+const LOCAL_IV_BYTES = 12;
+const LOCAL_TAG_BYTES = 16;
+const LOCAL_WRAP_AAD = Buffer.from('truelayer-connections/local-data-key/v1', 'utf8');
+
+/**
+ * The local stand-in for KMS: data keys are random and wrapped with AES-256-GCM under a master key
+ * (from `LOCAL_TOKEN_KEY`). Wrapped layout: version byte, 12-byte IV, 32-byte ciphertext, 16-byte tag.
+ */
+export class LocalDataKeyProvider implements DataKeyProvider {
+  readonly #masterKey: Buffer;
+
+  constructor(masterKey: Uint8Array) {
+    if (masterKey.length !== DATA_KEY_BYTES) {
+      throw new RangeError(`the local master key must be exactly ${DATA_KEY_BYTES} bytes, got ${masterKey.length}`);
+    }
+    this.#masterKey = Buffer.from(masterKey);
+  }
+
+  async generateDataKey(): Promise<DataKey> {
+    const plaintext = randomBytes(DATA_KEY_BYTES);
+    const iv = randomBytes(LOCAL_IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#masterKey, iv);
+    cipher.setAAD(LOCAL_WRAP_AAD);
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const encrypted = Buffer.concat([Buffer.of(LOCAL_WRAP_VERSION), iv, ciphertext, cipher.getAuthTag()]);
+    return { plaintext: new Uint8Array(plaintext), encrypted: new Uint8Array(encrypted) };
+  }
+
+  async decryptDataKey(encrypted: Uint8Array): Promise<Uint8Array> {
+    const wrapped = Buffer.from(encrypted);
+    if (wrapped.length !== 1 + LOCAL_IV_BYTES + DATA_KEY_BYTES + LOCAL_TAG_BYTES || wrapped[0] !== LOCAL_WRAP_VERSION) {
+      throw new DataKeyError('not a data key wrapped by the local key provider', { rejected: true });
+    }
+    const iv = wrapped.subarray(1, 1 + LOCAL_IV_BYTES);
+    const ciphertext = wrapped.subarray(1 + LOCAL_IV_BYTES, 1 + LOCAL_IV_BYTES + DATA_KEY_BYTES);
+    const tag = wrapped.subarray(1 + LOCAL_IV_BYTES + DATA_KEY_BYTES);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#masterKey, iv, { authTagLength: LOCAL_TAG_BYTES });
+      decipher.setAAD(LOCAL_WRAP_AAD);
+      decipher.setAuthTag(tag);
+      return new Uint8Array(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+    } catch (error) {
+      throw new DataKeyError('the data key was not wrapped by this local master key', { cause: error, rejected: true });
+    }
+  }
+}
+
+/** The provider the configuration asks for: KMS when a key id is set, else the local master key. */
+export const createDataKeyProvider = (tokenKey: Config['tokenKey'], options: { kmsClient?: KMSClient } = {}): DataKeyProvider =>
+  'kmsKeyId' in tokenKey
+    ? new KmsDataKeyProvider({ keyId: tokenKey.kmsKeyId, ...(options.kmsClient ? { client: options.kmsClient } : {}) })
+    : new LocalDataKeyProvider(tokenKey.localKey);
