@@ -1,0 +1,248 @@
+/**
+ * The one place the TrueLayer clients touch the network: per-attempt timeouts, the retry rules for
+ * idempotent and non-idempotent calls, and mapping TrueLayer's error bodies to TrueLayerError.
+ */
+import type { z } from 'zod';
+import type { Clock } from '../clock';
+import { scrubText, TrueLayerError, type TrueLayerOperation } from './errors';
+import { backoffDelayMs, sleep, type RetryPolicy } from './retry';
+
+/**
+ * `idempotent`: data GETs; retried on 500/502/503/504, timeouts and network errors.
+ * `unprocessed-only`: code exchange, refresh, extend, revoke; a code is single-use and a rotating
+ * refresh revokes the old token, so these are retried only when TrueLayer provably did not act on
+ * them (no connection made, connection reset, or a 503), never after a timeout.
+ */
+export type RetryMode = 'idempotent' | 'unprocessed-only';
+
+export interface HttpCall {
+  operation: TrueLayerOperation;
+  method: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  retryMode: RetryMode;
+  /** Values this call sends that must never surface in an error (tokens, code, secret). */
+  sensitive: readonly string[];
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  text: string;
+  attempts: number;
+}
+
+export interface HttpOptions {
+  clock: Clock;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  fetch?: typeof fetch;
+  random?: () => number;
+}
+
+const idempotentRetryStatuses = new Set([500, 502, 503, 504]);
+const unprocessedRetryStatuses = new Set([503]);
+
+// Failures in which the request cannot have reached TrueLayer's application: no connection was made
+// (refused, DNS, connect timeout) or the peer reset it (what a stale pooled socket gives).
+const unprocessedNetworkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+const errorCodesIn = (error: unknown, depth = 0): string[] => {
+  if (depth > 4 || typeof error !== 'object' || error === null) return [];
+  const record = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  const codes = typeof record.code === 'string' ? [record.code] : [];
+  codes.push(...errorCodesIn(record.cause, depth + 1));
+  if (Array.isArray(record.errors)) for (const inner of record.errors) codes.push(...errorCodesIn(inner, depth + 1));
+  return codes;
+};
+
+const isTimeout = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && ((error as { name?: unknown }).name === 'TimeoutError' || errorCodesIn(error).includes('UND_ERR_HEADERS_TIMEOUT') || errorCodesIn(error).includes('UND_ERR_BODY_TIMEOUT'));
+
+/** A safe summary of a network failure: error codes only, never the request. */
+const networkCause = (error: unknown): Error => {
+  const codes = [...new Set(errorCodesIn(error))];
+  return new Error(codes.length > 0 ? `network failure (${codes.join(', ')})` : 'network failure');
+};
+
+const fallbackCodes: Record<number, string> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  415: 'unsupported_media_type',
+  422: 'unprocessable_entity',
+  429: 'too_many_requests',
+  500: 'internal_server_error',
+  501: 'not_implemented',
+  502: 'bad_gateway',
+  503: 'service_unavailable',
+  504: 'gateway_timeout',
+};
+
+/** `Retry-After` as whole seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export const parseRetryAfter = (value: string | null, nowMs: number): number | undefined => {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+};
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+};
+
+const problemErrorsSummary = (errors: unknown): string | undefined => {
+  if (typeof errors !== 'object' || errors === null) return undefined;
+  const parts: string[] = [];
+  for (const [field, messages] of Object.entries(errors as Record<string, unknown>)) {
+    const list = Array.isArray(messages) ? messages.filter((item): item is string => typeof item === 'string') : [];
+    parts.push(list.length > 0 ? `${field}: ${list.join(' ')}` : field);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
+};
+
+export class TrueLayerHttp {
+  private readonly fetchImpl: typeof fetch;
+  private readonly random: () => number;
+
+  constructor(private readonly options: HttpOptions) {
+    if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
+    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.random = options.random ?? Math.random;
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  /**
+   * Sends the call, retrying as its mode allows. Resolves with the last response whatever its
+   * status; throws a TrueLayerError only when no response arrived (timeout or network).
+   */
+  async send(call: HttpCall): Promise<HttpResult> {
+    const { retry } = this.options;
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await this.attempt(call);
+      const canRetry = attempt < retry.attempts;
+      if (outcome.type === 'response') {
+        const result: HttpResult = { ...outcome, attempts: attempt };
+        const retryable = (call.retryMode === 'idempotent' ? idempotentRetryStatuses : unprocessedRetryStatuses).has(outcome.status);
+        if (!canRetry || !retryable) return result;
+        const retryAfter = parseRetryAfter(outcome.headers.get('retry-after'), this.options.clock.now());
+        // A server asking for a longer pause than we would ever wait gets its answer surfaced instead.
+        if (retryAfter !== undefined && retryAfter * 1000 > retry.maxDelayMs) return result;
+        await sleep(Math.max(backoffDelayMs(attempt, retry, this.random), (retryAfter ?? 0) * 1000));
+        continue;
+      }
+      const retryable =
+        outcome.type === 'timeout'
+          ? call.retryMode === 'idempotent'
+          : call.retryMode === 'idempotent' || outcome.unprocessed;
+      if (!canRetry || !retryable) {
+        throw new TrueLayerError({
+          operation: call.operation,
+          status: 0,
+          code: outcome.type === 'timeout' ? 'timeout' : 'network_error',
+          kind: outcome.type === 'timeout' ? 'timeout' : 'network',
+          description:
+            outcome.type === 'timeout'
+              ? `No answer from TrueLayer within ${this.options.timeoutMs} ms.`
+              : 'The connection to TrueLayer failed before an answer arrived.',
+          attempts: attempt,
+          cause: outcome.cause,
+        });
+      }
+      await sleep(backoffDelayMs(attempt, retry, this.random));
+    }
+  }
+
+  private async attempt(
+    call: HttpCall,
+  ): Promise<
+    | { type: 'response'; status: number; headers: Headers; text: string }
+    | { type: 'timeout'; cause: Error }
+    | { type: 'network'; unprocessed: boolean; cause: Error }
+  > {
+    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    let answered = false;
+    try {
+      const init: RequestInit = { method: call.method, headers: call.headers, signal, redirect: 'manual' };
+      if (call.body !== undefined) init.body = call.body;
+      const response = await this.fetchImpl(call.url, init);
+      answered = true;
+      // The body is read under the same per-attempt deadline as the headers.
+      const text = await response.text();
+      return { type: 'response', status: response.status, headers: response.headers, text };
+    } catch (error) {
+      if (isTimeout(error) || signal.aborted) return { type: 'timeout', cause: new Error('timed out') };
+      // Once a status line has arrived TrueLayer has acted on the request, whatever befalls the body.
+      const unprocessed = !answered && errorCodesIn(error).some((code) => unprocessedNetworkCodes.has(code));
+      return { type: 'network', unprocessed, cause: networkCause(error) };
+    }
+  }
+
+  /** The TrueLayerError for a non-2xx answer, from TrueLayer's `{error, error_description}` or problem+json body. */
+  errorFrom(call: HttpCall, result: HttpResult): TrueLayerError {
+    const body = parseJson(result.text);
+    let code: string | undefined;
+    let description: string | undefined;
+    if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+      const record = body as Record<string, unknown>;
+      if (typeof record.error === 'string' && record.error.length > 0) {
+        code = record.error;
+        if (typeof record.error_description === 'string') description = record.error_description;
+      } else if (typeof record.title === 'string' && record.title.length > 0) {
+        code = record.title;
+        description = typeof record.detail === 'string' ? record.detail : problemErrorsSummary(record.errors);
+      }
+    }
+    const scrubbedCode = code === undefined ? undefined : scrubText(code, call.sensitive);
+    const scrubbedDescription = description === undefined ? undefined : scrubText(description, call.sensitive);
+    const correlationId = result.headers.get('x-tl-correlation-id');
+    const retryAfterSeconds = parseRetryAfter(result.headers.get('retry-after'), this.options.clock.now());
+    const redirected = result.status >= 300 && result.status < 400;
+    return new TrueLayerError({
+      operation: call.operation,
+      status: result.status,
+      code: scrubbedCode || (redirected ? 'unexpected_redirect' : (fallbackCodes[result.status] ?? `http_${result.status}`)),
+      kind: result.status >= 400 && result.status < 500 ? 'rejected' : 'upstream',
+      ...(scrubbedDescription ? { description: scrubbedDescription } : {}),
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      ...(correlationId ? { correlationId: scrubText(correlationId) } : {}),
+      attempts: result.attempts,
+    });
+  }
+
+  /** Parses a 2xx JSON body against the schema; anything else from TrueLayer is an upstream failure. */
+  parseBody<T>(call: HttpCall, result: HttpResult, schema: z.ZodType<T>): T {
+    const body = parseJson(result.text);
+    const parsed = schema.safeParse(body);
+    if (parsed.success) return parsed.data;
+    const correlationId = result.headers.get('x-tl-correlation-id');
+    // Only field paths are reported: the values may be tokens.
+    const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || '(body)'))].slice(0, 5);
+    throw new TrueLayerError({
+      operation: call.operation,
+      status: result.status,
+      code: 'invalid_response',
+      kind: 'upstream',
+      description: body === undefined ? 'TrueLayer answered with a body that is not JSON.' : `TrueLayer's answer did not have the expected shape (at ${fields.join(', ')}).`,
+      ...(correlationId ? { correlationId: scrubText(correlationId) } : {}),
+      attempts: result.attempts,
+    });
+  }
+
+  isSuccess(result: HttpResult): boolean {
+    return result.status >= 200 && result.status < 300;
+  }
+}
