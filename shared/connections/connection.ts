@@ -1,0 +1,91 @@
+/** The connection record and its lifecycle: status is computed against the clock on every read. */
+export type StoredStatus = 'authorization_required' | 'authorized' | 'active' | 'inactive';
+export type ConnectionStatus = StoredStatus;
+
+export type StatusReason =
+  | 'user_denied'
+  | 'authorization_failed'
+  | 'authorization_expired'
+  | 'consent_expired'
+  | 'consent_revoked'
+  | 'refresh_rejected'
+  | 'revoked';
+
+/** What is stored for a connection (the item, minus DynamoDB keys). */
+export interface ConnectionRecord {
+  connectionId: string;
+  owner: string;
+  status: StoredStatus;
+  statusReason?: StatusReason | undefined;
+  /** TrueLayer's error code when the status came from TrueLayer (e.g. `access_denied`). */
+  statusDetail?: string | undefined;
+  scopes: string[];
+  providers: string;
+  providerId?: string | undefined;
+  responseMode: 'query' | 'form_post';
+  returnUrl?: string | undefined;
+  redirectUri: string;
+  createdAt: string;
+  updatedAt: string;
+  authLinkExpiresAt: string;
+  provider?: { providerId: string; displayName?: string | undefined } | undefined;
+  credentialsId?: string | undefined;
+  consentCreatedAt?: string | undefined;
+  consentExpiresAt?: string | undefined;
+  /** Encrypted `{access_token, refresh_token}`; absent before the exchange and after revoke. */
+  tokens?: string | undefined;
+  accessTokenExpiresAt?: number | undefined;
+  lastRefreshedAt?: string | undefined;
+  refreshCount: number;
+  version: number;
+  leaseHolder?: string | undefined;
+  leaseExpiresAt?: number | undefined;
+}
+
+export interface ConnectionView {
+  connection_id: string;
+  status: ConnectionStatus;
+  status_reason?: string;
+  provider?: { provider_id: string; display_name?: string };
+  scopes: string[];
+  created_at: string;
+  updated_at: string;
+  consent_expires_at?: string;
+  auth_link_expires_at?: string;
+  return_url?: string;
+}
+
+export interface EffectiveStatus {
+  status: ConnectionStatus;
+  reason?: StatusReason | undefined;
+}
+
+/** The status a reader should see now, whatever has been written down so far. */
+export const effectiveStatus = (record: ConnectionRecord, now: number): EffectiveStatus => {
+  if (record.status === 'inactive') return { status: 'inactive', reason: record.statusReason };
+  if (record.status === 'authorization_required' && Date.parse(record.authLinkExpiresAt) <= now) {
+    return { status: 'inactive', reason: 'authorization_expired' };
+  }
+  if (record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now) {
+    return { status: 'inactive', reason: 'consent_expired' };
+  }
+  return { status: record.status };
+};
+
+export const toView = (record: ConnectionRecord, now: number): ConnectionView => {
+  const { status, reason } = effectiveStatus(record, now);
+  return {
+    connection_id: record.connectionId,
+    status,
+    ...(reason ? { status_reason: reason } : {}),
+    ...(record.provider
+      ? { provider: { provider_id: record.provider.providerId, ...(record.provider.displayName ? { display_name: record.provider.displayName } : {}) } }
+      : {}),
+    scopes: record.scopes,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+    ...(record.consentExpiresAt ? { consent_expires_at: record.consentExpiresAt } : {}),
+    ...(record.status === 'authorization_required' ? { auth_link_expires_at: record.authLinkExpiresAt } : {}),
+    ...(record.returnUrl ? { return_url: record.returnUrl } : {}),
+  };
+};

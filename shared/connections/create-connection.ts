@@ -1,0 +1,94 @@
+/** POST /connections: a new connection (authorization_required), its single-use state and the auth link. */
+import { z } from 'zod';
+import { isoAt } from '../clock';
+import { ValidationError } from '../errors';
+import { dataScopes, validateScopes } from '../truelayer/scopes';
+import { hashState, STATE_TTL_MS } from './auth-state';
+import { type ConnectionRecord } from './connection';
+import { checkReturnUrl } from './return-url';
+import type { Caller, ConnectionServices } from './services';
+import { describeZodError } from './validation';
+
+const providerToken = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+export const createConnectionBody = z.strictObject({
+  return_url: z.string().min(1).max(2048).optional(),
+  scopes: z.array(z.string().max(64)).min(1).max(16).optional(),
+  providers: z
+    .string()
+    .max(512)
+    .refine((value) => value.split(' ').every((p) => providerToken.test(p)), 'must be provider selectors separated by single spaces, e.g. "uk-ob-all uk-oauth-all"')
+    .optional(),
+  provider_id: z.string().regex(providerToken, 'must be a provider id such as "ob-monzo"').optional(),
+  response_mode: z.enum(['query', 'form_post']).optional(),
+});
+
+export interface CreatedConnection {
+  connection_id: string;
+  status: 'authorization_required';
+  auth_link: string;
+  auth_link_expires_at: string;
+}
+
+export const createConnection = async (
+  services: ConnectionServices,
+  caller: Caller,
+  input: { body: unknown; callbackUrl: string },
+): Promise<CreatedConnection> => {
+  const parsed = createConnectionBody.safeParse(input.body ?? {});
+  if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
+  const body = parsed.data;
+
+  const scopes = [...new Set(body.scopes ?? dataScopes)];
+  const scopeProblems = validateScopes(scopes);
+  if (scopeProblems.length) throw new ValidationError(scopeProblems.join(' '));
+
+  if (body.return_url !== undefined) {
+    const check = checkReturnUrl(body.return_url, services.config.allowedReturnUrls);
+    if (!check.ok) throw new ValidationError(check.reason ?? 'return_url is not allowed');
+  }
+  const providers = body.providers ?? services.config.providers;
+  if (body.provider_id && !providers.split(' ').some((p) => p === body.provider_id || p.endsWith('-all') || p === 'uk-cs-mock')) {
+    throw new ValidationError(`provider_id "${body.provider_id}" is not covered by providers "${providers}": add it (or a group such as uk-ob-all) to providers.`);
+  }
+
+  const now = services.clock.now();
+  const connectionId = services.newId();
+  const state = services.newState();
+  const expiresAt = now + STATE_TTL_MS;
+  const record: ConnectionRecord = {
+    connectionId,
+    owner: caller.owner,
+    status: 'authorization_required',
+    scopes,
+    providers,
+    providerId: body.provider_id,
+    responseMode: body.response_mode ?? 'query',
+    returnUrl: body.return_url,
+    redirectUri: input.callbackUrl,
+    createdAt: isoAt(now),
+    updatedAt: isoAt(now),
+    authLinkExpiresAt: isoAt(expiresAt),
+    refreshCount: 0,
+    version: 0,
+  };
+  const authLink = await services.auth.authLink({
+    redirectUri: input.callbackUrl,
+    scopes,
+    state,
+    providers,
+    ...(body.provider_id ? { providerId: body.provider_id } : {}),
+    ...(body.response_mode ? { responseMode: body.response_mode } : {}),
+  });
+  await services.repository.create(record);
+  await services.repository.putState({
+    stateHash: hashState(state),
+    owner: caller.owner,
+    connectionId,
+    redirectUri: input.callbackUrl,
+    purpose: 'connect',
+    expiresAt,
+  });
+  services.log.info('connection created', { connection_id: connectionId });
+  return { connection_id: connectionId, status: 'authorization_required', auth_link: authLink, auth_link_expires_at: isoAt(expiresAt) };
+};

@@ -1,0 +1,118 @@
+/** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { isoAt } from '../clock';
+import { ConnectionInactiveError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
+import { TrueLayerError } from '../truelayer/errors';
+import { hashState, STATE_TTL_MS } from './auth-state';
+import { storeExchangedTokens } from './complete-callback';
+import { effectiveStatus, toView, type ConnectionView } from './connection';
+import { loadOwned } from './load-owned';
+import type { Caller, ConnectionServices } from './services';
+import { mapUpstreamError } from './upstream-errors';
+import { describeZodError } from './validation';
+
+export const listConnections = async (services: ConnectionServices, caller: Caller): Promise<{ connections: ConnectionView[] }> => {
+  const now = services.clock.now();
+  const records = await services.repository.listByOwner(caller.owner);
+  return { connections: records.map((record) => toView(record, now)) };
+};
+
+export const getConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<ConnectionView> =>
+  toView(await loadOwned(services, caller, connectionId), services.clock.now());
+
+export const extendBody = z.strictObject({
+  user_has_reconfirmed_consent: z.literal(true, { error: 'must be true: show the user your reconfirmation screen first' }),
+  user: z
+    .strictObject({
+      id: z.string().min(1).max(128).optional(),
+      name: z.string().trim().min(1).max(200),
+      email: z.email().max(320).optional(),
+      phone: z.string().regex(/^\+?[0-9 ()-]{6,20}$/, 'must be a phone number such as +447700900123').optional(),
+    })
+    .refine((user) => user.email !== undefined || user.phone !== undefined, 'needs an email or a phone'),
+});
+
+export type ExtendOutcome =
+  | { status: 'active'; consent_expires_at?: string }
+  | { action_needed: 'authentication_needed'; user_input_link: string };
+
+const cannotExtend = (detail: string, error?: TrueLayerError) =>
+  new ServiceError({
+    status: 409,
+    code: 'cannot_extend',
+    title: 'Connection cannot be extended',
+    detail,
+    cause: error,
+    extra: error ? { upstream_status: error.status, upstream_code: error.code } : {},
+  });
+
+export const extendConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, body: unknown): Promise<ExtendOutcome> => {
+  const parsed = extendBody.safeParse(body ?? {});
+  if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
+  const record = await loadOwned(services, caller, connectionId);
+  if (record.status === 'authorization_required') throw new ConnectionNotReadyError(record.status);
+  if (!record.tokens) throw new ConnectionInactiveError(record.statusReason ?? 'revoked');
+  const pair = await services.vault.open(record);
+  if (!pair.refresh_token) throw cannotExtend('This connection has no refresh token (no offline_access scope), so it cannot be extended: create a new one.');
+
+  const { repository, clock } = services;
+  const now = clock.now();
+  const holder = randomUUID();
+  // The extend spends the refresh token like a refresh does, so it takes the same lease.
+  if (!(await repository.acquireLease(record.connectionId, record.version, holder, now, 30_000))) {
+    throw new ServiceError({ status: 409, code: 'conflict', title: 'Refresh in progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
+  }
+  const state = services.newState();
+  let result;
+  try {
+    await repository.putState({ stateHash: hashState(state), owner: record.owner, connectionId: record.connectionId, redirectUri: record.redirectUri, purpose: 'extend', expiresAt: now + STATE_TTL_MS });
+    result = await services.data.extend({
+      refreshToken: pair.refresh_token,
+      redirectUri: record.redirectUri,
+      user: parsed.data.user,
+      state,
+      responseMode: record.responseMode,
+    });
+  } catch (error) {
+    await repository.releaseLease(record.connectionId, holder);
+    if (error instanceof TrueLayerError && (error.status === 401 || error.status === 422)) {
+      throw cannotExtend(error.status === 401 ? 'TrueLayer no longer knows this connection\'s refresh token: create a new connection.' : 'TrueLayer says this connection cannot be extended: create a new connection.', error);
+    }
+    throw mapUpstreamError(error);
+  }
+  if (result.action === 'authentication_needed') {
+    await repository.releaseLease(record.connectionId, holder);
+    services.log.info('extend needs the user to authenticate', { connection_id: record.connectionId });
+    return { action_needed: 'authentication_needed', user_input_link: result.userInputLink };
+  }
+  const stored = await storeExchangedTokens(services, { ...record, leaseHolder: holder }, result.tokens, 'extend');
+  services.log.info('connection extended', { connection_id: record.connectionId });
+  return { status: 'active', ...(stored.consentExpiresAt ? { consent_expires_at: stored.consentExpiresAt } : {}) };
+};
+
+/** Revokes at TrueLayer with a fresh token, then erases the token blob. Safe to repeat. */
+export const revokeConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<void> => {
+  const record = await loadOwned(services, caller, connectionId);
+  const { repository, clock } = services;
+  if (record.tokens && effectiveStatus(record, clock.now()).status !== 'inactive') {
+    let accessToken: string | undefined;
+    try {
+      accessToken = (await services.vault.freshAccessToken(record)).accessToken;
+    } catch (error) {
+      // A connection TrueLayer already refuses needs no revocation there; anything else is a real failure.
+      if (!(error instanceof ConnectionInactiveError)) throw error;
+    }
+    if (accessToken) {
+      try {
+        await services.auth.revoke(accessToken);
+      } catch (error) {
+        const alreadyGone = error instanceof TrueLayerError && error.status >= 400 && error.status < 500;
+        if (!alreadyGone) throw mapUpstreamError(error);
+      }
+    }
+  }
+  if (record.status === 'inactive' && record.statusReason === 'revoked' && !record.tokens) return;
+  await repository.setStatus(record.connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, isoAt(clock.now()));
+  services.log.info('connection revoked', { connection_id: record.connectionId });
+};

@@ -1,0 +1,78 @@
+/** GET /connections/{id}/{data path}: TrueLayer's Data API v1 body, fetched with a fresh access token. */
+import { isoAt } from '../clock';
+import { ConnectionInactiveError, ServiceError, ValidationError } from '../errors';
+import { dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
+import type { DataResponse } from '../truelayer/data-client';
+import { TrueLayerError } from '../truelayer/errors';
+import { effectiveStatus, type ConnectionRecord } from './connection';
+import { loadOwned } from './load-owned';
+import type { Caller, ConnectionServices } from './services';
+import { mapUpstreamError } from './upstream-errors';
+
+export interface DataRequest {
+  connectionId: string;
+  /** The data path after `/connections/{id}/`, e.g. `accounts/abc/transactions`. */
+  path: string;
+  query: Record<string, string | undefined>;
+  /** The end user's IP when they are present (X-PSU-IP), which lifts the unattended 4-a-day limit. */
+  psuIp?: string | undefined;
+}
+
+const allowedQuery = new Set(['from', 'to']);
+
+export const readData = async (services: ConnectionServices, caller: Caller, request: DataRequest): Promise<DataResponse> => {
+  const path = parseDataPath(request.path);
+  if (!path) {
+    throw new ServiceError({
+      status: 404,
+      code: 'not_found',
+      title: 'Unknown data path',
+      detail: `"${request.path.slice(0, 100)}" is not a Data API path; use one of: ${dataPathTemplates.map((t) => t.replace('/data/v1/', '')).join(', ')}.`,
+    });
+  }
+  const unknown = Object.keys(request.query).filter((name) => !allowedQuery.has(name));
+  if (unknown.length) throw new ValidationError(`Unknown query parameter(s): ${unknown.map((n) => `"${n.slice(0, 40)}"`).join(', ')}; only "from" and "to" are accepted, on transaction paths.`);
+  const range = { ...(request.query.from !== undefined ? { from: request.query.from } : {}), ...(request.query.to !== undefined ? { to: request.query.to } : {}) };
+  const problems = validateDateRange(path, range);
+  if (problems.length) throw new ServiceError({ status: 400, code: 'invalid_date_range', title: 'Invalid date range', detail: problems.join(' ') });
+  if (request.psuIp !== undefined && !isIp(request.psuIp)) throw new ValidationError('X-PSU-IP must be the end user\'s IPv4 or IPv6 address.');
+
+  const record = await loadOwned(services, caller, request.connectionId);
+  const effective = effectiveStatus(record, services.clock.now());
+  if (effective.status === 'inactive') throw new ConnectionInactiveError(effective.reason);
+
+  const call = (accessToken: string) =>
+    services.data.get(path, { accessToken, ...(Object.keys(range).length ? { query: range } : {}), ...(request.psuIp ? { psuIp: request.psuIp } : {}) });
+
+  let fresh = await services.vault.freshAccessToken(record);
+  try {
+    return await call(fresh.accessToken);
+  } catch (error) {
+    if (!(error instanceof TrueLayerError)) throw error;
+    if (error.status === 401) {
+      // A token we thought valid was refused: one forced refresh, one retry.
+      fresh = await services.vault.freshAccessToken(fresh.record, { rejectedToken: fresh.accessToken });
+      try {
+        return await call(fresh.accessToken);
+      } catch (retryError) {
+        throw await settleUpstream(services, fresh.record, retryError);
+      }
+    }
+    throw await settleUpstream(services, fresh.record, error);
+  }
+};
+
+/** A 403 `access_denied` means the consent is gone: the connection is marked inactive. */
+const settleUpstream = async (services: ConnectionServices, record: ConnectionRecord, error: unknown): Promise<unknown> => {
+  if (error instanceof TrueLayerError && error.status === 403 && error.code === 'access_denied') {
+    const now = services.clock.now();
+    const reason = record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now ? 'consent_expired' : 'consent_revoked';
+    await services.repository.setStatus(record.connectionId, { status: 'inactive', reason, detail: 'access_denied' }, isoAt(now));
+    return new ConnectionInactiveError(reason, { upstream_code: 'access_denied' });
+  }
+  return mapUpstreamError(error);
+};
+
+const isIp = (value: string): boolean =>
+  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(value) || (/^[0-9a-fA-F:.]{2,45}$/.test(value) && value.includes(':'));
+

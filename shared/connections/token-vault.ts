@@ -1,0 +1,143 @@
+/**
+ * The token vault: seals token pairs into the connection item and hands out a fresh access token,
+ * refreshing it single-flight under a conditional lease (DESIGN §4) so that rotation never loses the
+ * newest refresh token.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../clock';
+import { isoAt } from '../clock';
+import type { TokenCipher } from '../crypto/token-cipher';
+import { ConnectionInactiveError, ConnectionNotReadyError, NotFoundError, ServiceError } from '../errors';
+import type { TrueLayerAuthClient } from '../truelayer/auth-client';
+import { TrueLayerError } from '../truelayer/errors';
+import { effectiveStatus, type ConnectionRecord, type StatusReason } from './connection';
+import type { ConnectionRepository } from './repository';
+import { mapUpstreamError } from './upstream-errors';
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token?: string | undefined;
+}
+
+export interface TokenVaultOptions {
+  repository: ConnectionRepository;
+  cipher: TokenCipher;
+  auth: Pick<TrueLayerAuthClient, 'refresh'>;
+  clock: Clock;
+  /** Longer than one refresh call can take, so a live holder never loses its lease. */
+  leaseMs?: number;
+  /** Refresh this long before the access token's expiry. */
+  skewMs?: number;
+  /** How long a waiter sleeps between re-reads, and the most it waits in all (real time). */
+  waitStepMs?: number;
+  maxWaitMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface FreshToken {
+  accessToken: string;
+  record: ConnectionRecord;
+}
+
+export class TokenVault {
+  private readonly leaseMs: number;
+  private readonly skewMs: number;
+  private readonly waitStepMs: number;
+  private readonly maxWaitMs: number;
+
+  constructor(private readonly options: TokenVaultOptions) {
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.skewMs = options.skewMs ?? 60_000;
+    this.waitStepMs = options.waitStepMs ?? 50;
+    this.maxWaitMs = options.maxWaitMs ?? 35_000;
+  }
+
+  seal(record: Pick<ConnectionRecord, 'connectionId' | 'owner'>, pair: TokenPair): Promise<string> {
+    return this.options.cipher.encrypt(JSON.stringify(pair), { connectionId: record.connectionId, owner: record.owner });
+  }
+
+  async open(record: ConnectionRecord): Promise<TokenPair> {
+    if (!record.tokens) throw new ConnectionInactiveError(record.statusReason ?? 'revoked');
+    const plain = await this.options.cipher.decrypt(record.tokens, { connectionId: record.connectionId, owner: record.owner });
+    return JSON.parse(plain) as TokenPair;
+  }
+
+  /**
+   * An access token that is valid now. With `rejectedToken` (TrueLayer just answered 401 to it), a
+   * token other than that one: one forced refresh, unless another request already did it.
+   */
+  async freshAccessToken(record: ConnectionRecord, options: { rejectedToken?: string } = {}): Promise<FreshToken> {
+    const { repository, clock } = this.options;
+    const startedWaiting = Date.now();
+    let current = record;
+    for (;;) {
+      const now = clock.now();
+      this.assertUsable(current, now);
+      const pair = await this.open(current);
+      const stillValid = (current.accessTokenExpiresAt ?? 0) - this.skewMs > now && pair.access_token !== options.rejectedToken;
+      if (stillValid) return { accessToken: pair.access_token, record: current };
+      if (!pair.refresh_token) {
+        await repository.setStatus(current.connectionId, { status: 'inactive', reason: 'refresh_rejected', detail: 'no_refresh_token' }, isoAt(now));
+        throw new ConnectionInactiveError('refresh_rejected', { detail: 'the connection was made without offline_access, so its access cannot be renewed' });
+      }
+      const holder = randomUUID();
+      if (await repository.acquireLease(current.connectionId, current.version, holder, now, this.leaseMs)) {
+        return this.refreshUnderLease(current, pair, holder);
+      }
+      // Someone else holds the lease (or the item moved on): wait for their result instead of
+      // refreshing too, since with rotation a second refresh would revoke the first one's token.
+      if (Date.now() - startedWaiting > this.maxWaitMs) {
+        throw new ServiceError({ status: 503, code: 'refresh_in_progress', title: 'Token refresh in progress', detail: 'Another request is refreshing this connection\'s token; try again shortly.', headers: { 'retry-after': '1' } });
+      }
+      await sleep(this.waitStepMs);
+      const reread = await repository.get(current.connectionId);
+      if (!reread) throw new NotFoundError();
+      current = reread;
+    }
+  }
+
+  private assertUsable(record: ConnectionRecord, now: number): void {
+    if (record.status === 'inactive') throw new ConnectionInactiveError(record.statusReason);
+    if (record.status === 'authorization_required' || !record.tokens) {
+      const effective = effectiveStatus(record, now);
+      if (effective.status === 'inactive') throw new ConnectionInactiveError(effective.reason);
+      throw new ConnectionNotReadyError(record.status);
+    }
+  }
+
+  private async refreshUnderLease(record: ConnectionRecord, pair: TokenPair, holder: string): Promise<FreshToken> {
+    const { repository, clock, auth } = this.options;
+    let refreshed;
+    try {
+      refreshed = await auth.refresh(pair.refresh_token as string);
+    } catch (error) {
+      if (error instanceof TrueLayerError && error.status === 400 && error.code === 'invalid_grant') {
+        const now = clock.now();
+        const reason: StatusReason = record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now ? 'consent_expired' : 'refresh_rejected';
+        await repository.setStatus(record.connectionId, { status: 'inactive', reason, detail: 'invalid_grant' }, isoAt(now));
+        throw new ConnectionInactiveError(reason, { upstream_code: 'invalid_grant' });
+      }
+      await repository.releaseLease(record.connectionId, holder);
+      throw mapUpstreamError(error);
+    }
+    // Stable mode answers without a new refresh token: keep the one we have.
+    const next: TokenPair = { access_token: refreshed.accessToken, refresh_token: refreshed.refreshToken ?? pair.refresh_token };
+    const tokens = await this.seal(record, next);
+    const now = clock.now();
+    const write = { tokens, accessTokenExpiresAt: refreshed.expiresAt, lastRefreshedAt: isoAt(now), refreshed: true };
+    if (await repository.writeTokens(record.connectionId, record.version, write, isoAt(now), holder)) {
+      return { accessToken: next.access_token, record: { ...record, tokens, accessTokenExpiresAt: refreshed.expiresAt, version: record.version + 1, leaseHolder: undefined, leaseExpiresAt: undefined } };
+    }
+    // The lease was lost while we refreshed. Our pair is the newest TrueLayer issued, so it must be
+    // stored unless the connection was revoked or deactivated meanwhile.
+    const reread = await repository.get(record.connectionId);
+    if (!reread) throw new NotFoundError();
+    if (reread.status === 'inactive' || !reread.tokens) throw new ConnectionInactiveError(reread.statusReason);
+    if (await repository.writeTokens(record.connectionId, reread.version, write, isoAt(now))) {
+      return { accessToken: next.access_token, record: { ...reread, tokens, accessTokenExpiresAt: refreshed.expiresAt, version: reread.version + 1 } };
+    }
+    this.options.log?.('refreshed tokens could not be stored after the lease was lost', { connection_id: record.connectionId });
+    return { accessToken: next.access_token, record: reread };
+  }
+}
