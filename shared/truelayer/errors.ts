@@ -98,7 +98,10 @@ const maxTextLength = 300;
 export const scrubText = (text: string, sensitive: readonly string[] = []): string => {
   let result = text;
   for (const value of sensitive) {
-    if (value.length >= 4) result = result.split(value).join(redacted);
+    if (value.length < 4) continue;
+    // Also the forms the value takes inside a form-encoded or URL-encoded request an upstream may echo.
+    const forms = new Set([value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2)]);
+    for (const form of forms) result = result.split(form).join(redacted);
   }
   result = result.replace(jwtPattern, redacted).replace(opaquePattern, redacted);
   // Control characters would let an upstream string forge log lines.
