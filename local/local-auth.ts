@@ -1,0 +1,173 @@
+/**
+ * Local-only identity and time controls: a throwaway RS256 issuer for calling the API, and the
+ * handle on the shared clock. Served under `/__local/*` by the local stack only; never in the route
+ * table, never deployed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { isoAt, localProcessClock } from '../shared/clock';
+import type { AdjustableClock } from '../shared/clock';
+import type { RawRoute } from './api-gateway';
+
+export const localAudience = 'truelayer-connections-local';
+export const localTokenLifetimeSeconds = 3600;
+const maxSubLength = 128;
+const maxControlBodyBytes = 16 * 1024;
+
+export interface LocalAuthOptions {
+  /** Default: the shared local process clock, so `POST /__local/clock` expires the tokens it issued. */
+  clock?: AdjustableClock;
+  audience?: string;
+}
+
+export interface LocalAuth {
+  readonly audience: string;
+  /** `<api origin>/__local`; throws until `setOrigin` is called. */
+  readonly issuer: string;
+  readonly jwks: JSONWebKeySet;
+  setOrigin(origin: string): void;
+  /** A signed access token for `sub`, valid one hour on the clock. */
+  issueToken(sub: string): Promise<string>;
+  /** `POST /__local/token`, `GET /__local/jwks.json`, the OIDC discovery document, `GET|POST /__local/clock`. */
+  readonly routes: RawRoute[];
+}
+
+export class LocalInputError extends Error {
+  override name = 'LocalInputError';
+}
+
+export const validateSub = (sub: unknown): string => {
+  if (typeof sub !== 'string') throw new LocalInputError('sub must be a string, e.g. {"sub": "alice"}');
+  if (sub.trim().length === 0) throw new LocalInputError('sub must not be empty');
+  if (sub.length > maxSubLength) throw new LocalInputError(`sub must be at most ${maxSubLength} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(sub)) throw new LocalInputError('sub must not contain control characters');
+  return sub;
+};
+
+const sendJson = (res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void => {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('content-type', contentType);
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+};
+
+const sendProblem = (res: ServerResponse, status: number, title: string, detail: string, code: string): void =>
+  sendJson(res, status, { type: 'about:blank', title, status, detail, code }, 'application/problem+json');
+
+/** Reads a small JSON body whatever its content type, so `curl -d '{"sub":"alice"}'` just works. */
+const readJson = (req: IncomingMessage): Promise<unknown> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxControlBodyBytes) chunks.push(chunk);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (size > maxControlBodyBytes) return reject(new LocalInputError(`body must be at most ${maxControlBodyBytes} bytes`));
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text.length === 0) return resolve({});
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new LocalInputError('body must be JSON'));
+      }
+    });
+  });
+
+const field = (body: unknown, name: string): unknown =>
+  typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
+
+const withValidation =
+  (handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
+  async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      await handle(req, res);
+    } catch (error) {
+      if (!(error instanceof LocalInputError) && !(error instanceof RangeError)) throw error;
+      sendProblem(res, 400, 'Bad Request', error.message, 'validation_error');
+    }
+  };
+
+export const createLocalAuth = async (options: LocalAuthOptions = {}): Promise<LocalAuth> => {
+  const clock = options.clock ?? localProcessClock;
+  const audience = options.audience ?? localAudience;
+  const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const kid = randomUUID();
+  const jwks: JSONWebKeySet = { keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] };
+  let origin: string | undefined;
+
+  const issuerOf = (): string => {
+    if (origin === undefined) throw new Error('local auth has no origin yet: call setOrigin() once the API listens');
+    return `${origin}/__local`;
+  };
+
+  const issueToken = async (sub: string): Promise<string> => {
+    const nowSeconds = Math.floor(clock.now() / 1000);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+      .setIssuer(issuerOf())
+      .setSubject(validateSub(sub))
+      .setAudience(audience)
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + localTokenLifetimeSeconds)
+      .setJti(randomUUID())
+      .sign(privateKey);
+  };
+
+  const clockState = () => ({ now: isoAt(clock.now()), offset_seconds: clock.offsetSeconds });
+
+  const routes: RawRoute[] = [
+    {
+      method: 'POST',
+      path: '/__local/token',
+      handle: withValidation(async (req, res) => {
+        const body = await readJson(req);
+        const token = await issueToken(validateSub(field(body, 'sub')));
+        sendJson(res, 200, { access_token: token, token_type: 'Bearer', expires_in: localTokenLifetimeSeconds });
+      }),
+    },
+    { method: 'GET', path: '/__local/jwks.json', handle: (_req, res) => sendJson(res, 200, jwks) },
+    {
+      method: 'GET',
+      path: '/__local/.well-known/openid-configuration',
+      handle: (_req, res) =>
+        sendJson(res, 200, {
+          issuer: issuerOf(),
+          jwks_uri: `${issuerOf()}/jwks.json`,
+          id_token_signing_alg_values_supported: ['RS256'],
+        }),
+    },
+    { method: 'GET', path: '/__local/clock', handle: (_req, res) => sendJson(res, 200, clockState()) },
+    {
+      method: 'POST',
+      path: '/__local/clock',
+      handle: withValidation(async (req, res) => {
+        const seconds = field(await readJson(req), 'advance_seconds');
+        if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+          throw new LocalInputError('advance_seconds must be a non-negative number of seconds, e.g. {"advance_seconds": 3600}');
+        }
+        clock.advance(seconds);
+        sendJson(res, 200, clockState());
+      }),
+    },
+  ];
+
+  return {
+    audience,
+    get issuer() {
+      return issuerOf();
+    },
+    jwks,
+    setOrigin: (value: string) => {
+      origin = value.replace(/\/+$/, '');
+    },
+    issueToken,
+    routes,
+  };
+};
