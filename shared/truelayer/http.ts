@@ -93,6 +93,12 @@ export const parseRetryAfter = (value: string | null, nowMs: number): number | u
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
 };
 
+/** TrueLayer's correlation id (a UUID), kept only when it looks like one, so a header cannot inject text into logs. */
+const safeCorrelationId = (headers: Headers): string | undefined => {
+  const value = headers.get('x-tl-correlation-id');
+  return value !== null && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined;
+};
+
 const parseJson = (text: string): unknown => {
   try {
     return JSON.parse(text) as unknown;
@@ -208,7 +214,7 @@ export class TrueLayerHttp {
     }
     const scrubbedCode = code === undefined ? undefined : scrubText(code, call.sensitive);
     const scrubbedDescription = description === undefined ? undefined : scrubText(description, call.sensitive);
-    const correlationId = result.headers.get('x-tl-correlation-id');
+    const correlationId = safeCorrelationId(result.headers);
     const retryAfterSeconds = parseRetryAfter(result.headers.get('retry-after'), this.options.clock.now());
     const redirected = result.status >= 300 && result.status < 400;
     return new TrueLayerError({
@@ -218,7 +224,7 @@ export class TrueLayerHttp {
       kind: result.status >= 400 && result.status < 500 ? 'rejected' : 'upstream',
       ...(scrubbedDescription ? { description: scrubbedDescription } : {}),
       ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
-      ...(correlationId ? { correlationId: scrubText(correlationId) } : {}),
+      ...(correlationId ? { correlationId } : {}),
       attempts: result.attempts,
     });
   }
@@ -228,7 +234,7 @@ export class TrueLayerHttp {
     const body = parseJson(result.text);
     const parsed = schema.safeParse(body);
     if (parsed.success) return parsed.data;
-    const correlationId = result.headers.get('x-tl-correlation-id');
+    const correlationId = safeCorrelationId(result.headers);
     // Only field paths are reported: the values may be tokens.
     const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || '(body)'))].slice(0, 5);
     throw new TrueLayerError({
@@ -237,7 +243,7 @@ export class TrueLayerHttp {
       code: 'invalid_response',
       kind: 'upstream',
       description: body === undefined ? 'TrueLayer answered with a body that is not JSON.' : `TrueLayer's answer did not have the expected shape (at ${fields.join(', ')}).`,
-      ...(correlationId ? { correlationId: scrubText(correlationId) } : {}),
+      ...(correlationId ? { correlationId } : {}),
       attempts: result.attempts,
     });
   }

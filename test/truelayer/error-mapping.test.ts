@@ -169,9 +169,9 @@ describe('TrueLayer error mapping', () => {
   });
 
   it('keeps the correlation id TrueLayer sent', async () => {
-    const { url } = await serve((_req, res) => sendTrueLayerError(res, 500, 'internal_server_error', 'Internal server error.', { 'x-tl-correlation-id': 'corr-42' }));
+    const { url } = await serve((_req, res) => sendTrueLayerError(res, 500, 'internal_server_error', 'Internal server error.', { 'x-tl-correlation-id': '3dc845a2-93a2-4e12-940a-0a8aec24d0bc' }));
     const error = await caught(dataClient(url).get(balancePath, { accessToken }));
-    expect(error.correlationId).toBe('corr-42');
+    expect(error.correlationId).toBe('3dc845a2-93a2-4e12-940a-0a8aec24d0bc');
   });
 });
 
