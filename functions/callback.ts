@@ -1,0 +1,42 @@
+/** GET|POST /callback: public; TrueLayer sends the user's browser here. */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { dependencies, logger } from '../shared/composition';
+import { completeCallback, type CallbackOutcome } from '../shared/connections/complete-callback';
+import { htmlPage } from '../shared/http/html';
+import { problemBody, problemResponse } from '../shared/http/problem';
+import { callbackParams, wantsHtml, type HttpEvent } from '../shared/http/request';
+import { httpStack } from '../shared/http/stack';
+
+const html = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+  body,
+});
+
+const respond = (outcome: CallbackOutcome): APIGatewayProxyStructuredResultV2 => {
+  if (outcome.returnUrl) {
+    const target = new URL(outcome.returnUrl);
+    target.searchParams.set('connection_id', outcome.connectionId);
+    if (outcome.error) target.searchParams.set('error', outcome.error);
+    else target.searchParams.set('status', outcome.status ?? 'active');
+    return { statusCode: 302, headers: { location: target.toString(), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }, body: '' };
+  }
+  return outcome.error
+    ? html(200, htmlPage('Bank connection not completed', [`The bank connection was not completed (${outcome.error}).`, outcome.errorDescription ?? 'You can close this window and try again from the app.']))
+    : html(200, htmlPage('Bank connected', ['Your bank account is connected. You can close this window and return to the app.', `Connection: ${outcome.connectionId}`]));
+};
+
+export const handler = httpStack(
+  async (event: HttpEvent) => {
+    try {
+      return respond(await completeCallback(dependencies().services, callbackParams(event)));
+    } catch (error) {
+      // A person's browser is on the other end: show a page when it asks for one.
+      if (!wantsHtml(event)) throw error;
+      const problem = problemBody(error);
+      if (problem.status >= 500) logger.error('callback failed', { error });
+      return { ...problemResponse(error), headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: htmlPage(problem.title, [problem.detail]) };
+    }
+  },
+  { logger, corsOrigins: () => [] },
+);

@@ -1,0 +1,29 @@
+/** GET /connections, GET|DELETE /connections/{id}, POST /connections/{id}/extend */
+import { dependencies, logger } from '../shared/composition';
+import { extendConnection, getConnection, listConnections, revokeConnection } from '../shared/connections/manage-connections';
+import { NotFoundError } from '../shared/errors';
+import { jsonResponse } from '../shared/http/problem';
+import { callerOf, jsonBody } from '../shared/http/request';
+import { httpStack } from '../shared/http/stack';
+
+export const handler = httpStack(
+  async (event) => {
+    const { services } = dependencies();
+    const caller = callerOf(event);
+    const id = event.pathParameters?.id ?? '';
+    switch (event.routeKey) {
+      case 'GET /connections':
+        return jsonResponse(200, await listConnections(services, caller));
+      case 'GET /connections/{id}':
+        return jsonResponse(200, await getConnection(services, caller, id));
+      case 'POST /connections/{id}/extend':
+        return jsonResponse(200, await extendConnection(services, caller, id, jsonBody(event)));
+      case 'DELETE /connections/{id}':
+        await revokeConnection(services, caller, id);
+        return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+      default:
+        throw new NotFoundError(`No route ${event.routeKey}.`);
+    }
+  },
+  { logger, corsOrigins: () => dependencies().config.corsOrigins },
+);

@@ -1,0 +1,61 @@
+/**
+ * The one composition root: builds every collaborator from the validated configuration, once per
+ * container, lazily (the first request pays, an import does not). Handlers get what they need from
+ * here and nothing reaches AWS through a module singleton elsewhere.
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { clockFor, type Clock } from './clock';
+import { loadConfig, type Config } from './config';
+import { newState } from './connections/auth-state';
+import { ConnectionRepository } from './connections/repository';
+import type { ConnectionServices } from './connections/services';
+import { TokenVault } from './connections/token-vault';
+import { KmsDataKeyProvider, LocalDataKeyProvider } from './crypto/data-keys';
+import { TokenCipher } from './crypto/token-cipher';
+import { createLogger } from './logger';
+import { TrueLayerAuthClient } from './truelayer/auth-client';
+import { SecretsManagerCredentials, StaticCredentials, type ClientCredentialsSource } from './truelayer/client-credentials';
+import { TrueLayerDataClient } from './truelayer/data-client';
+
+export const logger = createLogger();
+
+export interface Dependencies {
+  config: Config;
+  clock: Clock;
+  services: ConnectionServices;
+}
+
+export const buildDependencies = (config: Config): Dependencies => {
+  const clock = clockFor(config.truelayerEnv);
+  const dynamo = new DynamoDBClient({
+    region: config.region,
+    ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+    // Lambda to DynamoDB is fast; fail over to a clear 503 rather than hang the function.
+    maxAttempts: 3,
+  });
+  const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
+  const keys = 'kmsKeyId' in config.tokenKey ? new KmsDataKeyProvider({ keyId: config.tokenKey.kmsKeyId }) : new LocalDataKeyProvider(config.tokenKey.localKey);
+  const cipher = new TokenCipher({ keys, clock });
+  const credentials: ClientCredentialsSource =
+    'secretId' in config.credentials
+      ? new SecretsManagerCredentials({ secretId: config.credentials.secretId })
+      : new StaticCredentials({ clientId: config.credentials.clientId, clientSecret: config.credentials.clientSecret });
+  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
+  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
+  const log = {
+    info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
+    warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
+  };
+  const vault = new TokenVault({ repository, cipher, auth, clock, leaseMs: config.truelayerTimeoutMs * 2 + 5_000, log: log.warn });
+  return {
+    config,
+    clock,
+    services: { config, clock, repository, vault, auth, data, log, newId: randomUUID, newState: () => newState() },
+  };
+};
+
+let built: Dependencies | undefined;
+
+/** The container's dependencies, built from process.env on first use. */
+export const dependencies = (): Dependencies => (built ??= buildDependencies(loadConfig()));
