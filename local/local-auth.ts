@@ -9,6 +9,8 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JSONWebKeySet } from 'jose';
 import { isoAt, localProcessClock } from '../shared/clock';
 import type { AdjustableClock } from '../shared/clock';
+import { ValidationError } from '../shared/errors';
+import { problemBody } from '../shared/http/problem';
 import type { RawRoute } from './api-gateway';
 
 export const localAudience = 'truelayer-connections-local';
@@ -55,8 +57,8 @@ const sendJson = (res: ServerResponse, status: number, body: unknown, contentTyp
   res.end(text);
 };
 
-const sendProblem = (res: ServerResponse, status: number, title: string, detail: string, code: string): void =>
-  sendJson(res, status, { type: 'about:blank', title, status, detail, code }, 'application/problem+json');
+const sendValidationProblem = (res: ServerResponse, detail: string): void =>
+  sendJson(res, 400, problemBody(new ValidationError(detail)), 'application/problem+json');
 
 /** Reads a small JSON body whatever its content type, so `curl -d '{"sub":"alice"}'` just works. */
 const readJson = (req: IncomingMessage): Promise<unknown> =>
@@ -90,7 +92,7 @@ const withValidation =
       await handle(req, res);
     } catch (error) {
       if (!(error instanceof LocalInputError) && !(error instanceof RangeError)) throw error;
-      sendProblem(res, 400, 'Bad Request', error.message, 'validation_error');
+      sendValidationProblem(res, error.message);
     }
   };
 

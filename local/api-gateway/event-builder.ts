@@ -134,6 +134,9 @@ export const buildEvent = (request: RequestData, context: EventContext): APIGate
   headers['x-forwarded-port'] = String(request.localPort);
   headers['x-forwarded-proto'] = 'http';
   headers['x-amzn-trace-id'] ??= traceId(context.now);
+  // The gateway buffers the whole body, so the integration sees its length, never chunked framing.
+  delete headers['transfer-encoding'];
+  if (request.body.length > 0) headers['content-length'] = String(request.body.length);
 
   const domainName = headers['host'] ?? `${context.apiId}.execute-api.${context.region}.amazonaws.com`;
   const hostname = domainName.startsWith('[') ? domainName : domainName.replace(/:\d+$/, '');

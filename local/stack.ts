@@ -1,0 +1,218 @@
+/**
+ * The whole service on one machine: embedded DynamoDB, the TrueLayer simulator, and the local API
+ * Gateway calling the same handler modules that are deployed.
+ *
+ * The handlers read their configuration from process.env, which is process-wide, and Node keeps a
+ * module once imported: run one stack per process (vitest runs each test file in its own process).
+ */
+import { randomBytes } from 'node:crypto';
+import { functionSpecs, routes } from '../functions/routes';
+import type { Route } from '../functions/routes';
+import { localProcessClock } from '../shared/clock';
+import type { AdjustableClock } from '../shared/clock';
+import { createApiGateway } from './api-gateway';
+import type { ApiGateway, CorsConfig, LambdaFunction, LambdaHandler } from './api-gateway';
+import { createDemoStatic } from './demo-static';
+import { startDynamo } from './dynamo';
+import type { RunningDynamo } from './dynamo';
+import { createLocalAuth } from './local-auth';
+import { startSimulator } from './sim';
+import type { RunningSimulator } from './sim/types';
+
+export interface LocalStackOptions {
+  /** Local API port. Default 3000; 0 picks a free one (tests). */
+  port?: number;
+  /** Simulator port. Default 3100; 0 picks a free one. */
+  simPort?: number;
+  /** Embedded DynamoDB port. Default 8000; 0 picks a free one. */
+  dynamoPort?: number;
+  /** Default 127.0.0.1. Anything wider exposes `/__local/token` to the network. */
+  host?: string;
+  /** Simulator refresh-token rotation. Default true, as TrueLayer does. */
+  rotateRefreshTokens?: boolean;
+  /** Environment for the handlers, applied over everything the stack sets. */
+  env?: Record<string, string>;
+  /** Folder to persist DynamoDB in. Default: `DYNAMODB_PATH`, else in memory. */
+  dynamoPath?: string;
+  /** No per-request log lines. */
+  quiet?: boolean;
+  /** Where log lines go. Default: stdout (stderr for errors). */
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  /** e.g. http://127.0.0.1:3000 (no trailing slash) */
+  apiUrl: string;
+  simUrl: string;
+  dynamoEndpoint: string;
+  tableName: string;
+  /** The one clock the handlers, the simulator and the gateway share. */
+  clock: AdjustableClock;
+  simulator: RunningSimulator;
+  /** A bearer token for `sub`, as `POST /__local/token` gives. */
+  issueToken(sub: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A port another process holds; the message is the one line `npm start` prints. */
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+  constructor(
+    readonly port: number,
+    readonly envVar: string,
+  ) {
+    super(`port ${port} is already in use (set ${envVar} to use another)`);
+  }
+}
+
+const repositoryRoot = new URL('../', import.meta.url);
+
+const isAddressInUse = (error: unknown): boolean => {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth += 1) {
+    if ((current as { code?: unknown }).code === 'EADDRINUSE') return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+};
+
+const onPort = async <T>(port: number, envVar: string, start: () => Promise<T>): Promise<T> => {
+  try {
+    return await start();
+  } catch (error) {
+    if (isAddressInUse(error)) throw new PortInUseError(port, envVar);
+    throw error;
+  }
+};
+
+const list = (value: string | undefined): string[] => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+
+/** Loads a handler module the first time its function is called, so it sees the stack's env. */
+const loadHandler = async (route: Route): Promise<LambdaFunction> => {
+  const spec = functionSpecs[route.function];
+  const module = (await import(new URL(spec.entry, repositoryRoot).href)) as { handler?: unknown };
+  if (typeof module.handler !== 'function') throw new Error(`${spec.entry} does not export a handler function`);
+  return {
+    handler: module.handler as LambdaHandler,
+    functionName: `truelayer-connections-local-${spec.name}`,
+    timeoutSeconds: spec.timeoutSeconds,
+    memoryMb: spec.memoryMb,
+  };
+};
+
+export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
+  const host = options.host ?? '127.0.0.1';
+  const clock = localProcessClock;
+  const write = options.log ?? ((line: string) => (line.startsWith('ERROR') ? console.error(line) : console.log(line)));
+  const log = (line: string) => {
+    if (!options.quiet || line.startsWith('ERROR')) write(line);
+  };
+  const given = (name: string): string | undefined => options.env?.[name] ?? process.env[name];
+  const tableName = given('TABLE_NAME') ?? 'truelayer-connections';
+  const truelayerEnv = given('TRUELAYER_ENV') === 'sandbox' || given('TRUELAYER_ENV') === 'live' ? given('TRUELAYER_ENV') : 'local';
+
+  const previousEnv = new Map<string, string | undefined>();
+  const setEnv = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) continue;
+      if (!previousEnv.has(name)) previousEnv.set(name, process.env[name]);
+      process.env[name] = value;
+    }
+  };
+  const restoreEnv = () => {
+    for (const [name, value] of previousEnv) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    previousEnv.clear();
+  };
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    const results = await Promise.allSettled(cleanups.reverse().map((cleanup) => cleanup()));
+    cleanups.length = 0;
+    restoreEnv();
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
+  try {
+    const dynamoPort = options.dynamoPort ?? 8000;
+    const dynamo: RunningDynamo = await onPort(dynamoPort, 'DYNAMODB_PORT', () =>
+      startDynamo({ port: dynamoPort, host, tableName, path: options.dynamoPath ?? process.env.DYNAMODB_PATH, region: given('AWS_REGION') }),
+    );
+    cleanups.push(() => dynamo.close());
+
+    const simPort = options.simPort ?? 3100;
+    const simulator: RunningSimulator = await onPort(simPort, 'TRUELAYER_SIM_PORT', () =>
+      startSimulator({ port: simPort, host, clock, rotateRefreshTokens: options.rotateRefreshTokens ?? true }),
+    );
+    cleanups.push(() => simulator.close());
+
+    setEnv({
+      TRUELAYER_ENV: truelayerEnv,
+      ...(truelayerEnv === 'local'
+        ? {
+            TRUELAYER_AUTH_URL: simulator.url,
+            TRUELAYER_API_URL: simulator.url,
+            TRUELAYER_CLIENT_ID: given('TRUELAYER_CLIENT_ID') ?? 'sandbox-local',
+            TRUELAYER_CLIENT_SECRET: given('TRUELAYER_CLIENT_SECRET') ?? 'local-secret',
+          }
+        : {}),
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      TABLE_NAME: tableName,
+      LOCAL_TOKEN_KEY: given('LOCAL_TOKEN_KEY') ?? randomBytes(32).toString('base64'),
+      AWS_REGION: given('AWS_REGION') ?? 'eu-west-2',
+      // dynalite ignores signatures; real credentials already in the shell are harmless and kept.
+      ...(given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY') ? {} : { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }),
+    });
+
+    const auth = await createLocalAuth({ clock });
+    const corsOrigins = list(given('CORS_ORIGINS'));
+    const cors: CorsConfig | undefined =
+      corsOrigins.length > 0 ? { allowOrigins: corsOrigins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'DELETE'], maxAgeSeconds: 600 } : undefined;
+
+    // Handlers wait for the last env values, which need the API's own port.
+    let envReady!: () => void;
+    const envSet = new Promise<void>((resolve) => {
+      envReady = resolve;
+    });
+    const gateway: ApiGateway = createApiGateway({
+      routes,
+      resolveHandler: async (route) => {
+        await envSet;
+        return loadHandler(route);
+      },
+      jwt: { issuer: () => auth.issuer, audience: auth.audience, jwks: auth.jwks },
+      clock,
+      extraRoutes: auth.routes,
+      fallback: createDemoStatic(),
+      cors,
+      region: given('AWS_REGION') ?? 'eu-west-2',
+      log,
+    });
+    const port = options.port ?? 3000;
+    const listenedUrl = await onPort(port, 'PORT', () => gateway.listen({ port, host }));
+    cleanups.push(() => gateway.close());
+    const apiPort = Number(new URL(listenedUrl).port);
+    const apiUrl = host === '0.0.0.0' || host === '::' ? `http://127.0.0.1:${apiPort}` : listenedUrl;
+    auth.setOrigin(apiUrl);
+    setEnv({ ALLOWED_RETURN_URLS: given('ALLOWED_RETURN_URLS') ?? `http://127.0.0.1:${apiPort}/,http://localhost:${apiPort}/` });
+    if (options.env) setEnv(options.env);
+    envReady();
+    simulator.addRedirectUris('sandbox-local', [`http://127.0.0.1:${apiPort}/callback`, `http://localhost:${apiPort}/callback`]);
+
+    return {
+      apiUrl,
+      simUrl: simulator.url,
+      dynamoEndpoint: dynamo.endpoint,
+      tableName,
+      clock,
+      simulator,
+      issueToken: (sub: string) => auth.issueToken(sub),
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+};
