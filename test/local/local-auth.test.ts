@@ -1,0 +1,129 @@
+/** `/__local/*`: tokens from the local issuer, its key set, and the shared clock control. */
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { JSONWebKeySet } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalAuth, localAudience } from '../../local/local-auth';
+import type { LocalAuth } from '../../local/local-auth';
+import { AdjustableClock } from '../../shared/clock';
+import { rawRequest, startFixtureGateway } from './helpers';
+import type { FixtureGateway } from './helpers';
+
+const json = (body: unknown): { method: string; headers: [string, string][]; body: string } => ({
+  method: 'POST',
+  headers: [['content-type', 'application/json']],
+  body: JSON.stringify(body),
+});
+
+let auth: LocalAuth;
+let fixture: FixtureGateway;
+// Its own clock, so moving it cannot disturb other tests in this process.
+const clock = new AdjustableClock();
+
+beforeAll(async () => {
+  auth = await createLocalAuth({ clock });
+  fixture = await startFixtureGateway({
+    routes: [{ method: 'GET', path: '/me', function: 'me', auth: 'jwt' }],
+    jwt: { issuer: () => auth.issuer, audience: auth.audience, jwks: auth.jwks },
+    clock,
+    extraRoutes: auth.routes,
+    handlers: { me: async (event) => ({ statusCode: 200, body: event.requestContext.authorizer.jwt.claims.sub ?? '' }) },
+  });
+  auth.setOrigin(fixture.url);
+});
+
+afterAll(() => fixture.close());
+
+const tokenFor = async (sub: string): Promise<string> => {
+  const response = await rawRequest(`${fixture.url}/__local/token`, json({ sub }));
+  expect(response.status).toBe(200);
+  return (response.json() as { access_token: string }).access_token;
+};
+
+describe('POST /__local/token', () => {
+  it('issues an RS256 JWT for the sub that verifies against /__local/jwks.json', async () => {
+    const token = await tokenFor('alice');
+    const keys = (await rawRequest(`${fixture.url}/__local/jwks.json`)).json() as JSONWebKeySet;
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(keys), { currentDate: new Date(clock.now()) });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload).toMatchObject({ sub: 'alice', iss: `${fixture.url}/__local`, aud: localAudience });
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(3600);
+  });
+
+  it('gives a token the API accepts, with the sub reaching the handler', async () => {
+    const token = await tokenFor('bob');
+    const response = await rawRequest(`${fixture.url}/me`, { headers: [['authorization', `Bearer ${token}`]] });
+    expect(response.status).toBe(200);
+    expect(response.body.toString()).toBe('bob');
+  });
+
+  it('works without a JSON content type, as curl -d sends it', async () => {
+    const response = await rawRequest(`${fixture.url}/__local/token`, { method: 'POST', body: '{"sub":"carol"}' });
+    expect(response.status).toBe(200);
+  });
+
+  it.each([
+    ['no body', undefined],
+    ['an empty sub', { sub: '' }],
+    ['a blank sub', { sub: '   ' }],
+    ['a numeric sub', { sub: 42 }],
+    ['an overlong sub', { sub: 'x'.repeat(129) }],
+    ['a sub with a control character', { sub: 'ali\nce' }],
+  ])('refuses %s with a 400 problem', async (_label, body) => {
+    const response = await rawRequest(`${fixture.url}/__local/token`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toBe('application/problem+json');
+    expect(response.json()).toMatchObject({ status: 400, code: 'validation_error' });
+    expect((response.json() as { detail: string }).detail).toMatch(/sub/);
+  });
+
+  it('refuses a body that is not JSON', async () => {
+    const response = await rawRequest(`${fixture.url}/__local/token`, { method: 'POST', body: 'sub=alice' });
+    expect(response.status).toBe(400);
+    expect((response.json() as { detail: string }).detail).toMatch(/JSON/);
+  });
+});
+
+describe('/__local/clock', () => {
+  it('reports the clock', async () => {
+    const response = await rawRequest(`${fixture.url}/__local/clock`);
+    expect(response.status).toBe(200);
+    const body = response.json() as { now: string; offset_seconds: number };
+    expect(body.offset_seconds).toBe(clock.offsetSeconds);
+    expect(Date.parse(body.now)).toBeGreaterThan(0);
+  });
+
+  it('moves the clock forward and reports the new offset', async () => {
+    const before = clock.offsetSeconds;
+    const response = await rawRequest(`${fixture.url}/__local/clock`, json({ advance_seconds: 90 }));
+    expect(response.status).toBe(200);
+    expect((response.json() as { offset_seconds: number }).offset_seconds).toBe(before + 90);
+    expect(clock.offsetSeconds).toBe(before + 90);
+    const reported = (await rawRequest(`${fixture.url}/__local/clock`)).json() as { offset_seconds: number };
+    expect(reported.offset_seconds).toBe(before + 90);
+  });
+
+  it.each([[{ advance_seconds: -5 }], [{ advance_seconds: 'soon' }], [{}]])('refuses %j with a 400 problem and leaves the clock', async (body) => {
+    const before = clock.offsetSeconds;
+    const response = await rawRequest(`${fixture.url}/__local/clock`, json(body));
+    expect(response.status).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'validation_error' });
+    expect(clock.offsetSeconds).toBe(before);
+  });
+
+  it('expires an issued token once moved past its hour', async () => {
+    const token = await tokenFor('dave');
+    const authorization: [string, string][] = [['authorization', `Bearer ${token}`]];
+    expect((await rawRequest(`${fixture.url}/me`, { headers: authorization })).status).toBe(200);
+    await rawRequest(`${fixture.url}/__local/clock`, json({ advance_seconds: 3601 }));
+    const response = await rawRequest(`${fixture.url}/me`, { headers: authorization });
+    expect(response.status).toBe(401);
+    expect(response.headers['www-authenticate']).toContain('the token has expired');
+  });
+});
+
+describe('OIDC discovery', () => {
+  it('publishes the issuer and its jwks_uri', async () => {
+    const response = await rawRequest(`${fixture.url}/__local/.well-known/openid-configuration`);
+    expect(response.json()).toMatchObject({ issuer: `${fixture.url}/__local`, jwks_uri: `${fixture.url}/__local/jwks.json` });
+  });
+});
