@@ -11,11 +11,11 @@ import { newState } from './connections/auth-state';
 import { ConnectionRepository } from './connections/repository';
 import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
-import { KmsDataKeyProvider, LocalDataKeyProvider } from './crypto/data-keys';
+import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
 import { createLogger } from './logger';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
-import { SecretsManagerCredentials, StaticCredentials, type ClientCredentialsSource } from './truelayer/client-credentials';
+import { createCredentialsSource } from './truelayer/client-credentials';
 import { TrueLayerDataClient } from './truelayer/data-client';
 
 export const logger = createLogger();
@@ -35,12 +35,8 @@ export const buildDependencies = (config: Config): Dependencies => {
     maxAttempts: 3,
   });
   const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
-  const keys = 'kmsKeyId' in config.tokenKey ? new KmsDataKeyProvider({ keyId: config.tokenKey.kmsKeyId }) : new LocalDataKeyProvider(config.tokenKey.localKey);
-  const cipher = new TokenCipher({ keys, clock });
-  const credentials: ClientCredentialsSource =
-    'secretId' in config.credentials
-      ? new SecretsManagerCredentials({ secretId: config.credentials.secretId })
-      : new StaticCredentials({ clientId: config.credentials.clientId, clientSecret: config.credentials.clientSecret });
+  const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey), clock });
+  const credentials = createCredentialsSource(config.credentials);
   const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
   const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
   const log = {

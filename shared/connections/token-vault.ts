@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock';
 import { isoAt } from '../clock';
-import type { TokenCipher } from '../crypto/token-cipher';
-import { ConnectionInactiveError, ConnectionNotReadyError, NotFoundError, ServiceError } from '../errors';
+import { TokenDecryptionError, type TokenCipher } from '../crypto/token-cipher';
+import { ConnectionInactiveError, ConnectionNotReadyError, DependencyUnavailableError, NotFoundError, ServiceError } from '../errors';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import { TrueLayerError } from '../truelayer/errors';
 import { effectiveStatus, type ConnectionRecord, type StatusReason } from './connection';
@@ -59,7 +59,16 @@ export class TokenVault {
 
   async open(record: ConnectionRecord): Promise<TokenPair> {
     if (!record.tokens) throw new ConnectionInactiveError(record.statusReason ?? 'revoked');
-    const plain = await this.options.cipher.decrypt(record.tokens, { connectionId: record.connectionId, owner: record.owner });
+    let plain: string;
+    try {
+      plain = await this.options.cipher.decrypt(record.tokens, { connectionId: record.connectionId, owner: record.owner });
+    } catch (error) {
+      // KMS being unreachable is worth a retry; a blob that will never decrypt is not.
+      if (error instanceof TokenDecryptionError && error.reason === 'data_key_unavailable') {
+        throw new DependencyUnavailableError('The key service is unavailable; try again shortly.', error);
+      }
+      throw error;
+    }
     return JSON.parse(plain) as TokenPair;
   }
 

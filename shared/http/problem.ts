@@ -1,6 +1,8 @@
 /** RFC 9457 problem+json: every error the service answers, mapped in one place. 5xx internals never leak. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ConfigError } from '../config';
 import { ServiceError } from '../errors';
+import { CredentialsError } from '../truelayer/client-credentials';
 
 export interface ProblemBody {
   type: string;
@@ -17,6 +19,16 @@ export const problemBody = (error: unknown): ProblemBody => {
   if (error instanceof ServiceError) {
     const extra = Object.fromEntries(Object.entries(error.extra).filter(([, value]) => value !== undefined));
     return { type: `${typeBase}${error.code}`, title: error.title, status: error.status, detail: error.detail, code: error.code, ...extra };
+  }
+  // An operator's mistake, not the caller's: say so without the details, which go to the log.
+  if (error instanceof CredentialsError || error instanceof ConfigError) {
+    return {
+      type: `${typeBase}service_not_configured`,
+      title: 'Service not configured',
+      status: 503,
+      detail: 'The service is not fully configured yet (TrueLayer credentials or settings); the operator has been told in the logs.',
+      code: 'service_not_configured',
+    };
   }
   // Middy and other http-errors carry a status and an `expose` flag: show only exposed 4xx messages.
   const candidate = error as { statusCode?: unknown; status?: unknown; expose?: unknown; message?: unknown };

@@ -66,7 +66,7 @@ export const httpStack = (handler: HttpHandler, { logger, corsOrigins }: HttpSta
         const error = request.error;
         const status = error instanceof ServiceError ? error.status : 500;
         if (status >= 500) logger.error('request failed', { error });
-        else logger.info('request refused', { status, code: error instanceof ServiceError ? error.code : undefined });
+        else logger.info('request refused', { status, problem_code: error instanceof ServiceError ? error.code : undefined });
         request.response = problemResponse(error);
       },
     })
