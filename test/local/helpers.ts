@@ -25,7 +25,11 @@ export const rawRequest = (
     // Raw header arrays get no automatic Host header, and Node's server refuses a request without one.
     const headers = options.headers ?? [];
     const withHost = headers.some(([name]) => name.toLowerCase() === 'host') ? headers : [['host', new URL(url).host] as [string, string], ...headers];
-    const req = request(url, { method: options.method ?? 'GET', headers: withHost.flat() }, (res) => {
+    // The path goes out exactly as written (no URL normalization), so tests can send `..` and odd encodings.
+    const origin = new URL(url);
+    const path = url.slice(origin.origin.length) || '/';
+    const target = { hostname: origin.hostname, port: origin.port, path, method: options.method ?? 'GET', headers: withHost.flat() };
+    const req = request(target, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
