@@ -138,7 +138,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   try {
     const dynamoPort = options.dynamoPort ?? 8000;
     const dynamo: RunningDynamo = await onPort(dynamoPort, 'DYNAMODB_PORT', () =>
-      startDynamo({ port: dynamoPort, host, tableName, path: options.dynamoPath ?? process.env.DYNAMODB_PATH, region: given('AWS_REGION') }),
+      startDynamo({ port: dynamoPort, host, tableName, path: options.dynamoPath || process.env.DYNAMODB_PATH || undefined, region: given('AWS_REGION') }),
     );
     cleanups.push(() => dynamo.close());
 

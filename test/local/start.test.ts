@@ -1,0 +1,106 @@
+/** `npm start` as a user runs it: comes up, answers, stops on SIGTERM; a taken port is one clear line. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from './helpers';
+
+const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
+const readyLine = /local stack ready at (http:\/\/\S+)/;
+
+interface Started {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children: ChildProcess[] = [];
+
+const start = (env: Record<string, string>): Started => {
+  const child = spawn('npx', ['tsx', 'local/start.ts'], {
+    cwd: repositoryRoot,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', DYNAMODB_PATH: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exit };
+};
+
+/** Resolves with the API URL once the ready line is printed; rejects if the process ends first. */
+const ready = (started: Started): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const check = () => {
+      const match = readyLine.exec(started.stdout());
+      if (match?.[1]) {
+        started.child.stdout?.off('data', check);
+        resolve(match[1]);
+      }
+    };
+    started.child.stdout?.on('data', check);
+    void started.exit.then(({ code }) => reject(new Error(`npm start exited (${code}) before ready:\n${started.stdout()}\n${started.stderr()}`)));
+  });
+
+const occupy = (port: number): Promise<Server> =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+describe('npm start', () => {
+  it('comes up on the given ports, answers, and exits 0 on SIGTERM', async () => {
+    const [port, simPort, dynamoPort] = [await freePort(), await freePort(), await freePort()];
+    const started = start({ PORT: String(port), TRUELAYER_SIM_PORT: String(simPort), DYNAMODB_PORT: String(dynamoPort) });
+    const apiUrl = await ready(started);
+    expect(apiUrl).toBe(`http://127.0.0.1:${port}`);
+
+    const token = await fetch(`${apiUrl}/__local/token`, { method: 'POST', body: JSON.stringify({ sub: 'alice' }) });
+    expect(token.status).toBe(200);
+    expect((await token.json()) as object).toHaveProperty('access_token');
+    expect((await fetch(`http://127.0.0.1:${simPort}/__sim/stats`)).status).toBe(200);
+    expect(started.stdout()).toContain(`--endpoint-url http://127.0.0.1:${dynamoPort}`);
+
+    started.child.kill('SIGTERM');
+    expect((await started.exit).code).toBe(0);
+  });
+
+  it.each([
+    ['PORT', 'the API'],
+    ['TRUELAYER_SIM_PORT', 'the simulator'],
+    ['DYNAMODB_PORT', 'DynamoDB'],
+  ])('prints one line and exits 1 when %s (%s) is taken', async (variable) => {
+    const ports: Record<string, string> = {
+      PORT: String(await freePort()),
+      TRUELAYER_SIM_PORT: String(await freePort()),
+      DYNAMODB_PORT: String(await freePort()),
+    };
+    const taken = await occupy(Number(ports[variable]));
+    try {
+      const started = start(ports);
+      const { code } = await started.exit;
+      expect(code).toBe(1);
+      expect(started.stderr().trim()).toBe(`port ${ports[variable]} is already in use (set ${variable} to use another)`);
+      expect(started.stdout()).not.toMatch(readyLine);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
