@@ -20,6 +20,11 @@ export interface SimulatorOptions {
   clients?: SimClient[];
   /** Redirect URIs added to the default client (e.g. the local API's callback). */
   extraRedirectUris?: string[];
+  /**
+   * The `error` for an unknown, reused or lapsed authorization code. Default `invalid_grant` (OAuth
+   * and TrueLayer's OpenAPI example); TrueLayer's errors table says `invalid_authorization_code`.
+   */
+  authorizationCodeError?: 'invalid_grant' | 'invalid_authorization_code';
 }
 
 export interface RunningSimulator {

@@ -1,0 +1,209 @@
+/**
+ * A local stand-in for TrueLayer's auth server and Data API v1 (DESIGN §6): one node:http server
+ * with the auth dialog, `/connect/token`, `/api/delete`, the Data API, extend, and test controls.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { localProcessClock } from '../../shared/clock';
+import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
+import { MockBankDirectory, mockProvider } from './bank-data';
+import type { SimContext } from './context';
+import { SimControls } from './controls';
+import type { Fault } from './controls';
+import { createDataApi, matchDataTemplate } from './data-api';
+import { defaultErrorForStatus, defaultProblemForStatus } from './errors';
+import { handleExtend } from './extend';
+import { BodyTooLargeError, readBody, sendJson } from './http';
+import type { SimRequest } from './http';
+import { uuid } from './random';
+import { handleRevoke } from './revoke';
+import { knownScopes } from './scopes';
+import { SimStore } from './store';
+import { grantTypeOf, handleToken } from './token-endpoint';
+import { TokenSigner } from './tokens';
+import type { RunningSimulator, SimClient, SimulatorOptions } from './types';
+
+export type { RunningSimulator, SimClient, SimulatorOptions } from './types';
+export type { SimStats } from './controls';
+
+/** The one client the simulator knows by default (DESIGN §6). */
+export const defaultSimClient: Readonly<SimClient> = Object.freeze({
+  client_id: 'sandbox-local',
+  client_secret: 'local-secret',
+  redirect_uris: ['http://127.0.0.1:3000/callback', 'http://localhost:3000/callback', 'https://console.truelayer.com/redirect-page'],
+});
+
+export const extendPath = '/data/v1/connections/extend';
+
+/** Thrown by startSimulator when the port is taken; `code` mirrors Node's. */
+export class SimulatorPortInUseError extends Error {
+  override name = 'SimulatorPortInUseError';
+  readonly code = 'EADDRINUSE';
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`port ${port} on ${host} is already in use`);
+  }
+}
+
+const urlHost = (host: string): string => {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+};
+
+type Area = 'auth' | 'data' | 'extend';
+
+const areaOf = (path: string): Area => (path === extendPath ? 'extend' : path.startsWith('/data/') ? 'data' : 'auth');
+
+const sendFault = (request: SimRequest, res: ServerResponse, fault: Fault & { status: number }): void => {
+  const area = areaOf(request.path);
+  const headers: Record<string, string> = { 'cache-control': 'no-store' };
+  if (area === 'data') {
+    const correlationId = uuid();
+    headers['x-tl-correlation-id'] = correlationId;
+    headers['x-request-id'] = correlationId;
+  }
+  if (typeof fault.body === 'string') {
+    // A string body goes out as is, to imitate the HTML or text error pages of gateways and proxies.
+    const payload = Buffer.from(fault.body, 'utf8');
+    res.writeHead(fault.status, { ...headers, 'content-type': fault.body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': String(payload.length) });
+    res.end(payload);
+    return;
+  }
+  if (area === 'extend' && fault.status >= 400) {
+    const body = fault.body ?? defaultProblemForStatus(fault.status, uuid());
+    sendJson(request.raw, res, fault.status, body, { headers, contentType: 'application/problem+json; charset=utf-8' });
+    return;
+  }
+  const body = fault.body ?? defaultErrorForStatus(fault.status, area === 'auth' ? 'auth' : 'data');
+  sendJson(request.raw, res, fault.status, body, { headers });
+};
+
+export const startSimulator = async (options: SimulatorOptions = {}): Promise<RunningSimulator> => {
+  const clock = options.clock ?? localProcessClock;
+  const host = options.host ?? '127.0.0.1';
+  const requestedPort = options.port ?? 3100;
+  const clients = (options.clients ?? [defaultSimClient]).map((client) => ({ ...client, redirect_uris: [...client.redirect_uris] }));
+  const store = new SimStore(clock, clients);
+  if (options.extraRedirectUris !== undefined && options.extraRedirectUris.length > 0) {
+    const target = clients.find((client) => client.client_id === defaultSimClient.client_id) ?? clients[0];
+    if (target !== undefined) store.addRedirectUris(target.client_id, options.extraRedirectUris);
+  }
+  const signer = await TokenSigner.create();
+  let baseUrl = '';
+  const ctx: SimContext = {
+    store,
+    signer,
+    banks: new MockBankDirectory(),
+    rotateRefreshTokens: options.rotateRefreshTokens ?? true,
+    codeErrorCode: options.authorizationCodeError ?? 'invalid_grant',
+    baseUrl: () => baseUrl,
+  };
+  const controls = new SimControls(() => store.clearUnattendedCalls());
+  const dataApi = createDataApi(ctx);
+
+  const count = (request: SimRequest): void => {
+    if (request.path === '/connect/token' && request.method === 'POST') return controls.countToken(grantTypeOf(request));
+    if (request.path === extendPath) return controls.countExtend();
+    if (request.path === '/api/delete') return controls.countDelete();
+    const template = matchDataTemplate(request.path);
+    if (template !== undefined) controls.countData(template);
+  };
+
+  const route = async (request: SimRequest, res: ServerResponse): Promise<void> => {
+    const { method, path } = request;
+    if (path === '/' && (method === 'GET' || method === 'HEAD')) return handleDialogPage(ctx, request, res);
+    if (path === '/' && method === 'POST') return handleDialogSubmit(ctx, request, res);
+    if (path === '/connect/token' && method === 'POST') return handleToken(ctx, request, res);
+    if (path === extendPath && method === 'POST') return handleExtend(ctx, request, res);
+    if (path === '/api/delete' && method === 'DELETE') return handleRevoke(ctx, request, res);
+    if (path === '/.well-known/openid-configuration' && method === 'GET') {
+      return sendJson(request.raw, res, 200, {
+        issuer: baseUrl,
+        jwks_uri: `${baseUrl}/.well-known/openid-configuration/jwks`,
+        authorization_endpoint: `${baseUrl}/`,
+        token_endpoint: `${baseUrl}/connect/token`,
+        scopes_supported: [...knownScopes],
+        response_types_supported: ['code'],
+        response_modes_supported: ['query', 'form_post'],
+        grant_types_supported: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
+      });
+    }
+    if (path === '/.well-known/openid-configuration/jwks' && method === 'GET') return sendJson(request.raw, res, 200, { keys: [signer.publicJwk] });
+    if (path === '/api/providers' && method === 'GET') {
+      return sendJson(request.raw, res, 200, [
+        { provider_id: mockProvider.provider_id, display_name: mockProvider.display_name, country: 'uk', logo_url: mockProvider.logo_uri, scopes: [...knownScopes], availability: { recommended_status: 'healthy', updated_at: new Date(clock.now()).toISOString() } },
+      ]);
+    }
+    if (await dataApi.handle(request, res)) return;
+    const known = ['/', '/connect/token', extendPath, '/api/delete'].includes(path);
+    sendJson(request.raw, res, known ? 405 : 404, { error: known ? 'method_not_allowed' : 'not_found', error_description: `No route for ${method} ${path}.` });
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://simulator.invalid');
+    let rawBody: string;
+    try {
+      rawBody = await readBody(req);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) return sendJson(req, res, 413, { error: 'invalid_request', error_description: 'The request body is over 1 MiB.' });
+      throw error;
+    }
+    const request: SimRequest = { raw: req, method: req.method ?? 'GET', url, path: url.pathname, headers: req.headers, rawBody };
+    if (request.path === '/__sim' || request.path.startsWith('/__sim/')) return controls.handle(request, res);
+
+    // Counted before faults: stats report every request received, faulted ones included.
+    count(request);
+    const fault = controls.takeFault(request.path);
+    if (fault !== undefined) {
+      if (fault.delay_ms !== undefined && fault.delay_ms > 0) await sleep(fault.delay_ms);
+      // A fault answers before any processing, so a faulted token call changes no token state.
+      if (fault.status !== undefined) return sendFault(request, res, { ...fault, status: fault.status });
+    }
+    await route(request, res);
+  };
+
+  const server = createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`TrueLayer simulator: unexpected error on ${req.method ?? '?'} ${(req.url ?? '').split('?')[0]}: ${message}\n`);
+      if (!res.headersSent) sendJson(req, res, 500, { error: 'internal_server_error', error_description: 'Internal server error.', error_details: {} });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      reject(error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(requestedPort, host);
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://${urlHost(host)}:${port}`;
+  signer.setIssuer(baseUrl);
+
+  return {
+    url: baseUrl,
+    port,
+    addRedirectUris: (clientId, uris) => store.addRedirectUris(clientId, uris),
+    reset: () => controls.reset(),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+        server.closeAllConnections();
+      }),
+  };
+};

@@ -1,0 +1,22 @@
+/** `DELETE /api/delete` (reference §6.3): revokes the connection behind the bearer access token. */
+import type { ServerResponse } from 'node:http';
+import type { SimContext } from './context';
+import { dataErrors } from './errors';
+import { sendEmpty, sendJson } from './http';
+import type { SimRequest } from './http';
+import { isSimError, resolveAccessToken } from './data-api';
+
+export const handleRevoke = async (ctx: SimContext, request: SimRequest, res: ServerResponse): Promise<void> => {
+  const resolved = await resolveAccessToken(ctx, request);
+  if (isSimError(resolved)) return sendJson(request.raw, res, resolved.status, resolved.body, { headers: { 'www-authenticate': 'Bearer' } });
+  const { credential, jti } = resolved;
+  // Deleting a connection that is already revoked or lapsed is a no-op, not an error: the caller's
+  // goal (no live connection) already holds. A superseded token cannot delete, as it cannot read.
+  const settled = credential.revokedAt !== undefined || ctx.store.isConsentOver(credential);
+  if (!settled && jti !== credential.accessJti) {
+    const error = dataErrors.unauthorized('a newer access token has been issued for this connection');
+    return sendJson(request.raw, res, error.status, error.body, { headers: { 'www-authenticate': 'Bearer' } });
+  }
+  credential.revokedAt ??= ctx.store.now();
+  sendEmpty(res, 200, { 'x-credentials-id': credential.credentialsId });
+};
