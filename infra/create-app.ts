@@ -1,0 +1,25 @@
+/** Builds the CDK app: the one stack, configured from context, with cdk-nag's AwsSolutions checks. */
+import { App, Validations } from 'aws-cdk-lib';
+import type { AppProps } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { deployOptionsFrom } from './deploy-options';
+import { ConnectionsStack } from './stack';
+
+export interface CreateAppOptions extends AppProps {
+  /**
+   * Run cdk-nag (AwsSolutions) as a policy-validation plugin, so `cdk synth` and `cdk deploy` stop
+   * on an unacknowledged finding. Default true; tests turn it off and call `validateScope` themselves.
+   */
+  nag?: boolean;
+}
+
+export const createApp = (options: CreateAppOptions = {}): { app: App; stack: ConnectionsStack } => {
+  const { nag = true, ...appProps } = options;
+  const app = new App(appProps);
+  const deployOptions = deployOptionsFrom(app.node);
+  // Environment-agnostic: region and account come from the CLI's profile at deploy time, so
+  // synth looks nothing up and gives the same template offline.
+  const stack = new ConnectionsStack(app, deployOptions.stackName, { options: deployOptions });
+  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+};
