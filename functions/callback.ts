@@ -19,7 +19,7 @@ const respond = (outcome: CallbackOutcome): APIGatewayProxyStructuredResultV2 =>
     target.searchParams.set('connection_id', outcome.connectionId);
     if (outcome.error) target.searchParams.set('error', outcome.error);
     else target.searchParams.set('status', outcome.status ?? 'active');
-    return { statusCode: 302, headers: { location: target.toString(), 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }, body: '' };
+    return { statusCode: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };
   }
   return outcome.error
     ? html(200, htmlPage('Bank connection not completed', [`The bank connection was not completed (${outcome.error}).`, outcome.errorDescription ?? 'You can close this window and try again from the app.']))
