@@ -25,7 +25,9 @@ export class TestApi {
   constructor(readonly stack: LocalStack) {}
 
   static async start(options: LocalStackOptions = {}): Promise<TestApi> {
-    return new TestApi(await startLocalStack({ port: 0, simPort: 0, dynamoPort: 0, quiet: true, ...options }));
+    // Handler logs stay out of test output unless a test asks for them (env LOG_LEVEL).
+    const env = { LOG_LEVEL: 'ERROR', ...options.env };
+    return new TestApi(await startLocalStack({ port: 0, simPort: 0, dynamoPort: 0, quiet: true, ...options, env }));
   }
 
   close(): Promise<void> {
