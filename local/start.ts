@@ -36,7 +36,7 @@ const describe = (stack: LocalStack): string => {
     `    curl -s -X POST ${stack.apiUrl}/__local/clock ${json} -d '{"advance_seconds":3600}'`,
     '',
     '  Open the auth_link in a browser and sign in to the mock bank as john / doe.',
-    '  Stop with Ctrl-C.',
+    `  Stop with Ctrl-C (or kill -TERM ${process.pid}).`,
     '',
   ].join('\n');
 };
@@ -52,7 +52,7 @@ const main = async (): Promise<void> => {
   });
 
   console.log(describe(stack));
-  console.log(`truelayer-connections local stack ready at ${stack.apiUrl}`);
+  console.log(`truelayer-connections local stack ready at ${stack.apiUrl} (pid ${process.pid})`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -63,7 +63,10 @@ const main = async (): Promise<void> => {
     stopping = true;
     console.log(`\n${signal}: stopping the local stack…`);
     stack.close().then(
-      () => process.exit(0),
+      () => {
+        console.log('local stack stopped');
+        process.exit(0);
+      },
       (error: unknown) => fail(`stopping failed: ${error instanceof Error ? error.message : String(error)}`),
     );
   };

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from './helpers';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
-const readyLine = /local stack ready at (http:\/\/\S+)/;
+const readyLine = /local stack ready at (http:\/\/\S+) \(pid (\d+)\)/;
 
 interface Started {
   child: ChildProcess;
@@ -22,6 +22,8 @@ const children: ChildProcess[] = [];
 const start = (env: Record<string, string>): Started => {
   const child = spawn('npx', ['tsx', 'local/start.ts'], {
     cwd: repositoryRoot,
+    // Its own process group, so cleanup can reach tsx and node behind npx (npm does not forward signals).
+    detached: true,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', DYNAMODB_PATH: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,14 +42,14 @@ const start = (env: Record<string, string>): Started => {
   return { child, stdout: () => stdout, stderr: () => stderr, exit };
 };
 
-/** Resolves with the API URL once the ready line is printed; rejects if the process ends first. */
-const ready = (started: Started): Promise<string> =>
+/** Resolves once the ready line is printed, with the API URL and the stack's own pid; rejects if the process ends first. */
+const ready = (started: Started): Promise<{ apiUrl: string; pid: number }> =>
   new Promise((resolve, reject) => {
     const check = () => {
       const match = readyLine.exec(started.stdout());
-      if (match?.[1]) {
+      if (match?.[1] && match[2]) {
         started.child.stdout?.off('data', check);
-        resolve(match[1]);
+        resolve({ apiUrl: match[1], pid: Number(match[2]) });
       }
     };
     started.child.stdout?.on('data', check);
@@ -62,14 +64,20 @@ const occupy = (port: number): Promise<Server> =>
   });
 
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0)) {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+  }
 });
 
 describe('npm start', () => {
   it('comes up on the given ports, answers, and exits 0 on SIGTERM', async () => {
     const [port, simPort, dynamoPort] = [await freePort(), await freePort(), await freePort()];
     const started = start({ PORT: String(port), TRUELAYER_SIM_PORT: String(simPort), DYNAMODB_PORT: String(dynamoPort) });
-    const apiUrl = await ready(started);
+    const { apiUrl, pid } = await ready(started);
     expect(apiUrl).toBe(`http://127.0.0.1:${port}`);
 
     const token = await fetch(`${apiUrl}/__local/token`, { method: 'POST', body: JSON.stringify({ sub: 'alice' }) });
@@ -78,8 +86,11 @@ describe('npm start', () => {
     expect((await fetch(`http://127.0.0.1:${simPort}/__sim/stats`)).status).toBe(200);
     expect(started.stdout()).toContain(`--endpoint-url http://127.0.0.1:${dynamoPort}`);
 
-    started.child.kill('SIGTERM');
+    // What Ctrl-C or a service manager does to the stack's process; npx, tsx and the shell pass on its exit code.
+    process.kill(pid, 'SIGTERM');
     expect((await started.exit).code).toBe(0);
+    expect(started.stdout()).toContain('local stack stopped');
+    await expect(fetch(`${apiUrl}/__local/clock`)).rejects.toThrow();
   });
 
   it.each([
