@@ -41,8 +41,6 @@ export interface TrueLayerAuthClientOptions {
   /** Per attempt. */
   timeoutMs: number;
   retry?: Partial<RetryPolicy>;
-  /** Tests only. */
-  fetch?: typeof fetch;
 }
 
 const isHttpUrl = (value: string): boolean => {
@@ -68,7 +66,6 @@ export class TrueLayerAuthClient {
       clock: options.clock,
       timeoutMs: options.timeoutMs,
       retry: resolveRetryPolicy(options.retry),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
     });
   }
 

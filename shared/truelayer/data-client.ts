@@ -44,8 +44,6 @@ export interface TrueLayerDataClientOptions {
   /** Per attempt. */
   timeoutMs: number;
   retry?: Partial<RetryPolicy>;
-  /** Tests only. */
-  fetch?: typeof fetch;
 }
 
 const passedHeaders = ['content-type', 'cache-control', 'x-tl-correlation-id'] as const;
@@ -62,7 +60,6 @@ export class TrueLayerDataClient {
       clock: options.clock,
       timeoutMs: options.timeoutMs,
       retry: resolveRetryPolicy(options.retry),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
     });
   }
 

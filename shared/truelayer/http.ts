@@ -37,7 +37,7 @@ export interface HttpOptions {
   clock: Clock;
   timeoutMs: number;
   retry: RetryPolicy;
-  fetch?: typeof fetch;
+  /** Jitter source; Math.random by default. */
   random?: () => number;
 }
 
@@ -118,12 +118,10 @@ const problemErrorsSummary = (errors: unknown): string | undefined => {
 };
 
 export class TrueLayerHttp {
-  private readonly fetchImpl: typeof fetch;
   private readonly random: () => number;
 
   constructor(private readonly options: HttpOptions) {
     if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
-    this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
     this.random = options.random ?? Math.random;
   }
 
@@ -184,7 +182,7 @@ export class TrueLayerHttp {
     try {
       const init: RequestInit = { method: call.method, headers: call.headers, signal, redirect: 'manual' };
       if (call.body !== undefined) init.body = call.body;
-      const response = await this.fetchImpl(call.url, init);
+      const response = await fetch(call.url, init);
       answered = true;
       // The body is read under the same per-attempt deadline as the headers.
       const text = await response.text();
