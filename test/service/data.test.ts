@@ -91,7 +91,7 @@ describe('data paths', () => {
     });
     expect(response.headers.get('content-encoding')).toBe('gzip');
     // fetch decodes gzip itself: the body read is the JSON envelope.
-    expect((await response.json()).status).toBe('Succeeded');
+    expect(((await response.json()) as { status: string }).status).toBe('Succeeded');
   });
 
   it('forwards X-PSU-IP: without it the 5th unattended call in a day is refused with 429 and Retry-After', async () => {
