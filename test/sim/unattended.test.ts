@@ -85,3 +85,12 @@ describe('with X-PSU-IP', () => {
     for (let call = 0; call < 6; call += 1) expect((await dataGet(sim, '/accounts', tokens.access_token, { attended: true })).status).toBe(200);
   });
 });
+
+describe('reset', () => {
+  it('clears the unattended-call counts with the other counts', async () => {
+    const tokens = await connect(sim);
+    await useUp('/info', tokens);
+    sim.reset();
+    expect((await unattended('/info', tokens)).status).toBe(200);
+  });
+});
