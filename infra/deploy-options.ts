@@ -90,6 +90,7 @@ const schema = z
     if (Boolean(options.jwtIssuer) !== options.jwtAudience.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['jwtIssuer'], message: 'set jwtIssuer and jwtAudience together (or neither, for the Cognito user pool)' });
     }
+    // Most likely the two swapped; a burst at API Gateway's 5,000 maximum may sit below a higher rate.
     if (options.throttleBurstLimit < options.throttleRateLimit && options.throttleBurstLimit < 5_000) {
       ctx.addIssue({ code: 'custom', path: ['throttleBurstLimit'], message: 'should be at least throttleRateLimit' });
     }

@@ -1,0 +1,99 @@
+/** Context → deployment options: defaults, parsing of `-c` strings and cdk.json values, one-line errors. */
+import { describe, expect, it } from 'vitest';
+import { DeployOptionsError, parseDeployOptions } from '../../infra/deploy-options';
+
+describe('parseDeployOptions', () => {
+  it('deploys to the sandbox with a Cognito pool, a created secret and sensible limits when given nothing', () => {
+    expect(parseDeployOptions({})).toEqual({
+      stackName: 'TrueLayerConnections',
+      truelayerEnv: 'sandbox',
+      jwt: undefined,
+      clientSecretArn: undefined,
+      corsOrigins: [],
+      allowedReturnUrls: [],
+      callbackUrl: undefined,
+      throttleRateLimit: 50,
+      throttleBurstLimit: 100,
+      logRetentionDays: 30,
+      logLevel: 'INFO',
+      alarmEmail: undefined,
+      truelayerProviders: undefined,
+      truelayerTimeoutMs: undefined,
+      sourceMaps: false,
+      samLocal: false,
+    });
+  });
+
+  it('reads -c strings: comma lists, numbers and booleans', () => {
+    const options = parseDeployOptions({
+      corsOrigins: 'https://app.example.com, https://admin.example.com',
+      allowedReturnUrls: 'https://app.example.com/bank/',
+      throttleRateLimit: '20',
+      throttleBurstLimit: '40',
+      logRetentionDays: '90',
+      sourceMaps: 'true',
+      logLevel: 'debug',
+    });
+    expect(options.corsOrigins).toEqual(['https://app.example.com', 'https://admin.example.com']);
+    expect(options.allowedReturnUrls).toEqual(['https://app.example.com/bank/']);
+    expect(options.throttleRateLimit).toBe(20);
+    expect(options.throttleBurstLimit).toBe(40);
+    expect(options.logRetentionDays).toBe(90);
+    expect(options.sourceMaps).toBe(true);
+    expect(options.logLevel).toBe('DEBUG');
+  });
+
+  it('reads cdk.json values: arrays, numbers and booleans', () => {
+    const options = parseDeployOptions({ corsOrigins: ['https://app.example.com'], throttleRateLimit: 10, throttleBurstLimit: 10, samLocal: true });
+    expect(options.corsOrigins).toEqual(['https://app.example.com']);
+    expect(options.throttleRateLimit).toBe(10);
+    expect(options.samLocal).toBe(true);
+  });
+
+  it('takes an OIDC issuer with its audiences instead of the Cognito pool', () => {
+    expect(parseDeployOptions({ jwtIssuer: 'https://login.example.com/', jwtAudience: 'api-one,api-two' }).jwt).toEqual({
+      issuer: 'https://login.example.com/',
+      audience: ['api-one', 'api-two'],
+    });
+  });
+
+  it('refuses an issuer without an audience, naming the key', () => {
+    expect(() => parseDeployOptions({ jwtIssuer: 'https://login.example.com/' })).toThrow(/-c jwtIssuer: set jwtIssuer and jwtAudience together/);
+  });
+
+  it('refuses an http issuer', () => {
+    expect(() => parseDeployOptions({ jwtIssuer: 'http://login.example.com/', jwtAudience: 'x' })).toThrow(DeployOptionsError);
+  });
+
+  it('refuses a retention CloudWatch Logs does not offer', () => {
+    expect(() => parseDeployOptions({ logRetentionDays: '31' })).toThrow(/-c logRetentionDays: one of 1, 3, 5/);
+  });
+
+  it('refuses the local TrueLayer environment: nothing deployed can reach it', () => {
+    expect(() => parseDeployOptions({ truelayerEnv: 'local' })).toThrow(/-c truelayerEnv/);
+  });
+
+  it('refuses a return URL that is not an absolute URL', () => {
+    expect(() => parseDeployOptions({ allowedReturnUrls: 'app.example.com/done' })).toThrow(/-c allowedReturnUrls: each entry must be an absolute http\(s\) URL/);
+  });
+
+  it('refuses a secret ARN of another service', () => {
+    expect(() => parseDeployOptions({ clientSecretArn: 'arn:aws:kms:eu-west-2:123456789012:key/abc' })).toThrow(/-c clientSecretArn/);
+  });
+
+  it('refuses a burst below the rate', () => {
+    expect(() => parseDeployOptions({ throttleRateLimit: '100', throttleBurstLimit: '10' })).toThrow(/-c throttleBurstLimit/);
+  });
+
+  it('reports every problem in one line', () => {
+    let message = '';
+    try {
+      parseDeployOptions({ logRetentionDays: 'x', alarmEmail: 'not-an-email' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/logRetentionDays/);
+    expect(message).toMatch(/alarmEmail/);
+    expect(message).not.toContain('\n');
+  });
+});
