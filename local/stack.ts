@@ -168,14 +168,17 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
     const auth = await createLocalAuth({ clock });
     const corsOrigins = list(given('CORS_ORIGINS'));
+    // The same CORS configuration the CDK stack gives the HTTP API when CORS_ORIGINS is set.
     const cors: CorsConfig | undefined =
-      corsOrigins.length > 0 ? {
+      corsOrigins.length > 0
+        ? {
             allowOrigins: corsOrigins,
             allowHeaders: ['authorization', 'content-type'],
             allowMethods: ['GET', 'POST', 'DELETE'],
             exposeHeaders: ['location', 'retry-after', 'x-tl-correlation-id'],
             maxAgeSeconds: 600,
-          } : undefined;
+          }
+        : undefined;
 
     // Handlers wait for the last env values, which need the API's own port.
     let envReady!: () => void;

@@ -271,6 +271,8 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
         logStreamName,
       });
       response = mapLambdaResult(await invoke(fn, event, context, timeoutSeconds * 1000));
+      // With CORS configured, API Gateway ignores the integration's own CORS headers.
+      if (options.cors) for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
     } catch (error) {
       // The runtime logs a failed invocation; the client sees only API Gateway's generic 500.
       const kind = error instanceof MalformedLambdaResponse ? 'malformed Lambda response' : error instanceof LambdaTimeout ? 'timeout' : 'invoke error';

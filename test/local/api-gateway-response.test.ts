@@ -247,3 +247,46 @@ describe('function timeout', () => {
     }
   });
 });
+
+describe('CORS, when configured as API Gateway CORS', () => {
+  let cors: FixtureGateway;
+
+  beforeAll(async () => {
+    cors = await startFixtureGateway({
+      routes: [{ method: 'GET', path: '/things', function: 'things', auth: 'none' }],
+      handlers: { things: async () => ({ statusCode: 200, headers: { 'access-control-allow-origin': '*' }, body: '[]' }) },
+      cors: { allowOrigins: ['http://app.example.test'], allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST'], exposeHeaders: ['location'], maxAgeSeconds: 600 },
+    });
+  });
+
+  afterAll(() => cors.close());
+
+  const preflight = (origin: string) =>
+    rawRequest(`${cors.url}/anything`, { method: 'OPTIONS', headers: [['origin', origin], ['access-control-request-method', 'POST']] });
+
+  it('answers a preflight from an allowed origin itself, for any path', async () => {
+    const response = await preflight('http://app.example.test');
+    expect(response.status).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBe('http://app.example.test');
+    expect(response.headers['access-control-allow-methods']).toBe('GET,POST');
+    expect(response.headers['access-control-allow-headers']).toBe('authorization,content-type');
+    expect(response.headers['access-control-max-age']).toBe('600');
+  });
+
+  it('answers a preflight from another origin without CORS headers', async () => {
+    const response = await preflight('http://evil.example.test');
+    expect(response.status).toBe(204);
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('adds the CORS headers to integration responses for an allowed origin', async () => {
+    const response = await rawRequest(`${cors.url}/things`, { headers: [['origin', 'http://app.example.test']] });
+    expect(response.headers['access-control-allow-origin']).toBe('http://app.example.test');
+    expect(response.headers['access-control-expose-headers']).toBe('location');
+  });
+
+  it('ignores the integration\'s own CORS headers, as API Gateway does once CORS is configured', async () => {
+    const response = await rawRequest(`${cors.url}/things`, { headers: [['origin', 'http://evil.example.test']] });
+    expect(response.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
