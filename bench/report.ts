@@ -1,0 +1,167 @@
+/** The one results table: rows built from each section's numbers, rendered for stdout and Markdown. */
+import type { ExpiryBurstResult, ProxyOverheadResult, ThroughputResult } from './api-latency';
+import type { ColdStartResult } from './cold-start';
+import type { PerRequest, RemoteCallsResult } from './remote-calls';
+import { ms } from './stats';
+
+export type Status = 'met' | 'MISSED' | 'info' | 'not measured' | 'FAILED';
+
+export interface Row {
+  section: number;
+  measure: string;
+  result: string;
+  target: string;
+  status: Status;
+}
+
+export const targets = {
+  bundleKiB: 300,
+  coldLoadRatio: 1.8,
+  latencyRatio: 1.1,
+  remoteCalls: { dynamodb: 1, kms: 0, secretsManager: 0, truelayer: 1 },
+  refreshesPerBurst: 1,
+} as const;
+
+export interface Sections {
+  coldStart?: ColdStartResult | Error;
+  proxyOverhead?: ProxyOverheadResult | Error;
+  remoteCalls?: RemoteCallsResult | Error;
+  expiryBurst?: ExpiryBurstResult | Error;
+  throughput?: ThroughputResult | Error;
+}
+
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+const failed = (section: number, measure: string, error: Error): Row => ({ section, measure, result: `failed: ${error.message.split('\n')[0]}`, target: '', status: 'FAILED' });
+const statusList = (statuses: Record<string, number>): string =>
+  Object.entries(statuses)
+    .map(([status, count]) => `${count}× ${status}`)
+    .join(', ');
+
+const coldStartRows = (result: ColdStartResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(1, 'bundles and cold load', result)];
+  return result.functions.flatMap((fn): Row[] => [
+    {
+      section: 1,
+      measure: `\`${fn.name}\` bundle (esbuild, stack options)`,
+      result: `${kib(fn.bundleBytes)} (largest: ${fn.largestInputs.slice(0, 2).map((input) => `${input.group} ${input.kib.toFixed(0)} KiB`).join(', ')})`,
+      target: `≤ ${targets.bundleKiB} KiB`,
+      status: fn.bundleBytes <= targets.bundleKiB * 1024 ? 'met' : 'MISSED',
+    },
+    {
+      section: 1,
+      measure: `\`${fn.name}\` cold load ÷ empty handler`,
+      result: `${ms(fn.load.median)} vs ${ms(result.empty.median)} (+${fn.addedMs.toFixed(0)} ms, medians of ${result.rounds}) = ${fn.ratio.toFixed(2)}×`,
+      target: `≤ ${targets.coldLoadRatio}×`,
+      status: fn.ratio <= targets.coldLoadRatio ? 'met' : 'MISSED',
+    },
+  ]);
+};
+
+const proxyOverheadRows = (result: ProxyOverheadResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(2, 'data call through the stack ÷ direct', result)];
+  const { withDelay, noDelay } = result;
+  return [
+    {
+      section: 2,
+      measure: `\`GET …/${result.path}\` with ${result.delayMs} ms bank latency: stack ÷ direct`,
+      result: `${ms(withDelay.stack.median)} ÷ ${ms(withDelay.direct.median)} (medians of ${withDelay.stack.n}) = ${withDelay.ratio.toFixed(3)}×`,
+      target: `≤ ${targets.latencyRatio.toFixed(2)}×`,
+      status: withDelay.ratio <= targets.latencyRatio ? 'met' : 'MISSED',
+    },
+    {
+      section: 2,
+      measure: 'overhead of the stack, no injected latency',
+      result: `median +${noDelay.overheadMedianMs.toFixed(1)} ms, p95 +${noDelay.overheadP95Ms.toFixed(1)} ms (stack ${ms(noDelay.stack.median)} / ${ms(noDelay.stack.p95)}, direct ${ms(noDelay.direct.median)} / ${ms(noDelay.direct.p95)}; n=${noDelay.stack.n} each)`,
+      target: '(absolute)',
+      status: 'info',
+    },
+  ];
+};
+
+const remoteCallRow = (name: string, count: PerRequest, target: number): Row => {
+  if (!count.measured) return { section: 3, measure: `${name} requests per steady-state data request`, result: count.reason, target: String(target), status: 'not measured' };
+  const operations = Object.entries(count.operations).map(([operation, n]) => `${operation.replace(/^[A-Za-z0-9_]+\./, '')} ${n}`);
+  return {
+    section: 3,
+    measure: `${name} requests per steady-state data request`,
+    result: `${count.perRequest.toFixed(2)}${operations.length ? ` (${operations.join(', ')})` : ''}`,
+    target: String(target),
+    status: count.perRequest === target ? 'met' : 'MISSED',
+  };
+};
+
+const remoteCallsRows = (result: RemoteCallsResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(3, 'remote calls per data request', result)];
+  return [
+    remoteCallRow('DynamoDB', result.dynamodb, targets.remoteCalls.dynamodb),
+    remoteCallRow('KMS', result.kms, targets.remoteCalls.kms),
+    remoteCallRow('Secrets Manager', result.secretsManager, targets.remoteCalls.secretsManager),
+    remoteCallRow('TrueLayer', result.truelayer, targets.remoteCalls.truelayer),
+  ];
+};
+
+const expiryRows = (result: ExpiryBurstResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(4, 'concurrent calls on an expired token', result)];
+  const allOk = result.ok === result.concurrency;
+  return [
+    {
+      section: 4,
+      measure: `upstream refreshes, ${result.concurrency} concurrent calls after expiry`,
+      result: `${result.refreshes} (${statusList(result.statuses)}; ${result.upstreamDataCalls} Data API calls)`,
+      target: String(targets.refreshesPerBurst),
+      status: result.refreshes === targets.refreshesPerBurst && allOk ? 'met' : 'MISSED',
+    },
+    {
+      section: 4,
+      measure: 'latency of that burst',
+      result: `p50 ${ms(result.latency.median)}, p99 ${ms(result.latency.p99)}`,
+      target: '(absolute)',
+      status: 'info',
+    },
+  ];
+};
+
+const throughputRows = (result: ThroughputResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(5, 'throughput', result)];
+  const errors = result.requests - result.ok;
+  return [
+    {
+      section: 5,
+      measure: `throughput, ${result.clients} concurrent clients for ${result.seconds.toFixed(0)} s`,
+      result: `${result.requestsPerSecond.toFixed(1)} req/s; p50 ${ms(result.latency.median)}, p99 ${ms(result.latency.p99)}; ${errors === 0 ? 'no errors' : `${errors} not 200 (${statusList(result.statuses)})`}`,
+      target: '(absolute)',
+      status: errors === 0 ? 'info' : 'MISSED',
+    },
+  ];
+};
+
+export const buildRows = (sections: Sections): Row[] => [
+  ...coldStartRows(sections.coldStart),
+  ...proxyOverheadRows(sections.proxyOverhead),
+  ...remoteCallsRows(sections.remoteCalls),
+  ...expiryRows(sections.expiryBurst),
+  ...throughputRows(sections.throughput),
+];
+
+const escapeCell = (text: string): string => text.replace(/\|/g, '\\|');
+
+export const markdownTable = (rows: readonly Row[]): string =>
+  [
+    '| # | Measure | Result | Target | Status |',
+    '|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row.section} | ${escapeCell(row.measure)} | ${escapeCell(row.result)} | ${escapeCell(row.target)} | ${row.status === 'met' || row.status === 'info' ? row.status : `**${row.status}**`} |`),
+  ].join('\n');
+
+/** A fixed-width table for the terminal. */
+export const textTable = (rows: readonly Row[]): string => {
+  const header = ['#', 'Measure', 'Result', 'Target', 'Status'];
+  const cells = rows.map((row) => [String(row.section), row.measure.replace(/`/g, ''), row.result, row.target, row.status]);
+  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]?.length ?? 0)));
+  const line = (values: readonly string[]) => values.map((value, column) => value.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...cells.map(line)].join('\n');
+};
