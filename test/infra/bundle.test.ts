@@ -1,0 +1,68 @@
+/** The Lambda bundles, built exactly as the stack builds them: they load as ES modules and stay small. */
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionSpecs } from '../../functions/routes';
+import type { FunctionName } from '../../functions/routes';
+import { bundleFunction, cdkBundlingOptions, esbuildOptions, esmRequireBanner, largestInputs } from '../../infra/bundle';
+import type { BundleResult } from '../../infra/bundle';
+
+const functionNames = Object.keys(functionSpecs) as FunctionName[];
+const budgetBytes = 300 * 1024;
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+const results = new Map<FunctionName, BundleResult>();
+
+beforeAll(async () => {
+  for (const name of functionNames) results.set(name, await bundleFunction(name, { keep: true }));
+  console.info(
+    [
+      'bundle sizes:',
+      ...functionNames.map((name) => {
+        const result = results.get(name)!;
+        const top = largestInputs(result.metafile, 4).map((share) => `${share.group} ${kib(share.bytes)}`).join(', ');
+        return `  ${name.padEnd(12)} ${kib(result.bytes).padStart(10)}  (largest: ${top})`;
+      }),
+    ].join('\n'),
+  );
+});
+
+afterAll(async () => {
+  for (const result of results.values()) if (result.outdir) await rm(result.outdir, { recursive: true, force: true });
+});
+
+describe('bundle settings', () => {
+  it('are the same for CDK and for bundleFunction: node22 ESM, minified, tree-shaken, SDK bundled, no Docker', () => {
+    const cdk = cdkBundlingOptions();
+    const direct = esbuildOptions('functions/data.ts', '/tmp/out.mjs');
+    expect(cdk).toMatchObject({ target: 'node22', minify: true, externalModules: [], bundleAwsSDK: true, forceDockerBundling: false, sourceMap: false });
+    expect(cdk.format).toBe('esm');
+    expect(cdk.banner).toBe(esmRequireBanner);
+    expect(cdk.esbuildArgs).toEqual({ '--tree-shaking': 'true' });
+    expect(direct).toMatchObject({ bundle: true, target: cdk.target, format: 'esm', platform: 'node', minify: true, treeShaking: true, external: [], sourcemap: false });
+    expect(direct.mainFields).toEqual(cdk.mainFields);
+    expect(direct.banner).toEqual({ js: cdk.banner });
+  });
+
+  it('emit linked source maps only when asked, for CDK and for bundleFunction alike', () => {
+    expect(cdkBundlingOptions({ sourceMaps: true })).toMatchObject({ sourceMap: true, sourceMapMode: 'default' });
+    expect(esbuildOptions('functions/data.ts', '/tmp/out.mjs', { sourceMaps: true }).sourcemap).toBe('linked');
+  });
+});
+
+describe.each(functionNames)('the %s bundle', (name) => {
+  it('loads as an ES module on Node and exports the handler', async () => {
+    const result = results.get(name)!;
+    // Loading runs module initialisation (the composition root is lazy, so no AWS call is made) and
+    // proves the createRequire banner lets the CommonJS dependencies load.
+    const module = (await import(pathToFileURL(join(result.outdir!, 'index.mjs')).href)) as { handler?: unknown };
+    expect(typeof module.handler).toBe('function');
+  });
+
+  it(`is at most ${kib(budgetBytes)}`, () => {
+    const result = results.get(name)!;
+    const top = largestInputs(result.metafile, 5).map((share) => `${share.group}=${kib(share.bytes)}`).join(', ');
+    expect(result.bytes, `${name} is ${kib(result.bytes)}; largest inputs: ${top}`).toBeLessThanOrEqual(budgetBytes);
+  });
+});
