@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { TestApi } from '../test/support/flow';
+import { countServerRequests, countsSince } from './counting-proxy';
 import { psuIp, timedGet } from './http';
 import type { TimedResponse } from './http';
 import { rounded, summarize } from './stats';
@@ -110,6 +111,10 @@ export interface ExpiryBurstResult {
   refreshes: number;
   /** Data API calls the simulator received during the burst. */
   upstreamDataCalls: number;
+  /** Requests that reached the embedded DynamoDB during the burst, by operation (waiters re-read the item). */
+  dynamodb: Record<string, number>;
+  /** Milliseconds from the burst's start until the refresh reached the simulator's token endpoint. */
+  refreshStartedAtMs: number | undefined;
   ok: number;
   statuses: Record<string, number>;
   latency: Summary;
@@ -122,7 +127,17 @@ export const measureExpiryBurst = async (target: DataCallTarget, options: { conc
   // The caller's own JWT may have lapsed with the clock too; get it before the burst starts.
   const call = stackCall(target, await api.token(target.sub));
   const before = await api.simStats();
-  const responses = await Promise.all(Array.from({ length: options.concurrency }, () => call()));
+  const dynamo = countServerRequests(Number(new URL(api.stack.dynamoEndpoint).port));
+  const simulator = countServerRequests(Number(new URL(api.stack.simUrl).port));
+  const started = performance.now();
+  let responses: TimedResponse[];
+  try {
+    responses = await Promise.all(Array.from({ length: options.concurrency }, () => call()));
+  } finally {
+    dynamo.stop();
+    simulator.stop();
+  }
+  const refreshSeen = simulator.firstSeen()['POST /connect/token'];
   const after = await api.simStats();
   const statuses: Record<string, number> = {};
   for (const response of responses) statuses[response.status] = (statuses[response.status] ?? 0) + 1;
@@ -132,6 +147,8 @@ export const measureExpiryBurst = async (target: DataCallTarget, options: { conc
     advancedSeconds: options.advanceSeconds,
     refreshes: after.token.refresh_token - before.token.refresh_token,
     upstreamDataCalls: dataCalls(after) - dataCalls(before),
+    dynamodb: countsSince({}, dynamo.counts()),
+    refreshStartedAtMs: refreshSeen === undefined ? undefined : Math.round((refreshSeen - started) * 10) / 10,
     ok: statuses['200'] ?? 0,
     statuses,
     latency: rounded(summarize(responses.map((response) => response.ms))),

@@ -3,8 +3,11 @@
  * header of JSON-protocol services such as KMS and Secrets Manager): put in front of an endpoint
  * through the SDK's endpoint settings, it counts the requests the real client code sends.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createServer, request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 export interface CountingProxy {
   url: string;
@@ -50,6 +53,35 @@ export const startCountingProxy = async (targetUrl: string): Promise<CountingPro
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+};
+
+export interface RequestCounter {
+  counts(): Record<string, number>;
+  /** performance.now() when each operation was first seen. */
+  firstSeen(): Record<string, number>;
+  stop(): void;
+}
+
+/**
+ * Counts requests reaching any HTTP server of this process on `port` (the embedded DynamoDB's), by
+ * operation, through Node's built-in diagnostics channel: nothing sits in the requests' way.
+ */
+export const countServerRequests = (port: number): RequestCounter => {
+  const seen = new Map<string, number>();
+  const first = new Map<string, number>();
+  const onRequest = (message: unknown) => {
+    const request = (message as { request?: IncomingMessage }).request;
+    if (request?.socket.localPort !== port) return;
+    const operation = operationOf(request.headers, request.method, request.url);
+    seen.set(operation, (seen.get(operation) ?? 0) + 1);
+    if (!first.has(operation)) first.set(operation, performance.now());
+  };
+  diagnosticsChannel.subscribe('http.server.request.start', onRequest);
+  return {
+    counts: () => Object.fromEntries(seen),
+    firstSeen: () => Object.fromEntries(first),
+    stop: () => diagnosticsChannel.unsubscribe('http.server.request.start', onRequest),
   };
 };
 

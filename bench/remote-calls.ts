@@ -6,15 +6,13 @@
  * are counted, without touching the stack the latency sections measure.
  */
 import { spawn } from 'node:child_process';
-import diagnosticsChannel from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { TestApi } from '../test/support/flow';
 import { motoAvailability, startMoto } from '../test/support/moto';
 import type { MotoServer } from '../test/support/moto';
-import { countsSince, operationOf, startCountingProxy, total } from './counting-proxy';
+import { countServerRequests, countsSince, startCountingProxy, total } from './counting-proxy';
 import type { CountingProxy } from './counting-proxy';
 import { psuIp, truelayerCallCount } from './http';
 
@@ -33,22 +31,6 @@ export interface RemoteCallsResult {
 }
 
 const resultMarker = 'BENCH_RESULT ';
-
-/** Counts requests reaching the embedded DynamoDB's own server, by operation; nothing sits in their way. */
-const countDynamoRequests = (port: number) => {
-  const seen = new Map<string, number>();
-  const onRequest = (message: unknown) => {
-    const request = (message as { request?: IncomingMessage }).request;
-    if (request?.socket.localPort !== port) return;
-    const operation = operationOf(request.headers, request.method, request.url);
-    seen.set(operation, (seen.get(operation) ?? 0) + 1);
-  };
-  diagnosticsChannel.subscribe('http.server.request.start', onRequest);
-  return {
-    counts: (): Record<string, number> => Object.fromEntries(seen),
-    stop: () => diagnosticsChannel.unsubscribe('http.server.request.start', onRequest),
-  };
-};
 
 const perRequest = (operations: Record<string, number>, requests: number): PerRequest => ({
   measured: true,
@@ -110,7 +92,7 @@ export const countRemoteCalls = async (options: { requests: number; warmup: numb
     }
   }
   const api = await TestApi.start(standIns ? { env: standIns.env } : {});
-  const dynamo = countDynamoRequests(Number(new URL(api.stack.dynamoEndpoint).port));
+  const dynamo = countServerRequests(Number(new URL(api.stack.dynamoEndpoint).port));
   try {
     const sub = 'bench-remote-calls';
     const connectionId = await api.connect(sub);

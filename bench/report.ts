@@ -80,13 +80,20 @@ const proxyOverheadRows = (result: ProxyOverheadResult | Error | undefined): Row
   ];
 };
 
-const remoteCallRow = (name: string, count: PerRequest, target: number): Row => {
+const operationList = (counts: Record<string, number>): string =>
+  Object.entries(counts)
+    .map(([operation, n]) => `${operation.replace(/^[A-Za-z0-9_]+\./, '')} ${n}`)
+    .join(', ');
+
+/** `setup`: what the same client sent while connecting, proof that its path really ran. */
+const remoteCallRow = (name: string, count: PerRequest, target: number, setup?: Record<string, number>): Row => {
   if (!count.measured) return { section: 3, measure: `${name} requests per steady-state data request`, result: count.reason, target: String(target), status: 'not measured' };
-  const operations = Object.entries(count.operations).map(([operation, n]) => `${operation.replace(/^[A-Za-z0-9_]+\./, '')} ${n}`);
+  const operations = operationList(count.operations);
+  const setupNote = setup && Object.keys(setup).length ? `; while connecting: ${operationList(setup)}` : '';
   return {
     section: 3,
     measure: `${name} requests per steady-state data request`,
-    result: `${count.perRequest.toFixed(2)}${operations.length ? ` (${operations.join(', ')})` : ''}`,
+    result: `${count.perRequest.toFixed(2)}${operations ? ` (${operations})` : ''}${setupNote}`,
     target: String(target),
     status: count.perRequest === target ? 'met' : 'MISSED',
   };
@@ -97,8 +104,8 @@ const remoteCallsRows = (result: RemoteCallsResult | Error | undefined): Row[] =
   if (result instanceof Error) return [failed(3, 'remote calls per data request', result)];
   return [
     remoteCallRow('DynamoDB', result.dynamodb, targets.remoteCalls.dynamodb),
-    remoteCallRow('KMS', result.kms, targets.remoteCalls.kms),
-    remoteCallRow('Secrets Manager', result.secretsManager, targets.remoteCalls.secretsManager),
+    remoteCallRow('KMS (moto)', result.kms, targets.remoteCalls.kms, result.setup.kms),
+    remoteCallRow('Secrets Manager (moto)', result.secretsManager, targets.remoteCalls.secretsManager, result.setup.secretsManager),
     remoteCallRow('TrueLayer', result.truelayer, targets.remoteCalls.truelayer),
   ];
 };
@@ -118,7 +125,7 @@ const expiryRows = (result: ExpiryBurstResult | Error | undefined): Row[] => {
     {
       section: 4,
       measure: 'latency of that burst',
-      result: `p50 ${ms(result.latency.median)}, p99 ${ms(result.latency.p99)}`,
+      result: `p50 ${ms(result.latency.median)}, p99 ${ms(result.latency.p99)}; refresh reached TrueLayer at ${ms(result.refreshStartedAtMs ?? Number.NaN)}; ${Object.values(result.dynamodb).reduce((sum, n) => sum + n, 0)} DynamoDB requests (${operationList(result.dynamodb)})`,
       target: '(absolute)',
       status: 'info',
     },
