@@ -1,5 +1,5 @@
 /** Typed configuration from environment variables, validated once per container start. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const truelayerHosts = {
   live: { authUrl: 'https://auth.truelayer.com', apiUrl: 'https://api.truelayer.com' },

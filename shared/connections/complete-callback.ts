@@ -2,7 +2,7 @@
  * GET|POST /callback: TrueLayer sends the user's browser here. Consumes the state once, then either
  * records the user's refusal or exchanges the code, reads /me and stores the tokens encrypted.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isoAt } from '../clock';
 import { InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';

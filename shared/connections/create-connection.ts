@@ -1,5 +1,5 @@
 /** POST /connections: a new connection (authorization_required), its single-use state and the auth link. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isoAt } from '../clock';
 import { ValidationError } from '../errors';
 import { dataScopes, validateScopes } from '../truelayer/scopes';

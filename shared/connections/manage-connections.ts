@@ -1,6 +1,6 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';

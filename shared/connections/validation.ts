@@ -1,5 +1,5 @@
 /** Turns zod issues into one sentence per problem that says which field and what to fix. */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 export const describeZodError = (error: z.ZodError): string =>
   error.issues

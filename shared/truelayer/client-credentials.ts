@@ -1,7 +1,7 @@
 /** TrueLayer client credentials: from Secrets Manager when deployed, given directly on one machine. */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from '../config';
 
 export interface ClientCredentials {

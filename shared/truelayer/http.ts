@@ -2,7 +2,7 @@
  * The one place the TrueLayer clients touch the network: per-attempt timeouts, the retry rules for
  * idempotent and non-idempotent calls, and mapping TrueLayer's error bodies to TrueLayerError.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { Clock } from '../clock';
 import { scrubText, TrueLayerError, type TrueLayerOperation } from './errors';
 import { backoffDelayMs, sleep, type RetryPolicy } from './retry';

@@ -1,5 +1,5 @@
 /** Shapes of TrueLayer's answers that the clients rely on; anything else is an upstream failure. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `POST /connect/token` (auth server spec, TokenExchangeResponse). */
 export const tokenResponseSchema = z.object({
