@@ -36,6 +36,9 @@ export interface BundleSettings {
 
 export const defaultBundleSettings: BundleSettings = { sourceMaps: false };
 
+/** Lambda's credentials come from the environment: the SDK's full default chain is not bundled (see the file). */
+export const credentialsAlias = { '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts' } as const;
+
 /** The settings both renderings share. `external` is empty: the AWS SDK is bundled, not taken from the runtime. */
 const shared = {
   target: bundleTarget,
@@ -60,7 +63,10 @@ export const cdkBundlingOptions = (settings: BundleSettings = defaultBundleSetti
   bundleAwsSDK: true,
   sourceMap: settings.sourceMaps,
   ...(settings.sourceMaps ? { sourceMapMode: SourceMapMode.DEFAULT, sourcesContent: false } : {}),
-  esbuildArgs: { '--tree-shaking': String(shared.treeShaking) },
+  esbuildArgs: {
+    '--tree-shaking': String(shared.treeShaking),
+    ...Object.fromEntries(Object.entries(credentialsAlias).map(([from, to]) => [`--alias:${from}`, to])),
+  },
   forceDockerBundling: false,
 });
 
@@ -77,6 +83,7 @@ export const esbuildOptions = (entry: string, outfile: string, settings: BundleS
   mainFields: [...shared.mainFields],
   banner: { js: shared.banner },
   external: [...shared.external],
+  alias: { ...credentialsAlias },
   sourcemap: settings.sourceMaps ? 'linked' : false,
   ...(settings.sourceMaps ? { sourcesContent: false } : {}),
   absWorkingDir: repositoryRoot,
