@@ -43,13 +43,4 @@ export const expectProblem = (response: ApiResponse, status?: number): void => {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `check` holds (real time); for waiting on background work, never for asserting speed. */
-export const eventually = async (check: () => Promise<boolean> | boolean, what: string, limitMs = 10_000): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await sleep(20);
-  }
-};
-
 export const psu = { 'x-psu-ip': '203.0.113.7' } as const;
