@@ -1,5 +1,5 @@
 /** Typed configuration from environment variables, validated once per container start. */
-import * as z from 'zod';
+import * as z from './zod';
 
 export const truelayerHosts = {
   live: { authUrl: 'https://auth.truelayer.com', apiUrl: 'https://api.truelayer.com' },
@@ -13,37 +13,38 @@ export const defaultProviders = {
   local: 'uk-ob-all uk-oauth-all uk-cs-mock',
 } as const;
 
-const list = z
-  .string()
-  .optional()
-  .transform((value) => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+const list = z.pipe(
+  z.optional(z.string()),
+  z.transform((value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0)),
+);
 
 const url = z.url({ protocol: /^https?$/ });
+const text = () => z.string().check(z.minLength(1));
 
 const envSchema = z
   .object({
-    TABLE_NAME: z.string().min(1).default('truelayer-connections'),
-    TRUELAYER_ENV: z.enum(['live', 'sandbox', 'local']).default('local'),
-    TRUELAYER_AUTH_URL: url.optional(),
-    TRUELAYER_API_URL: url.optional(),
-    TRUELAYER_PROVIDERS: z.string().min(1).optional(),
+    TABLE_NAME: z._default(text(), 'truelayer-connections'),
+    TRUELAYER_ENV: z._default(z.enum(['live', 'sandbox', 'local']), 'local'),
+    TRUELAYER_AUTH_URL: z.optional(url),
+    TRUELAYER_API_URL: z.optional(url),
+    TRUELAYER_PROVIDERS: z.optional(text()),
     /** Secrets Manager secret (name or ARN) holding `{client_id, client_secret}`. */
-    TRUELAYER_SECRET_ID: z.string().min(1).optional(),
+    TRUELAYER_SECRET_ID: z.optional(text()),
     /** Plain credentials, for the local stack and tests only (no secret id set). */
-    TRUELAYER_CLIENT_ID: z.string().min(1).optional(),
-    TRUELAYER_CLIENT_SECRET: z.string().min(1).optional(),
-    TRUELAYER_TIMEOUT_MS: z.coerce.number().int().positive().default(8000),
+    TRUELAYER_CLIENT_ID: z.optional(text()),
+    TRUELAYER_CLIENT_SECRET: z.optional(text()),
+    TRUELAYER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 8000),
     /** KMS key (id, ARN or alias) for token envelope keys. */
-    TOKEN_KMS_KEY_ID: z.string().min(1).optional(),
+    TOKEN_KMS_KEY_ID: z.optional(text()),
     /** Base64 of 32 bytes: the local stand-in for KMS (local stack and tests only). */
-    LOCAL_TOKEN_KEY: z.string().min(1).optional(),
+    LOCAL_TOKEN_KEY: z.optional(text()),
     ALLOWED_RETURN_URLS: list,
     CORS_ORIGINS: list,
-    CALLBACK_URL: url.optional(),
-    DYNAMODB_ENDPOINT: url.optional(),
-    AWS_REGION: z.string().min(1).default('eu-west-2'),
+    CALLBACK_URL: z.optional(url),
+    DYNAMODB_ENDPOINT: z.optional(url),
+    AWS_REGION: z._default(text(), 'eu-west-2'),
   })
-  .superRefine((env, ctx) => {
+  .check(z.superRefine((env, ctx) => {
     if (!env.TRUELAYER_SECRET_ID && !(env.TRUELAYER_CLIENT_ID && env.TRUELAYER_CLIENT_SECRET) && env.TRUELAYER_ENV !== 'local') {
       ctx.addIssue({ code: 'custom', path: ['TRUELAYER_SECRET_ID'], message: 'set TRUELAYER_SECRET_ID (or TRUELAYER_CLIENT_ID and TRUELAYER_CLIENT_SECRET)' });
     }
@@ -53,7 +54,7 @@ const envSchema = z
     if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
       ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
     }
-  });
+  }));
 
 export interface Config {
   tableName: string;

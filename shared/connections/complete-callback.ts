@@ -2,7 +2,7 @@
  * GET|POST /callback: TrueLayer sends the user's browser here. Consumes the state once, then either
  * records the user's refusal or exchanges the code, reads /me and stores the tokens encrypted.
  */
-import * as z from 'zod';
+import * as z from '../zod';
 import { isoAt } from '../clock';
 import { InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
@@ -13,11 +13,11 @@ import type { ConnectionServices } from './services';
 import { mapUpstreamError } from './upstream-errors';
 
 const callbackParams = z.object({
-  state: z.string().max(512).optional(),
-  code: z.string().min(1).max(4096).optional(),
-  error: z.string().max(128).optional(),
-  error_description: z.string().max(1024).optional(),
-  scope: z.string().max(1024).optional(),
+  state: z.optional(z.string().check(z.maxLength(512))),
+  code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  error: z.optional(z.string().check(z.maxLength(128))),
+  error_description: z.optional(z.string().check(z.maxLength(1024))),
+  scope: z.optional(z.string().check(z.maxLength(1024))),
 });
 
 /** Where the browser goes next: the app's return_url, or our own small page. */

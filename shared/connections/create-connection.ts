@@ -1,5 +1,5 @@
 /** POST /connections: a new connection (authorization_required), its single-use state and the auth link. */
-import * as z from 'zod';
+import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ValidationError } from '../errors';
 import { dataScopes, validateScopes } from '../truelayer/scopes';
@@ -12,15 +12,16 @@ import { describeZodError } from './validation';
 const providerToken = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 export const createConnectionBody = z.strictObject({
-  return_url: z.string().min(1).max(2048).optional(),
-  scopes: z.array(z.string().max(64)).min(1).max(16).optional(),
-  providers: z
-    .string()
-    .max(512)
-    .refine((value) => value.split(' ').every((p) => providerToken.test(p)), 'must be provider selectors separated by single spaces, e.g. "uk-ob-all uk-oauth-all"')
-    .optional(),
-  provider_id: z.string().regex(providerToken, 'must be a provider id such as "ob-monzo"').optional(),
-  response_mode: z.enum(['query', 'form_post']).optional(),
+  return_url: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  scopes: z.optional(z.array(z.string().check(z.maxLength(64))).check(z.minLength(1), z.maxLength(16))),
+  providers: z.optional(
+    z.string().check(
+      z.maxLength(512),
+      z.refine((value) => value.split(' ').every((p) => providerToken.test(p)), 'must be provider selectors separated by single spaces, e.g. "uk-ob-all uk-oauth-all"'),
+    ),
+  ),
+  provider_id: z.optional(z.string().check(z.regex(providerToken, 'must be a provider id such as "ob-monzo"'))),
+  response_mode: z.optional(z.enum(['query', 'form_post'])),
 });
 
 export interface CreatedConnection {

@@ -1,6 +1,6 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
@@ -25,12 +25,12 @@ export const extendBody = z.strictObject({
   user_has_reconfirmed_consent: z.literal(true, { error: 'must be true: show the user your reconfirmation screen first' }),
   user: z
     .strictObject({
-      id: z.string().min(1).max(128).optional(),
-      name: z.string().trim().min(1).max(200),
-      email: z.email().max(320).optional(),
-      phone: z.string().regex(/^\+?[0-9 ()-]{6,20}$/, 'must be a phone number such as +447700900123').optional(),
+      id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+      name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+      email: z.optional(z.email().check(z.maxLength(320))),
+      phone: z.optional(z.string().check(z.regex(/^\+?[0-9 ()-]{6,20}$/, 'must be a phone number such as +447700900123'))),
     })
-    .refine((user) => user.email !== undefined || user.phone !== undefined, 'needs an email or a phone'),
+    .check(z.refine((user) => user.email !== undefined || user.phone !== undefined, 'needs an email or a phone')),
 });
 
 export type ExtendOutcome =

@@ -1,7 +1,7 @@
 /** Turns zod issues into one sentence per problem that says which field and what to fix. */
-import type * as z from 'zod';
+import type * as z from '../zod';
 
-export const describeZodError = (error: z.ZodError): string =>
+export const describeZodError = (error: { issues: readonly z.core.$ZodIssue[] }): string =>
   error.issues
     .slice(0, 5)
     .map((issue) => {

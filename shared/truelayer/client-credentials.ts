@@ -1,7 +1,7 @@
 /** TrueLayer client credentials: from Secrets Manager when deployed, given directly on one machine. */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
+import * as z from '../zod';
 import type { Config } from '../config';
 
 export interface ClientCredentials {
@@ -30,8 +30,8 @@ export const PLACEHOLDER = 'REPLACE_ME';
 export const DEFAULT_MAX_AGE_SECONDS = 300;
 
 const secretSchema = z.object({
-  client_id: z.string().trim().min(1),
-  client_secret: z.string().trim().min(1),
+  client_id: z.string().check(z.trim(), z.minLength(1)),
+  client_secret: z.string().check(z.trim(), z.minLength(1)),
 });
 
 export interface SecretsManagerCredentialsOptions {

@@ -1,6 +1,6 @@
 /** TrueLayer's Data API v1: the fourteen GETs, `/me`, and extending a connection. */
 import { isIP } from 'node:net';
-import type * as z from 'zod';
+import type * as z from '../zod';
 import type { Clock } from '../clock';
 import { tokenSetFrom, type TokenSet } from './auth-client';
 import type { ClientCredentialsSource } from './client-credentials';

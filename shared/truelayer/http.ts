@@ -2,7 +2,7 @@
  * The one place the TrueLayer clients touch the network: per-attempt timeouts, the retry rules for
  * idempotent and non-idempotent calls, and mapping TrueLayer's error bodies to TrueLayerError.
  */
-import type * as z from 'zod';
+import type * as z from '../zod';
 import type { Clock } from '../clock';
 import { scrubText, TrueLayerError, type TrueLayerOperation } from './errors';
 import { backoffDelayMs, sleep, type RetryPolicy } from './retry';
@@ -228,7 +228,7 @@ export class TrueLayerHttp {
   }
 
   /** Parses a 2xx JSON body against the schema; anything else from TrueLayer is an upstream failure. */
-  parseBody<T>(call: HttpCall, result: HttpResult, schema: z.ZodType<T>): T {
+  parseBody<T>(call: HttpCall, result: HttpResult, schema: z.ZodMiniType<T>): T {
     const body = parseJson(result.text);
     const parsed = schema.safeParse(body);
     if (parsed.success) return parsed.data;
