@@ -64,15 +64,18 @@ const decodeQueryComponent = (value: string): string => {
 
 /** Repeated keys are comma-joined: payload 2.0 has no multi-value map. */
 export const parseQueryString = (rawQueryString: string): Record<string, string> | undefined => {
-  const parameters: Record<string, string> = {};
+  // A Map, then own properties: keys such as `__proto__` or `constructor` arrive as plain keys, as
+  // they do from API Gateway's JSON, instead of touching Object.prototype.
+  const parameters = new Map<string, string>();
   for (const pair of rawQueryString.split('&')) {
     if (pair.length === 0) continue;
     const equals = pair.indexOf('=');
     const key = decodeQueryComponent(equals === -1 ? pair : pair.slice(0, equals));
     const value = equals === -1 ? '' : decodeQueryComponent(pair.slice(equals + 1));
-    parameters[key] = key in parameters ? `${parameters[key]},${value}` : value;
+    const earlier = parameters.get(key);
+    parameters.set(key, earlier === undefined ? value : `${earlier},${value}`);
   }
-  return Object.keys(parameters).length > 0 ? parameters : undefined;
+  return parameters.size > 0 ? Object.fromEntries(parameters) : undefined;
 };
 
 export interface CollectedHeaders {
@@ -82,7 +85,8 @@ export interface CollectedHeaders {
 
 /** Lower-cased names, repeats comma-joined; `cookie` headers move to the `cookies` array. */
 export const collectHeaders = (rawHeaders: readonly string[]): CollectedHeaders => {
-  const headers: Record<string, string> = {};
+  // A Map, then own properties, for the same reason as the query string above.
+  const headers = new Map<string, string>();
   const cookies: string[] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     const name = (rawHeaders[index] ?? '').toLowerCase();
@@ -91,9 +95,10 @@ export const collectHeaders = (rawHeaders: readonly string[]): CollectedHeaders 
       cookies.push(...value.split(';').map((cookie) => cookie.trim()).filter((cookie) => cookie.length > 0));
       continue;
     }
-    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+    const earlier = headers.get(name);
+    headers.set(name, earlier === undefined ? value : `${earlier},${value}`);
   }
-  return { headers, cookies: cookies.length > 0 ? cookies : undefined };
+  return { headers: Object.fromEntries(headers), cookies: cookies.length > 0 ? cookies : undefined };
 };
 
 /**

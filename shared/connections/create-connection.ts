@@ -36,7 +36,8 @@ export const createConnection = async (
   caller: Caller,
   input: { body: unknown; callbackUrl: string },
 ): Promise<CreatedConnection> => {
-  const parsed = createConnectionBody.safeParse(input.body ?? {});
+  // No body means all defaults; a JSON `null` is a body, and not an object.
+  const parsed = createConnectionBody.safeParse(input.body === undefined ? {} : input.body);
   if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
   const body = parsed.data;
 
@@ -81,7 +82,8 @@ export const createConnection = async (
     ...(body.provider_id ? { providerId: body.provider_id } : {}),
     ...(body.response_mode ? { responseMode: body.response_mode } : {}),
   });
-  await services.repository.create(record);
+  // The state first: if the connection write then fails, an orphan state lapses unseen (its
+  // callback finds no connection), whereas an orphan connection would show in the user's list.
   await services.repository.putState({
     stateHash: hashState(state),
     owner: caller.owner,
@@ -90,6 +92,7 @@ export const createConnection = async (
     purpose: 'connect',
     expiresAt,
   });
+  await services.repository.create(record);
   services.log.info('connection created', { connection_id: connectionId });
   return { connection_id: connectionId, status: 'authorization_required', auth_link: authLink, auth_link_expires_at: isoAt(expiresAt) };
 };

@@ -48,7 +48,7 @@ const cannotExtend = (detail: string, error?: TrueLayerError) =>
   });
 
 export const extendConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, body: unknown): Promise<ExtendOutcome> => {
-  const parsed = extendBody.safeParse(body ?? {});
+  const parsed = extendBody.safeParse(body === undefined ? {} : body);
   if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
   const record = await loadOwned(services, caller, connectionId);
   if (record.status === 'authorization_required') throw new ConnectionNotReadyError(record.status);

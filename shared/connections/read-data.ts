@@ -1,4 +1,5 @@
 /** GET /connections/{id}/{data path}: TrueLayer's Data API v1 body, fetched with a fresh access token. */
+import { isIP } from 'node:net';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, ServiceError, ValidationError } from '../errors';
 import { dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
@@ -35,7 +36,8 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
   const range = { ...(request.query.from !== undefined ? { from: request.query.from } : {}), ...(request.query.to !== undefined ? { to: request.query.to } : {}) };
   const problems = validateDateRange(path, range);
   if (problems.length) throw new ServiceError({ status: 400, code: 'invalid_date_range', title: 'Invalid date range', detail: problems.join(' ') });
-  if (request.psuIp !== undefined && !isIp(request.psuIp)) throw new ValidationError('X-PSU-IP must be the end user\'s IPv4 or IPv6 address.');
+  // A zone id (fe80::1%eth0) is a local interface, never an end user's address.
+  if (request.psuIp !== undefined && (isIP(request.psuIp) === 0 || request.psuIp.includes('%'))) throw new ValidationError('X-PSU-IP must be the end user\'s IPv4 or IPv6 address.');
 
   const record = await loadOwned(services, caller, request.connectionId);
   const effective = effectiveStatus(record, services.clock.now());
@@ -73,6 +75,4 @@ const settleUpstream = async (services: ConnectionServices, record: ConnectionRe
   return mapUpstreamError(error);
 };
 
-const isIp = (value: string): boolean =>
-  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(value) || (/^[0-9a-fA-F:.]{2,45}$/.test(value) && value.includes(':'));
 

@@ -185,3 +185,15 @@ describe('the Lambda context', () => {
     expect(first?.event.requestContext.requestId).not.toBe(second?.event.requestContext.requestId);
   });
 });
+
+describe('keys that name Object.prototype members', () => {
+  it('arrive as plain own keys in queryStringParameters and headers, as API Gateway\'s JSON gives them', async () => {
+    const { parseQueryString, collectHeaders } = await import('../../local/api-gateway/event-builder');
+    const query = parseQueryString('__proto__=a&constructor=b&constructor=c')!;
+    expect(Object.keys(query)).toEqual(['__proto__', 'constructor']);
+    expect(query.constructor).toBe('b,c');
+    expect(Object.getPrototypeOf(query)).toBe(Object.prototype);
+    const { headers } = collectHeaders(['__proto__', 'x', 'Constructor', 'y']);
+    expect(Object.keys(headers)).toEqual(['__proto__', 'constructor']);
+  });
+});
