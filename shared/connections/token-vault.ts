@@ -67,6 +67,10 @@ export class TokenVault {
       if (error instanceof TokenDecryptionError && error.reason === 'data_key_unavailable') {
         throw new DependencyUnavailableError('The key service is unavailable; try again shortly.', error);
       }
+      if (error instanceof TokenDecryptionError) {
+        // Tampered, or moved from another row: never usable, and worth an alarm.
+        throw new ServiceError({ status: 500, code: 'tokens_unreadable', title: 'Stored tokens unreadable', detail: 'This connection\'s stored tokens are unusable; delete it and connect again.', cause: error });
+      }
       throw error;
     }
     return JSON.parse(plain) as TokenPair;
@@ -115,6 +119,21 @@ export class TokenVault {
     }
   }
 
+  /**
+   * A freshly rotated pair exists nowhere else: a store that is briefly unavailable gets a few more
+   * chances (about 3 s in all) before the pair is given up.
+   */
+  private async persistently(write: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!(error instanceof DependencyUnavailableError) || attempt >= 4) throw error;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
   private async refreshUnderLease(record: ConnectionRecord, pair: TokenPair, holder: string): Promise<FreshToken> {
     const { repository, clock, auth } = this.options;
     let refreshed;
@@ -135,7 +154,7 @@ export class TokenVault {
     const tokens = await this.seal(record, next);
     const now = clock.now();
     const write = { tokens, accessTokenExpiresAt: refreshed.expiresAt, lastRefreshedAt: isoAt(now), refreshed: true };
-    if (await repository.writeTokens(record.connectionId, record.version, write, isoAt(now), holder)) {
+    if (await this.persistently(() => repository.writeTokens(record.connectionId, record.version, write, isoAt(now), holder))) {
       return { accessToken: next.access_token, record: { ...record, tokens, accessTokenExpiresAt: refreshed.expiresAt, version: record.version + 1, leaseHolder: undefined, leaseExpiresAt: undefined } };
     }
     // The lease was lost while we refreshed. Our pair is the newest TrueLayer issued, so it must be
@@ -143,7 +162,7 @@ export class TokenVault {
     const reread = await repository.get(record.connectionId);
     if (!reread) throw new NotFoundError();
     if (reread.status === 'inactive' || !reread.tokens) throw new ConnectionInactiveError(reread.statusReason);
-    if (await repository.writeTokens(record.connectionId, reread.version, write, isoAt(now))) {
+    if (await this.persistently(() => repository.writeTokens(record.connectionId, reread.version, write, isoAt(now)))) {
       return { accessToken: next.access_token, record: { ...reread, tokens, accessTokenExpiresAt: refreshed.expiresAt, version: reread.version + 1 } };
     }
     this.options.log?.('refreshed tokens could not be stored after the lease was lost', { connection_id: record.connectionId });

@@ -65,7 +65,7 @@ export const httpStack = (handler: HttpHandler, { logger, corsOrigins }: HttpSta
       onError: async (request) => {
         const error = request.error;
         const status = error instanceof ServiceError ? error.status : 500;
-        if (status >= 500) logger.error('request failed', { error });
+        if (status >= 500) logger.error('request failed', { status, problem_code: error instanceof ServiceError ? error.code : 'internal_error', error });
         else logger.info('request refused', { status, problem_code: error instanceof ServiceError ? error.code : undefined });
         request.response = problemResponse(error);
       },

@@ -134,4 +134,22 @@ describe('the store failing between two writes of one request', () => {
     expect(item?.tokens).toBeUndefined();
     expect(item?.version).toBe(0);
   });
+
+  it('keeps a freshly rotated pair when the store stumbles right after the refresh', async () => {
+    const id = await api.connect('fiona');
+    api.advance(3_700);
+    const refreshesBefore = (await api.simStats()).token.refresh_token;
+    // UpdateItem 0 takes the lease; the token write then meets four throttles in a row (more than
+    // the SDK's own three attempts) before the store recovers.
+    proxy.reset((operation, index) => (operation === 'UpdateItem' && index >= 1 && index <= 4 ? 'throttle' : 'pass'));
+    const read = await api.call('GET', `/connections/${id}/accounts`, { sub: 'fiona', headers: { 'x-psu-ip': '203.0.113.7' } });
+    expect(read.status, read.text).toBe(200);
+    proxy.reset();
+    expect((await api.simStats()).token.refresh_token).toBe(refreshesBefore + 1);
+    // The stored pair is the newest: with rotation, the next refresh would fail otherwise.
+    api.advance(3_700);
+    const again = await api.call('GET', `/connections/${id}/accounts`, { sub: 'fiona', headers: { 'x-psu-ip': '203.0.113.7' } });
+    expect(again.status, again.text).toBe(200);
+    expect((await api.call('GET', `/connections/${id}`, { sub: 'fiona' })).body.status).toBe('active');
+  });
 });
