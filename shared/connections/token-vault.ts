@@ -94,8 +94,10 @@ export class TokenVault {
         await repository.setStatus(current.connectionId, { status: 'inactive', reason: 'refresh_rejected', detail: 'no_refresh_token' }, isoAt(now));
         throw new ConnectionInactiveError('refresh_rejected', { detail: 'the connection was made without offline_access, so its access cannot be renewed' });
       }
+      // A live lease seen in the item just read means someone is refreshing: no write to try.
+      const leaseLive = (current.leaseExpiresAt ?? 0) > now;
       const holder = randomUUID();
-      if (await repository.acquireLease(current.connectionId, current.version, holder, now, this.leaseMs)) {
+      if (!leaseLive && (await repository.acquireLease(current.connectionId, current.version, holder, now, this.leaseMs))) {
         return this.refreshUnderLease(current, pair, holder);
       }
       // Someone else holds the lease (or the item moved on): wait for their result instead of
