@@ -37,13 +37,14 @@ export const buildDependencies = (config: Config): Dependencies => {
   const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
   const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey), clock });
   const credentials = createCredentialsSource(config.credentials);
-  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
+  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs });
   const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
   const log = {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
-  const vault = new TokenVault({ repository, cipher, auth, clock, leaseMs: config.truelayerTimeoutMs * 2 + 5_000, log: log.warn });
+  // The lease outlives the longest refresh call, so a live holder never loses it.
+  const vault = new TokenVault({ repository, cipher, auth, clock, leaseMs: config.truelayerTokenTimeoutMs + 5_000, log: log.warn });
   return {
     config,
     clock,

@@ -34,6 +34,8 @@ const envSchema = z
     TRUELAYER_CLIENT_ID: z.optional(text()),
     TRUELAYER_CLIENT_SECRET: z.optional(text()),
     TRUELAYER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 8000),
+    /** Token calls get longer: a refresh TrueLayer completes after we gave up may have rotated the only refresh token. */
+    TRUELAYER_TOKEN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 15000),
     /** KMS key (id, ARN or alias) for token envelope keys. */
     TOKEN_KMS_KEY_ID: z.optional(text()),
     /** Base64 of 32 bytes: the local stand-in for KMS (local stack and tests only). */
@@ -64,6 +66,7 @@ export interface Config {
   providers: string;
   credentials: { secretId: string } | { clientId: string; clientSecret: string };
   truelayerTimeoutMs: number;
+  truelayerTokenTimeoutMs: number;
   tokenKey: { kmsKeyId: string } | { localKey: Uint8Array };
   allowedReturnUrls: string[];
   corsOrigins: string[];
@@ -97,6 +100,7 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       ? { secretId: e.TRUELAYER_SECRET_ID }
       : { clientId: e.TRUELAYER_CLIENT_ID ?? 'sandbox-local', clientSecret: e.TRUELAYER_CLIENT_SECRET ?? 'local-secret' },
     truelayerTimeoutMs: e.TRUELAYER_TIMEOUT_MS,
+    truelayerTokenTimeoutMs: e.TRUELAYER_TOKEN_TIMEOUT_MS,
     tokenKey: e.TOKEN_KMS_KEY_ID
       ? { kmsKeyId: e.TOKEN_KMS_KEY_ID }
       : { localKey: new Uint8Array(Buffer.from(e.LOCAL_TOKEN_KEY ?? '', 'base64')) },

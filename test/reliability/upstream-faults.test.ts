@@ -130,6 +130,18 @@ describe('a fifth of TrueLayer calls failing or hanging', () => {
     expect((await api.call('GET', `/connections/${c.id}/info`, { sub: 'alice', headers: psu })).status).toBe(200);
   });
 
+  it('waits out a refresh slower than the data timeout, so a rotation TrueLayer completes is never lost', async () => {
+    const id = await api.connect('slow-refresh');
+    api.advance(3_700);
+    // Past the 500 ms data timeout, well inside the token timeout (TRUELAYER_TOKEN_TIMEOUT_MS, 15 s).
+    await api.simFault({ path: '/connect/token', delay_ms: 900, times: 1 });
+    const read = await api.call('GET', `/connections/${id}/me`, { sub: 'slow-refresh', headers: psu });
+    expect(read.status, read.text).toBe(200);
+    api.advance(3_700);
+    const again = await api.call('GET', `/connections/${id}/me`, { sub: 'slow-refresh', headers: psu });
+    expect(again.status, again.text).toBe(200);
+  });
+
   it('maps a refresh that TrueLayer answers 503 to 503 and keeps the tokens for the next try', async () => {
     const c = connections[1]!;
     api.advance(3700);
