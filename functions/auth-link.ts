@@ -11,5 +11,5 @@ export const handler = httpStack(
     const created = await createConnection(services, callerOf(event), { body: jsonBody(event), callbackUrl: callbackUrlOf(event, config.callbackUrl) });
     return jsonResponse(201, created, { location: `/connections/${created.connection_id}` });
   },
-  { logger, corsOrigins: () => dependencies().config.corsOrigins },
+  { logger },
 );

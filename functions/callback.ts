@@ -38,5 +38,5 @@ export const handler = httpStack(
       return { ...problemResponse(error), headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: htmlPage(problem.title, [problem.detail]) };
     }
   },
-  { logger, corsOrigins: () => [] },
+  { logger },
 );

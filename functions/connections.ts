@@ -25,5 +25,5 @@ export const handler = httpStack(
         throw new NotFoundError(`No route ${event.routeKey}.`);
     }
   },
-  { logger, corsOrigins: () => dependencies().config.corsOrigins },
+  { logger },
 );

@@ -23,5 +23,5 @@ export const handler = httpStack(
       body: JSON.stringify(response.body),
     };
   },
-  { logger, corsOrigins: () => dependencies().config.corsOrigins },
+  { logger },
 );
