@@ -97,6 +97,14 @@ const isConditionFailure = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException ||
   (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 
+const throttling = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException']);
+
+const isUnavailable = (error: unknown): boolean => {
+  const e = error as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  return status === undefined || status >= 500 || Boolean(e.$retryable) || throttling.has(e.name ?? '');
+};
+
 export class ConnectionRepository {
   private readonly doc: DynamoDBDocumentClient;
 
@@ -108,12 +116,15 @@ export class ConnectionRepository {
     return this.options.tableName;
   }
 
-  /** Every DynamoDB call goes through here so an outage is one clear 503, never a raw SDK error. */
+  /**
+   * Every DynamoDB call goes through here so an outage (no answer, throttling, a 5xx) is one clear
+   * 503. Anything else DynamoDB refuses is our bug, and stays a 500.
+   */
   private async send<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
-      if (isConditionFailure(error)) throw error;
+      if (isConditionFailure(error) || !isUnavailable(error)) throw error;
       throw new DependencyUnavailableError('The connection store is unavailable; try again shortly.', error);
     }
   }

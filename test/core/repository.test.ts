@@ -1,0 +1,34 @@
+/** How the repository reports DynamoDB failures: an outage is a 503, a refusal is not dressed up as one. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynamo, type RunningDynamo } from '../../local/dynamo';
+import { ConnectionRepository } from '../../shared/connections/repository';
+import { DependencyUnavailableError } from '../../shared/errors';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+let dynamo: RunningDynamo;
+beforeAll(async () => {
+  dynamo = await startDynamo({ port: 0, tableName: 'repo-test' });
+});
+afterAll(async () => dynamo.close());
+
+const id = '00000000-0000-4000-8000-000000000009';
+
+describe('connection repository failures', () => {
+  it('answers an unreachable store as DependencyUnavailableError (503)', async () => {
+    const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', region: 'eu-west-2', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const repository = new ConnectionRepository({ client, tableName: 'repo-test' });
+    await expect(repository.get(id)).rejects.toMatchObject({ name: 'DependencyUnavailableError', status: 503 });
+  });
+
+  it('keeps a request DynamoDB refuses (here a missing table) as the SDK error, not a 503', async () => {
+    const repository = new ConnectionRepository({ client: dynamo.client(), tableName: 'no-such-table' });
+    const error = await repository.get(id).catch((caught: unknown) => caught);
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    expect((error as Error).name).toBe('ResourceNotFoundException');
+  });
+
+  it('reads nothing for an unknown id', async () => {
+    const repository = new ConnectionRepository({ client: dynamo.client(), tableName: 'repo-test' });
+    expect(await repository.get(id)).toBeUndefined();
+  });
+});
