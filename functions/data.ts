@@ -5,12 +5,14 @@ import { callerOf } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 export const handler = httpStack(
-  async (event) => {
+  async (event, context) => {
     const response = await readData(dependencies().services, callerOf(event), {
       connectionId: event.pathParameters?.id ?? '',
       path: event.pathParameters?.proxy ?? '',
       query: event.queryStringParameters ?? {},
       psuIp: event.headers?.['x-psu-ip'],
+      // Retries stop in time to answer before the function (and API Gateway's 30 s) gives up.
+      deadline: Date.now() + context.getRemainingTimeInMillis() - 1_500,
     });
     return {
       statusCode: response.status,

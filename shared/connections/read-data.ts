@@ -17,6 +17,8 @@ export interface DataRequest {
   query: Record<string, string | undefined>;
   /** The end user's IP when they are present (X-PSU-IP), which lifts the unattended 4-a-day limit. */
   psuIp?: string | undefined;
+  /** Epoch ms (real time) by which the answer must be back: the function's own timeout, less a margin. */
+  deadline?: number | undefined;
 }
 
 const allowedQuery = new Set(['from', 'to']);
@@ -44,7 +46,12 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
   if (effective.status === 'inactive') throw new ConnectionInactiveError(effective.reason);
 
   const call = (accessToken: string) =>
-    services.data.get(path, { accessToken, ...(Object.keys(range).length ? { query: range } : {}), ...(request.psuIp ? { psuIp: request.psuIp } : {}) });
+    services.data.get(path, {
+      accessToken,
+      ...(Object.keys(range).length ? { query: range } : {}),
+      ...(request.psuIp ? { psuIp: request.psuIp } : {}),
+      ...(request.deadline ? { deadline: request.deadline } : {}),
+    });
 
   let fresh = await services.vault.freshAccessToken(record);
   try {

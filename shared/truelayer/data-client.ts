@@ -68,7 +68,7 @@ export class TrueLayerDataClient {
    * returned with TrueLayer's body as is; anything else throws a TrueLayerError. `from`/`to` are
    * sent only on the paths that take them.
    */
-  async get(path: DataPath, options: { accessToken: string; query?: { from?: string; to?: string }; psuIp?: string }): Promise<DataResponse> {
+  async get(path: DataPath, options: { accessToken: string; query?: { from?: string; to?: string }; psuIp?: string; deadline?: number }): Promise<DataResponse> {
     // Re-parsed so a hand-built DataPath cannot smuggle anything into the URL.
     const checked = parseDataPath(path.path);
     if (!checked) throw new TypeError('not a TrueLayer Data API v1 path');
@@ -77,7 +77,7 @@ export class TrueLayerDataClient {
       if (options.query?.from !== undefined) url.searchParams.set('from', options.query.from);
       if (options.query?.to !== undefined) url.searchParams.set('to', options.query.to);
     }
-    const call = this.dataCall(checked.kind === 'me' ? 'me' : 'data', url.toString(), options.accessToken, options.psuIp);
+    const call = { ...this.dataCall(checked.kind === 'me' ? 'me' : 'data', url.toString(), options.accessToken, options.psuIp), ...(options.deadline ? { deadline: options.deadline } : {}) };
     const result = await this.http.send(call);
     if (!this.http.isSuccess(result)) throw this.http.errorFrom(call, result);
     const body = this.http.parseBody(call, result, dataResponseSchema);

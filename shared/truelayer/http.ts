@@ -24,6 +24,11 @@ export interface HttpCall {
   retryMode: RetryMode;
   /** Values this call sends that must never surface in an error (tokens, code, secret). */
   sensitive: readonly string[];
+  /**
+   * Epoch ms (real time) by which the caller must have its answer, e.g. before the Lambda's own
+   * timeout: no retry starts that could not finish by then, and an attempt never outlasts it.
+   */
+  deadline?: number;
 }
 
 export interface HttpResult {
@@ -145,14 +150,17 @@ export class TrueLayerHttp {
         const retryAfter = parseRetryAfter(outcome.headers.get('retry-after'), this.options.clock.now());
         // A server asking for a longer pause than we would ever wait gets its answer surfaced instead.
         if (retryAfter !== undefined && retryAfter * 1000 > retry.maxDelayMs) return result;
-        await sleep(Math.max(backoffDelayMs(attempt, retry, this.random), (retryAfter ?? 0) * 1000));
+        const delay = Math.max(backoffDelayMs(attempt, retry, this.random), (retryAfter ?? 0) * 1000);
+        if (!this.fitsBefore(call, delay)) return result;
+        await sleep(delay);
         continue;
       }
       const retryable =
         outcome.type === 'timeout'
           ? call.retryMode === 'idempotent'
           : call.retryMode === 'idempotent' || outcome.unprocessed;
-      if (!canRetry || !retryable) {
+      const delay = backoffDelayMs(attempt, retry, this.random);
+      if (!canRetry || !retryable || !this.fitsBefore(call, delay)) {
         throw new TrueLayerError({
           operation: call.operation,
           status: 0,
@@ -166,8 +174,13 @@ export class TrueLayerHttp {
           cause: outcome.cause,
         });
       }
-      await sleep(backoffDelayMs(attempt, retry, this.random));
+      await sleep(delay);
     }
+  }
+
+  /** Whether a retry after `delayMs` still leaves a useful attempt (a second, or the whole timeout if shorter) before the deadline. */
+  private fitsBefore(call: HttpCall, delayMs: number): boolean {
+    return call.deadline === undefined || Date.now() + delayMs + Math.min(this.options.timeoutMs, 1_000) <= call.deadline;
   }
 
   private async attempt(
@@ -177,7 +190,8 @@ export class TrueLayerHttp {
     | { type: 'timeout'; cause: Error }
     | { type: 'network'; unprocessed: boolean; cause: Error }
   > {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
+    const budget = call.deadline === undefined ? this.options.timeoutMs : Math.min(this.options.timeoutMs, Math.max(1, call.deadline - Date.now()));
+    const signal = AbortSignal.timeout(budget);
     let answered = false;
     try {
       const init: RequestInit = { method: call.method, headers: call.headers, signal, redirect: 'manual' };

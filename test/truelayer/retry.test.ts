@@ -214,3 +214,27 @@ describe('backoff', () => {
     expect(() => resolveRetryPolicy({ attempts: 0 })).toThrow(RangeError);
   });
 });
+
+describe('a call with a deadline', () => {
+  it('starts no retry that could not finish before the deadline, and answers what it has', async () => {
+    const server = await serve(status(503));
+    const error = await caught(dataClient(server.url).get(balancePath, { accessToken, deadline: Date.now() + 500 }));
+    expect(error.status).toBe(503);
+    expect(error.attempts).toBe(1);
+  });
+
+  it('cuts an attempt short at the deadline rather than at the timeout', async () => {
+    const server = await serve(hang);
+    const started = Date.now();
+    const error = await caught(dataClient(server.url, 10_000).get(balancePath, { accessToken, deadline: Date.now() + 300 }));
+    expect(error.kind).toBe('timeout');
+    expect(error.attempts).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('still retries while there is time', async () => {
+    const server = await serve(failThen(1, status(503), (_req, res) => sendJson(res, 200, balanceBody)));
+    const response = await dataClient(server.url).get(balancePath, { accessToken, deadline: Date.now() + 10_000 });
+    expect(response.body).toEqual(balanceBody);
+  });
+});
