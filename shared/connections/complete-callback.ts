@@ -4,7 +4,7 @@
  */
 import * as z from '../zod';
 import { isoAt } from '../clock';
-import { InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
+import { ConnectionInactiveError, InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
 import { hashState, looksLikeState } from './auth-state';
@@ -78,8 +78,14 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     }
     throw mapUpstreamError(cause);
   }
-  const stored = await storeExchangedTokens(services, record, tokens, authState.purpose);
-  return { ...base, status: stored.status };
+  try {
+    const stored = await storeExchangedTokens(services, record, tokens, authState.purpose);
+    return { ...base, status: stored.status };
+  } catch (error) {
+    // Deleted (or refused) while the user was at the bank: tell the app, store nothing.
+    if (error instanceof ConnectionInactiveError) return { ...base, error: 'connection_inactive' };
+    throw error;
+  }
 };
 
 /**
@@ -117,13 +123,16 @@ export const storeExchangedTokens = async (
   // version, since these tokens are the newest TrueLayer issued.
   let current = record;
   for (let attempt = 0; attempt < 5; attempt += 1) {
+    // A revoke (for either purpose), or a refused first authorization, is final: never write over it.
+    if (current.status === 'inactive' && (current.statusReason === 'revoked' || purpose === 'connect')) {
+      throw new ConnectionInactiveError(current.statusReason);
+    }
     if (await repository.writeTokens(current.connectionId, current.version, write, isoAt(now))) {
       if (meError) services.log.warn('tokens stored but /me failed; the connection stays authorized', { connection_id: current.connectionId, error: String(meError) });
       return { ...current, ...write, version: current.version + 1, statusReason: undefined, statusDetail: undefined };
     }
     const reread = await repository.get(current.connectionId);
     if (!reread) throw new NotFoundError();
-    if (purpose === 'connect' && reread.status === 'inactive') break;
     current = reread;
   }
   throw new ServiceError({ status: 409, code: 'conflict', title: 'Connection changed', detail: 'The connection changed while the callback was processed; start again.' });

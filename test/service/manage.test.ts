@@ -144,6 +144,28 @@ describe('delete', () => {
     expect(extended.status).toBe(409);
   });
 
+  it('stays deleted when the user finishes at the bank afterwards (first authorization)', async () => {
+    const created = await api.createConnection('halfway', { return_url: `${api.stack.apiUrl}/done` });
+    const step = await api.authorize(created.auth_link);
+    expect((await api.call('DELETE', `/connections/${created.connection_id}`, { sub: 'halfway' })).status).toBe(204);
+    const callback = await api.deliverCallback(step);
+    expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toBe('connection_inactive');
+    expect((await api.call('GET', `/connections/${created.connection_id}`, { sub: 'halfway' })).body).toMatchObject({ status: 'inactive', status_reason: 'revoked' });
+  });
+
+  it('stays deleted when the user finishes an extend\'s re-authentication afterwards', async () => {
+    const id = await api.connect('second-thoughts', { body: { return_url: `${api.stack.apiUrl}/done` } });
+    const extended = await api.call('POST', `/connections/${id}/extend`, { sub: 'second-thoughts', body: extendBody });
+    expect(extended.body.action_needed).toBe('authentication_needed');
+    const step = await api.authorize(extended.body.user_input_link);
+    expect((await api.call('DELETE', `/connections/${id}`, { sub: 'second-thoughts' })).status).toBe(204);
+    const callback = await api.deliverCallback(step);
+    // TrueLayer itself refuses the code of revoked credentials; either way the app hears an error.
+    expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toMatch(/^(connection_inactive|code_exchange_failed)$/);
+    expect((await api.call('GET', `/connections/${id}`, { sub: 'second-thoughts' })).body).toMatchObject({ status: 'inactive', status_reason: 'revoked' });
+    expect((await api.call('GET', `/connections/${id}/me`, { sub: 'second-thoughts', headers: psu })).status).toBe(409);
+  });
+
   it('keeps the connection as it was when TrueLayer fails to revoke (503)', async () => {
     const id = await api.connect('unlucky');
     await api.simFault({ path: '/api/delete', status: 503, times: 5 });
