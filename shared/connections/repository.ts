@@ -233,7 +233,10 @@ export class ConnectionRepository {
     }
   }
 
-  /** Status-only change (deny, inactive); bumps the version so an in-flight token write cannot land after it. */
+  /**
+   * Status-only change (deny, inactive, revoked); bumps the version so an in-flight token write
+   * cannot land after it. Never writes over a revoke. False when its conditions did not hold.
+   */
   async setStatus(
     connectionId: string,
     change: { status: StoredStatus; reason?: StatusReason; detail?: string; eraseTokens?: boolean; onlyIfStatus?: StoredStatus },
@@ -252,6 +255,13 @@ export class ConnectionRepository {
     } else removes.push('status_detail');
     if (change.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at');
     let condition = 'attribute_exists(pk)';
+    // A revoke is final: no later status change (a refresh refused, a 403 seen by a request that
+    // raced the delete) may write over it.
+    if (change.reason !== 'revoked') {
+      condition += ' AND NOT (#s = :inactive AND status_reason = :revoked)';
+      values[':inactive'] = 'inactive';
+      values[':revoked'] = 'revoked';
+    }
     if (change.onlyIfStatus) {
       condition += ' AND #s = :only';
       values[':only'] = change.onlyIfStatus;

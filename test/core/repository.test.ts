@@ -32,3 +32,20 @@ describe('connection repository failures', () => {
     expect(await repository.get(id)).toBeUndefined();
   });
 });
+
+describe('status changes', () => {
+  it('never write over a revoke', async () => {
+    const repository = new ConnectionRepository({ client: dynamo.client(), tableName: 'repo-test' });
+    const now = new Date().toISOString();
+    const connectionId = '00000000-0000-4000-8000-00000000000a';
+    await repository.create({
+      connectionId, owner: 'alice', status: 'active', scopes: ['accounts'], providers: 'uk-cs-mock', responseMode: 'query',
+      redirectUri: 'http://127.0.0.1:3000/callback', createdAt: now, updatedAt: now, authLinkExpiresAt: now, refreshCount: 0, version: 0,
+    });
+    expect(await repository.setStatus(connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, now)).toBe(true);
+    expect(await repository.setStatus(connectionId, { status: 'inactive', reason: 'refresh_rejected', detail: 'invalid_grant' }, now)).toBe(false);
+    expect(await repository.get(connectionId)).toMatchObject({ status: 'inactive', statusReason: 'revoked' });
+    // Repeating the revoke itself is fine.
+    expect(await repository.setStatus(connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, now)).toBe(true);
+  });
+});
