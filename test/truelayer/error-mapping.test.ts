@@ -3,7 +3,7 @@ import { TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
 import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
 import { TrueLayerError } from '../../shared/truelayer/errors';
-import { fixedClock, sendJson, sendTrueLayerError, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler } from './fixture-server';
+import { fixedClock, sendJson, sendTrueLayerError, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler, caught } from './fixture-server';
 
 const accessToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl';
 const refreshToken = 'RT-5F2A9C1E7B3D4F60A1B2C3D4E5F60718293A4B5C';
@@ -26,16 +26,6 @@ const dataClient = (url: string, timeoutMs = 2000) =>
   new TrueLayerDataClient({ apiUrl: url, credentials: testCredentials, clock, timeoutMs, retry: noRetry });
 const authClient = (url: string, timeoutMs = 2000) =>
   new TrueLayerAuthClient({ authUrl: url, credentials: testCredentials, clock, timeoutMs, retry: noRetry });
-
-const caught = async (promise: Promise<unknown>): Promise<TrueLayerError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TrueLayerError) return error;
-    throw error;
-  }
-  throw new Error('expected a TrueLayerError');
-};
 
 describe('TrueLayer error mapping', () => {
   it('maps a 400 invalid_grant on refresh to a rejected error with TrueLayer code', async () => {

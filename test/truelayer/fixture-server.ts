@@ -2,6 +2,7 @@
  * A tiny stand-in for TrueLayer over real HTTP, for the answers the simulator cannot be asked for
  * (resets, malformed bodies, exact headers). Each test scripts the answers it needs.
  */
+import { TrueLayerError } from '../../shared/truelayer/errors';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -79,3 +80,14 @@ export const tokenBody = (overrides: Record<string, unknown> = {}): Record<strin
 export const fixedClock = (now = Date.parse('2025-03-01T12:00:00Z')) => ({ now: () => now });
 
 export const testCredentials = { get: async () => ({ clientId: 'sandbox-fixture', clientSecret: 'fixture-secret-value' }) };
+
+/** The TrueLayerError a call rejects with; anything else (or success) fails the test. */
+export const caught = async (promise: Promise<unknown>): Promise<TrueLayerError> => {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TrueLayerError) return error;
+    throw error;
+  }
+  throw new Error('expected a TrueLayerError');
+};

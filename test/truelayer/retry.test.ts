@@ -2,9 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
 import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
-import { TrueLayerError } from '../../shared/truelayer/errors';
 import { backoffDelayMs, resolveRetryPolicy } from '../../shared/truelayer/retry';
-import { closedPortUrl, fixedClock, sendJson, sendTrueLayerError, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler } from './fixture-server';
+import { closedPortUrl, fixedClock, sendJson, sendTrueLayerError, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler, caught } from './fixture-server';
 
 const accessToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl';
 const refreshToken = 'RT-5F2A9C1E7B3D4F60A1B2C3D4E5F60718293A4B5C';
@@ -41,16 +40,6 @@ const status =
 const hang: FixtureHandler = () => undefined;
 const reset: FixtureHandler = (_req, _res, _index, raw) => {
   raw.socket.resetAndDestroy();
-};
-
-const caught = async (promise: Promise<unknown>): Promise<TrueLayerError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TrueLayerError) return error;
-    throw error;
-  }
-  throw new Error('expected a TrueLayerError');
 };
 
 describe('data GET retries', () => {

@@ -1,11 +1,11 @@
 /** The TrueLayer clients against the simulator over real HTTP: the flows the service depends on. */
+import { caught } from './fixture-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AdjustableClock } from '../../shared/clock';
 import { TrueLayerAuthClient, type TokenSet } from '../../shared/truelayer/auth-client';
 import type { ClientCredentialsSource } from '../../shared/truelayer/client-credentials';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
 import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
-import { TrueLayerError } from '../../shared/truelayer/errors';
 import { dataScopes } from '../../shared/truelayer/scopes';
 import { startSimulator } from '../../local/sim/index';
 import type { RunningSimulator } from '../../local/sim/types';
@@ -65,16 +65,6 @@ const authorize = async (options: { username?: string; password?: string; scopes
 
 const connect = async (options: Parameters<typeof authorize>[0] = {}): Promise<TokenSet> =>
   auth.exchangeCode({ code: await authorize(options), redirectUri });
-
-const caught = async (promise: Promise<unknown>): Promise<TrueLayerError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TrueLayerError) return error;
-    throw error;
-  }
-  throw new Error('expected a TrueLayerError');
-};
 
 interface SimStats {
   token: { authorization_code: number; refresh_token: number };
