@@ -1,12 +1,64 @@
 /**
- * The service's errors. Each carries the HTTP status and stable `code` it maps to, so the one
- * problem+json mapper (shared/http/problem.ts) needs no special cases.
+ * The error catalogue: every problem `code` the service answers, defined once with its HTTP status
+ * and title. Errors are built only from here (`new ServiceError({ code, detail })` or a subclass),
+ * so the one problem+json mapper (shared/http/problem.ts) needs no special cases and a status can
+ * never drift between two places that raise the same code.
  */
-export interface ServiceErrorOptions {
+interface ProblemDefinition {
   status: number;
-  code: string;
   title: string;
+}
+
+export const problemCatalogue = {
+  // 400: the request itself is wrong; the detail says what to change.
+  validation_error: { status: 400, title: 'Invalid request' },
+  bad_request: { status: 400, title: 'Bad request' },
+  invalid_state: { status: 400, title: 'Invalid or used state' },
+  invalid_date_range: { status: 400, title: 'Invalid date range' },
+  invalid_cursor: { status: 400, title: 'Invalid cursor' },
+  invalid_completion_code: { status: 400, title: 'Invalid completion code' },
+  return_url_required: { status: 400, title: 'No return URL configured' },
+  upstream_bad_request: { status: 400, title: 'TrueLayer refused the request' },
+  unauthorized: { status: 401, title: 'Unauthorized' },
+  upstream_forbidden: { status: 403, title: 'TrueLayer refused access' },
+  not_found: { status: 404, title: 'Not found' },
+  account_not_found: { status: 404, title: 'Account not found at TrueLayer' },
+  upstream_not_found: { status: 404, title: 'Not found at TrueLayer' },
+  // 409: the connection is not in a state that allows this; the detail says what would.
+  connection_inactive: { status: 409, title: 'Connection inactive' },
+  connection_not_ready: { status: 409, title: 'Connection not authorized yet' },
+  connection_not_confirmed: { status: 409, title: 'Connection not confirmed by its owner' },
+  cannot_extend: { status: 409, title: 'Connection cannot be extended' },
+  conflict: { status: 409, title: 'Connection changed' },
+  // A refresh another request is making is not our failure: a client retries after Retry-After.
+  refresh_in_progress: { status: 409, title: 'Token refresh in progress' },
+  too_many_pending_connections: { status: 409, title: 'Too many pending connections' },
+  payload_too_large: { status: 413, title: 'Body too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  upstream_rate_limited: { status: 429, title: 'Rate limited by the bank or TrueLayer' },
+  unattended_limit_reached: { status: 429, title: 'Unattended call budget used up' },
+  // 5xx: our fault (500) or an upstream's (502–504).
+  internal_error: { status: 500, title: 'Internal error' },
+  tokens_unreadable: { status: 500, title: 'Stored tokens unreadable' },
+  upstream_not_supported: { status: 501, title: 'Not supported by the provider' },
+  upstream_unauthorized: { status: 502, title: 'TrueLayer refused the token' },
+  upstream_error: { status: 502, title: 'TrueLayer failed' },
+  service_unavailable: { status: 503, title: 'Service temporarily unavailable' },
+  service_not_configured: { status: 503, title: 'Service not configured' },
+  upstream_unavailable: { status: 503, title: 'TrueLayer or the bank is unavailable' },
+  upstream_timeout: { status: 504, title: 'TrueLayer timed out' },
+} as const satisfies Record<string, ProblemDefinition>;
+
+export type ProblemCode = keyof typeof problemCatalogue;
+
+/** Where a problem `type` points: the README's error table has one row per code. */
+export const problemTypeBase = 'https://github.com/truelayer-connections/truelayer-connections#problem-';
+
+export interface ServiceErrorOptions {
+  code: ProblemCode;
   detail: string;
+  /** A title more specific than the catalogue's, for the same status and code. */
+  title?: string;
   cause?: unknown;
   /** Extra members for the problem body (e.g. `upstream_code`). Never tokens or secrets. */
   extra?: Record<string, unknown>;
@@ -17,7 +69,7 @@ export interface ServiceErrorOptions {
 export class ServiceError extends Error {
   override name = 'ServiceError';
   readonly status: number;
-  readonly code: string;
+  readonly code: ProblemCode;
   readonly title: string;
   readonly detail: string;
   readonly extra: Record<string, unknown>;
@@ -25,9 +77,10 @@ export class ServiceError extends Error {
 
   constructor(options: ServiceErrorOptions) {
     super(options.detail, options.cause === undefined ? undefined : { cause: options.cause });
-    this.status = options.status;
+    const definition = problemCatalogue[options.code];
+    this.status = definition.status;
     this.code = options.code;
-    this.title = options.title;
+    this.title = options.title ?? definition.title;
     this.detail = options.detail;
     this.extra = options.extra ?? {};
     this.headers = options.headers ?? {};
@@ -37,21 +90,21 @@ export class ServiceError extends Error {
 export class ValidationError extends ServiceError {
   override name = 'ValidationError';
   constructor(detail: string, extra?: Record<string, unknown>) {
-    super({ status: 400, code: 'validation_error', title: 'Invalid request', detail, extra });
+    super({ code: 'validation_error', detail, extra });
   }
 }
 
 export class NotFoundError extends ServiceError {
   override name = 'NotFoundError';
   constructor(detail = 'No connection with this id exists for this user.') {
-    super({ status: 404, code: 'not_found', title: 'Not found', detail });
+    super({ code: 'not_found', detail });
   }
 }
 
 export class InvalidStateError extends ServiceError {
   override name = 'InvalidStateError';
   constructor(detail: string) {
-    super({ status: 400, code: 'invalid_state', title: 'Invalid or used state', detail });
+    super({ code: 'invalid_state', detail });
   }
 }
 
@@ -59,9 +112,7 @@ export class ConnectionInactiveError extends ServiceError {
   override name = 'ConnectionInactiveError';
   constructor(reason: string | undefined, extra?: Record<string, unknown>) {
     super({
-      status: 409,
       code: 'connection_inactive',
-      title: 'Connection inactive',
       detail: `This connection is inactive${reason ? ` (${reason})` : ''}: create a new connection, or extend it if its consent expired.`,
       extra: { status_reason: reason, ...extra },
     });
@@ -71,12 +122,7 @@ export class ConnectionInactiveError extends ServiceError {
 export class ConnectionNotReadyError extends ServiceError {
   override name = 'ConnectionNotReadyError';
   constructor(status: string) {
-    super({
-      status: 409,
-      code: 'connection_not_ready',
-      title: 'Connection not authorized yet',
-      detail: `This connection is ${status}: the user must finish the bank authorization first.`,
-    });
+    super({ code: 'connection_not_ready', detail: `This connection is ${status}: the user must finish the bank authorization first.` });
   }
 }
 
@@ -87,6 +133,6 @@ export class UpstreamError extends ServiceError {
 export class DependencyUnavailableError extends ServiceError {
   override name = 'DependencyUnavailableError';
   constructor(detail: string, cause?: unknown) {
-    super({ status: 503, code: 'service_unavailable', title: 'Service temporarily unavailable', detail, cause, headers: { 'retry-after': '1' } });
+    super({ code: 'service_unavailable', detail, cause, headers: { 'retry-after': '1' } });
   }
 }

@@ -135,5 +135,5 @@ export const storeExchangedTokens = async (
     if (!reread) throw new NotFoundError();
     current = reread;
   }
-  throw new ServiceError({ status: 409, code: 'conflict', title: 'Connection changed', detail: 'The connection changed while the callback was processed; start again.' });
+  throw new ServiceError({ code: 'conflict', detail: 'The connection changed while the callback was processed; start again.' });
 };

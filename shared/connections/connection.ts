@@ -9,7 +9,17 @@ export type StatusReason =
   | 'consent_expired'
   | 'consent_revoked'
   | 'refresh_rejected'
-  | 'revoked';
+  /** A refresh was sent, no answer came, and the stored refresh token was then refused. */
+  | 'refresh_lost'
+  | 'revoked'
+  /** The fifth wrong completion code. */
+  | 'completion_failed'
+  /** Someone other than the creator completed it: the bank behind it is not the creator's. */
+  | 'owner_mismatch'
+  /** Not completed by its owner within 10 minutes of the callback. */
+  | 'not_confirmed'
+  /** Replaced by a newer connection of the same owner to the same accounts. */
+  | 'superseded';
 
 /** What is stored for a connection (the item, minus DynamoDB keys). */
 export interface ConnectionRecord {

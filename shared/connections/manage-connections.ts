@@ -39,9 +39,7 @@ export type ExtendOutcome =
 
 const cannotExtend = (detail: string, error?: TrueLayerError) =>
   new ServiceError({
-    status: 409,
     code: 'cannot_extend',
-    title: 'Connection cannot be extended',
     detail,
     cause: error,
     extra: error ? { upstream_status: error.status, upstream_code: error.code } : {},
@@ -61,7 +59,7 @@ export const extendConnection = async (services: ConnectionServices, caller: Cal
   const holder = randomUUID();
   // The extend spends the refresh token like a refresh does, so it takes the same lease.
   if (!(await repository.acquireLease(record.connectionId, record.version, holder, now, 30_000))) {
-    throw new ServiceError({ status: 409, code: 'conflict', title: 'Refresh in progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
+    throw new ServiceError({ code: 'refresh_in_progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
   }
   const state = services.newState();
   let result;

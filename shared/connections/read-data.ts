@@ -27,7 +27,6 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
   const path = parseDataPath(request.path);
   if (!path) {
     throw new ServiceError({
-      status: 404,
       code: 'not_found',
       title: 'Unknown data path',
       detail: `"${request.path.slice(0, 100)}" is not a Data API path; use one of: ${dataPathTemplates.map((t) => t.replace('/data/v1/', '')).join(', ')}.`,
@@ -37,7 +36,7 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
   if (unknown.length) throw new ValidationError(`Unknown query parameter(s): ${unknown.map((n) => `"${n.slice(0, 40)}"`).join(', ')}; only "from" and "to" are accepted, on transaction paths.`);
   const range = { ...(request.query.from !== undefined ? { from: request.query.from } : {}), ...(request.query.to !== undefined ? { to: request.query.to } : {}) };
   const problems = validateDateRange(path, range);
-  if (problems.length) throw new ServiceError({ status: 400, code: 'invalid_date_range', title: 'Invalid date range', detail: problems.join(' ') });
+  if (problems.length) throw new ServiceError({ code: 'invalid_date_range', detail: problems.join(' ') });
   // A zone id (fe80::1%eth0) is a local interface, never an end user's address.
   if (request.psuIp !== undefined && (isIP(request.psuIp) === 0 || request.psuIp.includes('%'))) throw new ValidationError('X-PSU-IP must be the end user\'s IPv4 or IPv6 address.');
 

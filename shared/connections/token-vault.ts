@@ -69,7 +69,7 @@ export class TokenVault {
       }
       if (error instanceof TokenDecryptionError) {
         // Tampered, or moved from another row: never usable, and worth an alarm.
-        throw new ServiceError({ status: 500, code: 'tokens_unreadable', title: 'Stored tokens unreadable', detail: 'This connection\'s stored tokens are unusable; delete it and connect again.', cause: error });
+        throw new ServiceError({ code: 'tokens_unreadable', detail: 'This connection\'s stored tokens are unusable; delete it and connect again.', cause: error });
       }
       throw error;
     }
@@ -103,7 +103,7 @@ export class TokenVault {
       // Someone else holds the lease (or the item moved on): wait for their result instead of
       // refreshing too, since with rotation a second refresh would revoke the first one's token.
       if (Date.now() - startedWaiting > this.maxWaitMs) {
-        throw new ServiceError({ status: 503, code: 'refresh_in_progress', title: 'Token refresh in progress', detail: 'Another request is refreshing this connection\'s token; try again shortly.', headers: { 'retry-after': '1' } });
+        throw new ServiceError({ code: 'refresh_in_progress', detail: 'Another request is refreshing this connection\'s token; try again shortly.', headers: { 'retry-after': '1' } });
       }
       await sleep(this.waitStepMs);
       const reread = await repository.get(current.connectionId);

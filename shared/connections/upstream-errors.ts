@@ -1,12 +1,11 @@
 /** TrueLayer's answers mapped to ours (DESIGN §2), in one place. */
-import { ServiceError, UpstreamError } from '../errors';
+import { type ProblemCode, ServiceError, UpstreamError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 
-const upstream = (status: number, code: string, title: string, detail: string, error: TrueLayerError, headers?: Record<string, string>) =>
+const upstream = (code: ProblemCode, title: string | undefined, detail: string, error: TrueLayerError, headers?: Record<string, string>) =>
   new UpstreamError({
-    status,
     code,
-    title,
+    ...(title ? { title } : {}),
     detail,
     cause: error,
     headers,
@@ -20,23 +19,23 @@ const upstream = (status: number, code: string, title: string, detail: string, e
 /** Maps a TrueLayer failure that is not about the connection's own validity (those are handled by the caller). */
 export const mapUpstreamError = (error: unknown): unknown => {
   if (!(error instanceof TrueLayerError)) return error;
-  if (error.kind === 'timeout') return upstream(504, 'upstream_timeout', 'TrueLayer timed out', 'TrueLayer did not answer in time; try again.', error);
-  if (error.kind === 'network') return upstream(503, 'upstream_unavailable', 'TrueLayer unreachable', 'TrueLayer could not be reached; try again.', error, { 'retry-after': '5' });
+  if (error.kind === 'timeout') return upstream('upstream_timeout', 'TrueLayer timed out', 'TrueLayer did not answer in time; try again.', error);
+  if (error.kind === 'network') return upstream('upstream_unavailable', 'TrueLayer unreachable', 'TrueLayer could not be reached; try again.', error, { 'retry-after': '5' });
   const s = error.status;
   const said = error.description ? `TrueLayer said: ${error.description}` : `TrueLayer answered ${s} ${error.code}.`;
-  if (s === 400) return upstream(400, error.code === 'invalid_date_range' ? 'invalid_date_range' : 'upstream_bad_request', 'TrueLayer refused the request', said, error);
-  if (s === 401) return upstream(502, 'upstream_unauthorized', 'TrueLayer refused the token', 'TrueLayer refused a freshly refreshed access token.', error);
-  if (s === 403) return upstream(403, 'upstream_forbidden', 'TrueLayer refused access', said, error);
-  if (s === 404) return upstream(404, error.code === 'account_not_found' ? 'account_not_found' : 'upstream_not_found', 'Not found at TrueLayer', said, error);
+  if (s === 400) return upstream(error.code === 'invalid_date_range' ? 'invalid_date_range' : 'upstream_bad_request', 'TrueLayer refused the request', said, error);
+  if (s === 401) return upstream('upstream_unauthorized', 'TrueLayer refused the token', 'TrueLayer refused a freshly refreshed access token.', error);
+  if (s === 403) return upstream('upstream_forbidden', 'TrueLayer refused access', said, error);
+  if (s === 404) return upstream(error.code === 'account_not_found' ? 'account_not_found' : 'upstream_not_found', 'Not found at TrueLayer', said, error);
   if (s === 429) {
     const retryAfter = error.retryAfterSeconds ?? (error.code === 'provider_request_limit_exceeded' ? 3600 : 30);
-    return upstream(429, 'upstream_rate_limited', 'Rate limited by the bank or TrueLayer', `${said} Retry after ${retryAfter} seconds${error.code === 'provider_request_limit_exceeded' ? ', or send X-PSU-IP when the user is present' : ''}.`, error, { 'retry-after': String(retryAfter) });
+    return upstream('upstream_rate_limited', 'Rate limited by the bank or TrueLayer', `${said} Retry after ${retryAfter} seconds${error.code === 'provider_request_limit_exceeded' ? ', or send X-PSU-IP when the user is present' : ''}.`, error, { 'retry-after': String(retryAfter) });
   }
-  if (s === 501) return upstream(501, 'upstream_not_supported', 'Not supported by the provider', said, error);
-  if (s === 503) return upstream(503, 'upstream_unavailable', 'TrueLayer or the bank is unavailable', `${said} Try again shortly.`, error, { 'retry-after': String(error.retryAfterSeconds ?? 5) });
-  if (s === 504) return upstream(504, 'upstream_timeout', 'TrueLayer or the bank timed out', `${said} Try again shortly.`, error);
-  if (s >= 500 || error.kind === 'upstream') return upstream(502, 'upstream_error', 'TrueLayer failed', said, error);
-  return upstream(502, 'upstream_error', 'Unexpected answer from TrueLayer', said, error);
+  if (s === 501) return upstream('upstream_not_supported', 'Not supported by the provider', said, error);
+  if (s === 503) return upstream('upstream_unavailable', 'TrueLayer or the bank is unavailable', `${said} Try again shortly.`, error, { 'retry-after': String(error.retryAfterSeconds ?? 5) });
+  if (s === 504) return upstream('upstream_timeout', 'TrueLayer or the bank timed out', `${said} Try again shortly.`, error);
+  if (s >= 500 || error.kind === 'upstream') return upstream('upstream_error', 'TrueLayer failed', said, error);
+  return upstream('upstream_error', 'Unexpected answer from TrueLayer', said, error);
 };
 
 export const isServiceError = (error: unknown): error is ServiceError => error instanceof ServiceError;

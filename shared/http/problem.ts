@@ -1,7 +1,7 @@
 /** RFC 9457 problem+json: every error the service answers, mapped in one place. 5xx internals never leak. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ConfigError } from '../config';
-import { ServiceError } from '../errors';
+import { type ProblemCode, problemCatalogue, problemTypeBase, ServiceError } from '../errors';
 import { CredentialsError } from '../truelayer/client-credentials';
 
 export interface ProblemBody {
@@ -13,37 +13,32 @@ export interface ProblemBody {
   [extra: string]: unknown;
 }
 
-const typeBase = 'https://github.com/truelayer-connections/docs/problems#';
+/** The problem body for a catalogue code: status and title come from the catalogue, nowhere else. */
+const catalogued = (code: ProblemCode, detail: string, title?: string, extra: Record<string, unknown> = {}): ProblemBody => {
+  const definition = problemCatalogue[code];
+  return { type: `${problemTypeBase}${code}`, title: title ?? definition.title, status: definition.status, detail, code, ...extra };
+};
 
 export const problemBody = (error: unknown): ProblemBody => {
   if (error instanceof ServiceError) {
     const extra = Object.fromEntries(Object.entries(error.extra).filter(([, value]) => value !== undefined));
-    return { type: `${typeBase}${error.code}`, title: error.title, status: error.status, detail: error.detail, code: error.code, ...extra };
+    return catalogued(error.code, error.detail, error.title, extra);
   }
   // An operator's mistake, not the caller's: say so without the details, which go to the log.
   if (error instanceof CredentialsError || error instanceof ConfigError) {
-    return {
-      type: `${typeBase}service_not_configured`,
-      title: 'Service not configured',
-      status: 503,
-      detail: 'The service is not fully configured yet (TrueLayer credentials or settings); the operator has been told in the logs.',
-      code: 'service_not_configured',
-    };
+    return catalogued(
+      'service_not_configured',
+      'The service is not fully configured yet (TrueLayer credentials or settings); the operator has been told in the logs.',
+    );
   }
-  // Middy and other http-errors carry a status and an `expose` flag: show only exposed 4xx messages.
-  const candidate = error as { statusCode?: unknown; status?: unknown; expose?: unknown; message?: unknown };
+  // http-errors (middy's) carry a status and an `expose` flag: show only exposed 4xx messages.
+  const candidate = error as { statusCode?: unknown; expose?: unknown; message?: unknown };
   const status = typeof candidate?.statusCode === 'number' ? candidate.statusCode : undefined;
   if (status && status >= 400 && status < 500) {
     const detail = candidate.expose === true && typeof candidate.message === 'string' ? candidate.message : 'The request could not be processed.';
-    return { type: `${typeBase}bad_request`, title: 'Bad request', status, detail, code: status === 415 ? 'unsupported_media_type' : 'bad_request' };
+    return catalogued(status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : 'bad_request', detail);
   }
-  return {
-    type: `${typeBase}internal_error`,
-    title: 'Internal error',
-    status: 500,
-    detail: 'Something went wrong on our side; it has been logged. Try again later.',
-    code: 'internal_error',
-  };
+  return catalogued('internal_error', 'Something went wrong on our side; it has been logged. Try again later.');
 };
 
 export const problemResponse = (error: unknown): APIGatewayProxyStructuredResultV2 => {

@@ -12,7 +12,7 @@ export const callerOf = (event: HttpEvent): Caller => {
   const claims = (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } }).authorizer?.jwt?.claims;
   const sub = claims?.sub;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) {
-    throw new ServiceError({ status: 401, code: 'unauthorized', title: 'Unauthorized', detail: 'A bearer token with a subject (sub) is required.' });
+    throw new ServiceError({ code: 'unauthorized', detail: 'A bearer token with a subject (sub) is required.' });
   }
   return { owner: sub };
 };
@@ -21,7 +21,7 @@ const rawBody = (event: HttpEvent): string | undefined => {
   if (event.body === undefined || event.body === null || event.body === '') return undefined;
   const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
-    throw new ServiceError({ status: 413, code: 'payload_too_large', title: 'Body too large', detail: `The body must be at most ${MAX_BODY_BYTES / 1024} KiB.` });
+    throw new ServiceError({ code: 'payload_too_large', detail: `The body must be at most ${MAX_BODY_BYTES / 1024} KiB.` });
   }
   return text;
 };
@@ -34,7 +34,7 @@ export const jsonBody = (event: HttpEvent): unknown => {
   if (text === undefined) return undefined;
   const type = contentType(event);
   if (type && !/^application\/([a-z0-9.+-]+\+)?json$/.test(type)) {
-    throw new ServiceError({ status: 415, code: 'unsupported_media_type', title: 'Unsupported media type', detail: 'Send the body as application/json.' });
+    throw new ServiceError({ code: 'unsupported_media_type', detail: 'Send the body as application/json.' });
   }
   try {
     return JSON.parse(text) as unknown;
@@ -51,7 +51,7 @@ export const callbackParams = (event: HttpEvent): Record<string, string> => {
     const text = rawBody(event);
     if (text !== undefined) {
       if (contentType(event) !== 'application/x-www-form-urlencoded') {
-        throw new ServiceError({ status: 415, code: 'unsupported_media_type', title: 'Unsupported media type', detail: 'The callback accepts application/x-www-form-urlencoded bodies (response_mode=form_post).' });
+        throw new ServiceError({ code: 'unsupported_media_type', detail: 'The callback accepts application/x-www-form-urlencoded bodies (response_mode=form_post).' });
       }
       for (const [key, value] of new URLSearchParams(text)) params[key] = value;
     }
