@@ -73,7 +73,7 @@ export const parseJsonBody = (request: SimRequest): ParsedBody => {
   return parseJsonObject(request.rawBody);
 };
 
-/** The security headers TrueLayer's APIs send (reference §4.1). */
+/** The security headers TrueLayer's APIs send on every response. */
 export const apiSecurityHeaders: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none';",
   'x-content-type-options': 'nosniff',

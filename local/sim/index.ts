@@ -1,5 +1,5 @@
 /**
- * A local stand-in for TrueLayer's auth server and Data API v1 (DESIGN §6): one node:http server
+ * A local stand-in for TrueLayer's auth server and Data API v1, for `npm start` and the tests: one node:http server
  * with the auth dialog, `/connect/token`, `/api/delete`, the Data API, extend, and test controls.
  */
 import { createServer } from 'node:http';
@@ -28,7 +28,7 @@ import type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 export type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 export type { SimStats } from './controls';
 
-/** The one client the simulator knows by default (DESIGN §6). */
+/** The one client the simulator knows by default; the local stack adds its own callback URLs to it. */
 export const defaultSimClient: Readonly<SimClient> = Object.freeze({
   client_id: 'sandbox-local',
   client_secret: 'local-secret',
