@@ -22,6 +22,7 @@ export const unitTestFiles: readonly string[] = [
   'test/infra/deploy-options.test.ts',
   'test/logger/logger.test.ts',
   'test/logger/redact.test.ts',
+  'test/openapi/document.test.ts',
   'test/secrets/client-credentials.test.ts',
   'test/truelayer/data-paths.test.ts',
   'test/truelayer/scopes.test.ts',
