@@ -4,9 +4,9 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { localProcessClock } from '../../shared/clock';
+import { closeServer, httpOrigin, listen } from '../http';
 import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
 import { MockBankDirectory, mockProvider } from './bank-data';
 import type { SimContext } from './context';
@@ -50,10 +50,6 @@ export class SimulatorPortInUseError extends Error {
   }
 }
 
-const urlHost = (host: string): string => {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
-};
 
 type Area = 'auth' | 'data' | 'extend';
 
@@ -178,21 +174,10 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
   });
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      reject(error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(requestedPort, host);
+  const { port } = await listen(server, requestedPort, host).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error;
   });
-  const port = (server.address() as AddressInfo).port;
-  baseUrl = `http://${urlHost(host)}:${port}`;
+  baseUrl = httpOrigin(host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host, port);
   signer.setIssuer(baseUrl);
 
   return {
@@ -200,10 +185,6 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     port,
     addRedirectUris: (clientId, uris) => store.addRedirectUris(clientId, uris),
     reset: () => controls.reset(),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 };
