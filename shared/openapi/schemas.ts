@@ -11,7 +11,7 @@ import * as z from '../zod';
 const timestamp = z.string().check(z.describe('ISO 8601 date-time, UTC'));
 
 /** The statuses a connection reads as, computed against the clock on every read. */
-export const connectionStatuses = ['authorization_required', 'authorized', 'active', 'inactive'] as const;
+const connectionStatuses = ['authorization_required', 'authorized', 'active', 'inactive'] as const;
 
 export const connectionSchema = z.looseObject({
   connection_id: z.string().check(z.describe('The connection id (a UUID)')),

@@ -17,7 +17,7 @@ import {
   dataResultsSchema,
   problemSchema,
 } from '../../shared/openapi/schemas';
-import * as z from '../../shared/zod';
+import type * as z from '../../shared/zod';
 import { TestApi, type ApiResponse } from '../support/flow';
 
 let api: TestApi;
