@@ -115,7 +115,10 @@ describe('POST /connections/{id}/extend keeps to its documented body', () => {
   // Mostly well-formed bodies with one thing or another wrong, plus anything at all.
   const wellFormed = fc.record({
     user_has_reconfirmed_consent: fc.constant(true),
-    user: fc.record({ name: fc.string({ minLength: 1, maxLength: 40 }), email: fc.emailAddress() }),
+    user: fc.record({
+      name: fc.string({ minLength: 1, maxLength: 40 }),
+      email: fc.oneof(fc.constantFrom('jane@example.com', 'j.doe+bank@mail.example.co.uk'), fc.emailAddress()),
+    }),
   });
   const body = fc.oneof(
     wellFormed,
@@ -137,10 +140,39 @@ describe('POST /connections/{id}/extend keeps to its documented body', () => {
           expectValidationProblem(response);
         }
       }),
-      { numRuns: 80 },
+      // One body the schema surely accepts, so both sides of the property always run.
+      { numRuns: 80, examples: [[{ user_has_reconfirmed_consent: true, user: { name: 'Jane Doe', email: 'jane@example.com' } }]] },
     );
     // Both sides of the property were exercised.
     expect(accepted).toBeGreaterThan(0);
+  });
+});
+
+describe('GET /callback keeps to its documented query', () => {
+  const schema = routeDocs['GET /callback']?.query;
+  const params = fc.record(
+    {
+      state: fc.string({ maxLength: 600 }),
+      code: fc.string({ maxLength: 4200 }),
+      error: fc.string({ maxLength: 150 }),
+      error_description: fc.string({ maxLength: 1100 }),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('answers 400 validation_error exactly when the documented schema rejects the parameters (else the unknown state is invalid_state)', async () => {
+    await fc.assert(
+      fc.asyncProperty(params, async (query) => {
+        const response = await api.call('GET', `/callback?${new URLSearchParams(query)}`, { headers: { accept: 'application/json' } });
+        if (schema?.safeParse(query).success) {
+          expect(response.status, response.text).toBe(400);
+          expect(response.body.code).toBe('invalid_state');
+        } else {
+          expectValidationProblem(response);
+        }
+      }),
+      { numRuns: 60, examples: [[{ state: 'x'.repeat(513), code: 'c' }], [{ state: 'abc', code: 'c' }]] },
+    );
   });
 });
 
