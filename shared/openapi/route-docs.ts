@@ -8,7 +8,7 @@
 import { createConnectionBody } from '../connections/create-connection';
 import { extendBody } from '../connections/manage-connections';
 import type { ProblemCode } from '../errors';
-import { dataPathTemplates } from '../truelayer/data-paths';
+import { dataPathTemplates, parseDataPath } from '../truelayer/data-paths';
 import * as z from '../zod';
 import { connectionListSchema, connectionSchema, createdConnectionSchema, dataResultsSchema, extendOutcomeSchema } from './schemas';
 
@@ -81,14 +81,14 @@ const dataVariants = dataPathTemplates.map((template) => {
     path: `/connections/{id}/${rest}`,
     operationId: camel(['read', ...words]),
     summary: `TrueLayer's GET /data/v1/${rest}, through this connection`,
-    ...(rest.includes('transactions') ? { query: dateRange } : {}),
+    ...(parseDataPath(rest.replaceAll('{account_id}', 'id'))?.supportsDateRange ? { query: dateRange } : {}),
   };
 });
 
 const callbackResponses: Record<number, ResponseDoc> = {
   302: {
     description:
-      'To the return URL with `connection_id` and `status=authorized` (plus a one-time `completion_code` where the service issues one), or `error=<code>` when the user refused or the exchange failed',
+      'To the return URL with `connection_id` and `status` (plus a one-time `completion_code` where the service issues one), or `error=<code>` when the user refused or the exchange failed',
     headers: { location: "The app's return URL" },
   },
   200: { description: 'A small page for the user, when the connection has no return URL', contentType: 'text/html', schema: z.string() },
