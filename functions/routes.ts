@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -56,6 +56,14 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     timeoutSeconds: 29,
     memoryMb: 256,
   },
+  openapi: {
+    name: 'openapi',
+    entry: 'functions/openapi.ts',
+    description: 'GET /openapi.json: the OpenAPI 3.1 document of this API, public',
+    uses: [],
+    timeoutSeconds: 10,
+    memoryMb: 256,
+  },
 };
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -65,7 +73,7 @@ export interface Route {
   /** API Gateway HTTP API route path: `{name}` is one segment, a final `{name+}` the greedy rest. */
   path: string;
   function: FunctionName;
-  /** `jwt`: behind the JWT authorizer; `none`: public (TrueLayer sends the browser there). */
+  /** `jwt`: behind the JWT authorizer; `none`: public (/callback, where TrueLayer sends the browser; /openapi.json). */
   auth: 'jwt' | 'none';
 }
 
@@ -78,6 +86,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
   { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
+  { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
 ];
 
 /** The API Gateway route key, e.g. `GET /connections/{id}`. */

@@ -12,6 +12,7 @@ import type { AdjustableClock } from '../shared/clock';
 import { ValidationError } from '../shared/errors';
 import { problemBody } from '../shared/http/problem';
 import type { RawRoute } from './api-gateway';
+import { readBody, sendJson as sendHttpJson } from './http';
 
 export const localAudience = 'truelayer-connections-local';
 export const localTokenLifetimeSeconds = 3600;
@@ -48,39 +49,24 @@ export const validateSub = (sub: unknown): string => {
   return sub;
 };
 
-const sendJson = (res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void => {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', contentType);
-  res.setHeader('cache-control', 'no-store');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
-};
+const sendJson = (res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void =>
+  sendHttpJson(res, status, body, { 'content-type': contentType, 'cache-control': 'no-store' });
 
 const sendValidationProblem = (res: ServerResponse, detail: string): void =>
   sendJson(res, 400, problemBody(new ValidationError(detail)), 'application/problem+json');
 
 /** Reads a small JSON body whatever its content type, so `curl -d '{"sub":"alice"}'` just works. */
-const readJson = (req: IncomingMessage): Promise<unknown> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxControlBodyBytes) chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      if (size > maxControlBodyBytes) return reject(new LocalInputError(`body must be at most ${maxControlBodyBytes} bytes`));
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text.length === 0) return resolve({});
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new LocalInputError('body must be JSON'));
-      }
-    });
-  });
+const readJson = async (req: IncomingMessage): Promise<unknown> => {
+  const body = await readBody(req, maxControlBodyBytes);
+  if (body === 'too-large') throw new LocalInputError(`body must be at most ${maxControlBodyBytes} bytes`);
+  const text = body.toString('utf8').trim();
+  if (text.length === 0) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new LocalInputError('body must be JSON');
+  }
+};
 
 const field = (body: unknown, name: string): unknown =>
   typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;

@@ -5,10 +5,10 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
 import { systemClock } from '../../shared/clock';
 import type { Clock } from '../../shared/clock';
+import { closeServer, httpOrigin, listen as listenOn, readBody } from '../http';
 import { BadRequestError, buildEvent, newRequestId, splitTarget } from './event-builder';
 import { createJwtAuthorizer } from './jwt-authorizer';
 import type { JwtAuthorization, JwtAuthorizerConfig } from './jwt-authorizer';
@@ -89,19 +89,6 @@ const defaultTimeoutSeconds = 29;
 class LambdaTimeout extends Error {
   override name = 'LambdaTimeout';
 }
-
-const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // Past the limit keep draining without storing, so the client gets its 413 instead of a reset.
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 
 const invoke = (fn: LambdaFunction, event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context, timeoutMs: number) =>
   new Promise<unknown>((resolve, reject) => {
@@ -307,23 +294,11 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
     get url() {
       return url;
     },
-    listen: ({ port = 0, host = '127.0.0.1' } = {}) =>
-      new Promise<string>((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          const address = server.address() as AddressInfo;
-          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          url = `http://${shownHost}:${address.port}`;
-          resolve(url);
-        });
-      }),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        if (!server.listening) return resolve();
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    listen: async ({ port = 0, host = '127.0.0.1' } = {}) => {
+      const address = await listenOn(server, port, host);
+      url = httpOrigin(address.address, address.port);
+      return url;
+    },
+    close: () => closeServer(server),
   };
 };

@@ -1,5 +1,5 @@
 /**
- * The auth dialog at `GET /` (reference §2): validates the auth link, shows the mock bank's sign-in
+ * The auth dialog at `GET /` (TrueLayer's auth link): validates the auth link, shows the mock bank's sign-in
  * page, and sends the browser back to `redirect_uri` with a code (or an error), by redirect or by an
  * auto-submitting form for `response_mode=form_post`.
  */
@@ -15,7 +15,7 @@ import type { DialogSession, ResponseMode } from './store';
 
 /** Provider selectors that show the mock bank (`uk-cs-mock` is what TrueLayer's sandbox demos use). */
 const mockSelectors = ['uk-cs-mock', 'mock', 'uk-ob-all', 'uk-oauth-all'];
-/** TrueLayer's default when `providers` is left out (reference §2.1: begins `uk-oa…`). */
+/** TrueLayer's default when `providers` is left out: its docs show only that it begins `uk-oa…`, so this is a guess. */
 const defaultProviders = 'uk-oauth-all uk-ob-all';
 
 const dialogQuerySchema = z.object({
@@ -68,7 +68,7 @@ const page = (title: string, body: string): string => `<!doctype html>
 <title>${escapeHtml(title)}</title><style>${pageStyle}</style></head>
 <body><main>${body}</main></body></html>`;
 
-// The dialog must not be framed (reference §2.1); it posts only to itself, then redirects anywhere.
+// The dialog must not be framed (TrueLayer's sends CSP frame-ancestors too); it posts only to itself, then redirects anywhere.
 const dialogCsp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
 
 const errorPage = (res: ServerResponse, status: number, message: string): void => {

@@ -1,4 +1,4 @@
-/** The simulator's test controls (DESIGN §6): request counts and injected faults, under `/__sim`. */
+/** The simulator's test controls: request counts (`GET /__sim/stats`) and injected faults (`/__sim/faults`), under `/__sim`. */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { parseJsonBody, sendEmpty, sendJson } from './http';

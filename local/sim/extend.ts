@@ -1,5 +1,5 @@
 /**
- * `POST /data/v1/connections/extend` (reference §6.2): a new 90-day consent on the same connection,
+ * `POST /data/v1/connections/extend` (the refresh token in the body names the connection): a new 90-day consent on the same connection,
  * straight away for `john`/`eternal`, or after the user signs in again through `user_input_link`.
  * The refresh token names the connection, so this works after the consent has lapsed too.
  */

@@ -1,12 +1,12 @@
 /**
- * A local stand-in for TrueLayer's auth server and Data API v1 (DESIGN §6): one node:http server
+ * A local stand-in for TrueLayer's auth server and Data API v1, for `npm start` and the tests: one node:http server
  * with the auth dialog, `/connect/token`, `/api/delete`, the Data API, extend, and test controls.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { localProcessClock } from '../../shared/clock';
+import { closeServer, httpOrigin, listen } from '../http';
 import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
 import { MockBankDirectory, mockProvider } from './bank-data';
 import type { SimContext } from './context';
@@ -28,7 +28,7 @@ import type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 export type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 export type { SimStats } from './controls';
 
-/** The one client the simulator knows by default (DESIGN §6). */
+/** The one client the simulator knows by default; the local stack adds its own callback URLs to it. */
 export const defaultSimClient: Readonly<SimClient> = Object.freeze({
   client_id: 'sandbox-local',
   client_secret: 'local-secret',
@@ -50,10 +50,6 @@ export class SimulatorPortInUseError extends Error {
   }
 }
 
-const urlHost = (host: string): string => {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
-};
 
 type Area = 'auth' | 'data' | 'extend';
 
@@ -178,21 +174,10 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
   });
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      reject(error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(requestedPort, host);
+  const { port } = await listen(server, requestedPort, host).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error;
   });
-  const port = (server.address() as AddressInfo).port;
-  baseUrl = `http://${urlHost(host)}:${port}`;
+  baseUrl = httpOrigin(host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host, port);
   signer.setIssuer(baseUrl);
 
   return {
@@ -200,10 +185,6 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     port,
     addRedirectUris: (clientId, uris) => store.addRedirectUris(clientId, uris),
     reset: () => controls.reset(),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 };

@@ -1,5 +1,5 @@
 /**
- * `POST /connect/token` (reference §3): the authorization_code and refresh_token grants, with
+ * `POST /connect/token` (TrueLayer's token endpoint): the authorization_code and refresh_token grants, with
  * TrueLayer's lifetimes, single-use codes, refresh-token rotation and only-the-newest access token.
  */
 import type { ServerResponse } from 'node:http';

@@ -1,6 +1,6 @@
 /**
  * The token vault: seals token pairs into the connection item and hands out a fresh access token,
- * refreshing it single-flight under a conditional lease (DESIGN §4) so that rotation never loses the
+ * refreshing it single-flight under a conditional lease (one refresher per connection; the rest re-read) so that rotation never loses the
  * newest refresh token.
  */
 import { randomUUID } from 'node:crypto';

@@ -189,6 +189,15 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(after.statusCode === 404 || after.json?.status === 'inactive').toBe(true);
   });
 
+  it('openapi-document.json: 200 with the OpenAPI document, its server the events\' API domain', async () => {
+    const event = loadEvent('openapi-document');
+    const result = await invoke('openapi', event);
+    expect(result.statusCode).toBe(200);
+    expect(header(result, 'content-type')).toMatch(/^application\/json/);
+    expect(result.json).toMatchObject({ openapi: '3.1.0', servers: [{ url: `https://${event.requestContext.domainName}` }] });
+    expect(Object.keys(result.json.paths)).toContain('/connections');
+  });
+
   it('the events as shipped (sample ids, code and state): clean 4xx answers, never a 5xx', async () => {
     const cases: [FunctionName, string][] = [
       ['callback', 'callback-query'],

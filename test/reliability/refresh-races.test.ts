@@ -1,5 +1,5 @@
 /**
- * Races around one connection's tokens (DESIGN §4): many requests finding the token expired at once,
+ * Races around one connection's tokens (exactly one refresh under a lease): many requests finding the token expired at once,
  * a lease holder that dies mid-refresh, and one callback delivered twice at the same moment.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
