@@ -162,10 +162,23 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     const fault = controls.takeFault(request.path);
     if (fault !== undefined) {
       if (fault.delay_ms !== undefined && fault.delay_ms > 0) await sleep(fault.delay_ms);
-      // A fault answers before any processing, so a faulted token call changes no token state.
+      // A fault answers before any processing, so a faulted token call changes no token state...
       if (fault.status !== undefined) return sendFault(request, res, { ...fault, status: fault.status });
+      // ...except a reset, which processes the call and then drops the connection unanswered.
+      if (fault.reset) return processThenReset(request, res);
     }
     await route(request, res);
+  };
+
+  /** The call takes effect as usual, but its answer is discarded and the client gets a TCP reset. */
+  const processThenReset = async (request: SimRequest, res: ServerResponse): Promise<void> => {
+    const socket = request.raw.socket;
+    const discard = function (this: ServerResponse) {
+      return this;
+    };
+    Object.assign(res, { writeHead: discard, setHeader: discard, write: () => true, end: discard, flushHeaders: () => undefined });
+    await route(request, res);
+    socket.resetAndDestroy();
   };
 
   const server = createServer((req, res) => {
