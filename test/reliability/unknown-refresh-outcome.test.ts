@@ -90,7 +90,7 @@ describe('refresh ahead of expiry', () => {
     expect(read.status, read.text).toBe(200);
     const after = await api.simStats();
     expect(after.token.refresh_token - before.token.refresh_token).toBe(1);
-    expect(after.data['/data/v1/accounts'] - (before.data['/data/v1/accounts'] ?? 0)).toBe(1);
+    expect((after.data['/data/v1/accounts'] ?? 0) - (before.data['/data/v1/accounts'] ?? 0)).toBe(1);
     const refreshed = await item(id);
     expect(refreshed.refresh_count).toBe(1);
     expect(refreshed.access_token_expires_at as number).toBeGreaterThan((issued.access_token_expires_at as number) + 3_000_000);
