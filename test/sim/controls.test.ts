@@ -143,6 +143,17 @@ describe('POST /__sim/faults', () => {
     expect((await refresh(sim, fresh.refresh_token ?? '')).status).toBe(200);
   });
 
+  it('checks a delayed Data API call on arrival and holds back only its answer', async () => {
+    const fresh = await connect(sim);
+    await addFault(sim, { path: '/data/v1/accounts', delay_ms: 400, times: 1 });
+    const read = dataGet(sim, '/accounts', fresh.access_token);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A refresh while the answer is held back: only the new access token passes from now on.
+    expect((await refresh(sim, fresh.refresh_token ?? '')).status).toBe(200);
+    expect((await read).status).toBe(200);
+    expect((await dataGet(sim, '/accounts', fresh.access_token)).status).toBe(401);
+  });
+
   it('with reset: processes a refresh (rotating the pair) and then resets the connection unanswered', async () => {
     const fresh = await connect(sim);
     await addFault(sim, { path: '/connect/token', reset: true, times: 1 });
