@@ -51,7 +51,10 @@ export interface RefreshWaitsResult {
 const resultMarker = 'BENCH_RESULT ';
 
 /** Runs in the child: one stack with the given refresh-ahead window, a simulated day of reads. */
-export const measureRefreshWaitsMode = async (plan: Omit<RefreshWaitsPlan, 'timeoutMs'>, refreshAheadMs: number): Promise<RefreshWaitsMode> => {
+export const measureRefreshWaitsMode = async (
+  plan: Omit<RefreshWaitsPlan, 'timeoutMs'>,
+  refreshAheadMs: number,
+): Promise<RefreshWaitsMode> => {
   const api = await TestApi.start({ env: { TOKEN_REFRESH_AHEAD_MS: String(refreshAheadMs) } });
   try {
     const sub = 'bench-refresh-waits';
@@ -69,7 +72,9 @@ export const measureRefreshWaitsMode = async (plan: Omit<RefreshWaitsPlan, 'time
       api.advance(plan.readEverySeconds);
       const token = await api.token(sub);
       const started = performance.now();
-      const response = await fetch(`${api.stack.apiUrl}/connections/${id}/accounts`, { headers: { authorization: `Bearer ${token}`, 'x-psu-ip': psuIp } });
+      const response = await fetch(`${api.stack.apiUrl}/connections/${id}/accounts`, {
+        headers: { authorization: `Bearer ${token}`, 'x-psu-ip': psuIp },
+      });
       await response.arrayBuffer();
       const took = performance.now() - started;
       if (response.status !== 200) notOk += 1;

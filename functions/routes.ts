@@ -31,7 +31,7 @@ export interface FunctionSpec {
 export const apiGatewayTimeoutSeconds = 29;
 
 /** Above API Gateway's 29 s and the 50 s token-call deadline, with room to store what the call returned. */
-export const tokenCallFunctionTimeoutSeconds = 60;
+const tokenCallFunctionTimeoutSeconds = 60;
 
 /** The functions that make token calls, so tests can check each outlives both deadlines. */
 export const tokenCallingFunctions: readonly FunctionName[] = ['callback', 'data', 'connections'];

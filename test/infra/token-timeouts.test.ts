@@ -33,7 +33,7 @@ describe('token-call timeouts', () => {
     expect([...tokenCallingFunctions].sort()).toEqual(['callback', 'connections', 'data']);
   });
 
-  it.each(tokenCallingFunctions)('%s: its Lambda timeout exceeds API Gateway\'s 29 s and the token-call deadline', (name) => {
+  it.each(tokenCallingFunctions)("%s: its Lambda timeout exceeds API Gateway's 29 s and the token-call deadline", (name) => {
     const spec = functionSpecs[name];
     expect(spec.timeoutSeconds).toBeGreaterThan(apiGatewayTimeoutSeconds);
     expect(spec.timeoutSeconds).toBeGreaterThan(httpApiMaxIntegrationSeconds);
@@ -45,7 +45,7 @@ describe('token-call timeouts', () => {
     expect(lambdaTimeouts().get(spec.description)).toBe(spec.timeoutSeconds);
   });
 
-  it('the token-call deadline is past API Gateway\'s, and the refresh lease outlasts it', () => {
+  it("the token-call deadline is past API Gateway's, and the refresh lease outlasts it", () => {
     expect(defaults.apiGatewayTimeoutMs).toBe(apiGatewayTimeoutSeconds * 1000);
     expect(defaults.truelayerTokenTimeoutMs).toBeGreaterThan(defaults.apiGatewayTimeoutMs);
     expect(defaults.refreshLeaseMs).toBe(refreshLeaseMsFor(defaults.truelayerTokenTimeoutMs));

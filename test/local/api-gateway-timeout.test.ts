@@ -51,7 +51,7 @@ describe('integration timeout', () => {
     expect(response.body.toString()).toBe('fast');
   });
 
-  it('gives the function its own timeout, not the gateway\'s, to count down from', async () => {
+  it("gives the function its own timeout, not the gateway's, to count down from", async () => {
     await rawRequest(`${fixture.url}/fast`);
     const invocation = fixture.calls.fast?.at(-1);
     expect(invocation?.context.getRemainingTimeInMillis()).toBeGreaterThan(1_000);

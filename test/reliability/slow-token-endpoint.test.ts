@@ -78,7 +78,7 @@ describe('a slow refresh', () => {
     expect((await view(id, sub)).status).toBe('active');
   });
 
-  it('a read that cannot wait out another request\'s refresh answers 409 refresh_in_progress with Retry-After, and the holder carries on', async () => {
+  it("a read that cannot wait out another request's refresh answers 409 refresh_in_progress with Retry-After, and the holder carries on", async () => {
     const sub = 'slow-refresh-waiter';
     const id = await api.connect(sub);
     api.advance(3_700);
@@ -93,7 +93,10 @@ describe('a slow refresh', () => {
     expect(Number(waiter.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expectGatewayTimeout(await holder);
 
-    const later = await eventually(() => accounts(id, sub), (response) => response.status === 200);
+    const later = await eventually(
+      () => accounts(id, sub),
+      (response) => response.status === 200,
+    );
     expect(later.status, later.text).toBe(200);
     expect((await api.simStats()).token.refresh_token - before.token.refresh_token).toBe(1);
   });
@@ -107,7 +110,10 @@ describe('a slow refresh', () => {
     await api.simFault({ path: '/connect/token', delay_ms: tokenTimeoutMs + 1_000, times: 1 });
 
     expectGatewayTimeout(await accounts(id, sub));
-    const marked = await eventually(() => item(id), (stored) => stored.refresh_outcome_unknown_at !== undefined);
+    const marked = await eventually(
+      () => item(id),
+      (stored) => stored.refresh_outcome_unknown_at !== undefined,
+    );
     expect(marked.refresh_outcome_unknown_at).toEqual(expect.any(String));
     expect(marked.status).toBe('active');
     expect(marked.lease_holder).toBeUndefined();
@@ -144,7 +150,10 @@ describe('a slow code exchange', () => {
     await api.simFault({ path: '/connect/token', delay_ms: 3_500, times: 1 });
 
     expectGatewayTimeout(await api.deliverCallback(step));
-    const settled = await eventually(() => view(created.connection_id, sub), (connection) => connection.status !== 'authorization_required');
+    const settled = await eventually(
+      () => view(created.connection_id, sub),
+      (connection) => connection.status !== 'authorization_required',
+    );
     expect(['authorized', 'active']).toContain(settled.status);
     expect((await api.simStats()).token.authorization_code - before.token.authorization_code).toBe(1);
     const stored = await item(created.connection_id);
@@ -166,7 +175,10 @@ describe('a slow extend', () => {
       body: { user_has_reconfirmed_consent: true, user: { name: 'Jane Doe', email: 'jane@example.com' } },
     });
     expectGatewayTimeout(extended);
-    const settled = await eventually(() => view(id, sub), (connection) => connection.consent_expires_at !== consentBefore);
+    const settled = await eventually(
+      () => view(id, sub),
+      (connection) => connection.consent_expires_at !== consentBefore,
+    );
     expect(settled.status).toBe('active');
     expect(Date.parse(settled.consent_expires_at)).toBeGreaterThan(Date.parse(consentBefore));
     expect((await api.simStats()).extend - before.extend).toBe(1);
