@@ -9,7 +9,7 @@
  * waited for a refresh before its data call takes about their sum, and one that ran the refresh
  * alongside its data call about the data call alone. Of the reads during which a refresh happened
  * (the simulator's count moved), one counts as having waited when it took longer than the median
- * read without a refresh plus half the token delay: the threshold moves with the machine's load.
+ * read without a refresh plus the token delay: the threshold moves with the machine's load.
  */
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +33,7 @@ export interface RefreshWaitsMode {
   reads: number;
   notOk: number;
   refreshes: number;
-  /** Reads during which a refresh happened and that took longer than a plain read plus half the token delay. */
+  /** Reads during which a refresh happened and that took longer than a plain read plus the token delay. */
   waited: number;
   /** That threshold, in ms. */
   thresholdMs: number;
@@ -83,7 +83,7 @@ export const measureRefreshWaitsMode = async (
       (refreshes > refreshesSoFar ? refreshLatencies : plainLatencies).push(took);
       refreshesSoFar = refreshes;
     }
-    const thresholdMs = summarize(plainLatencies).median + plan.tokenDelayMs / 2;
+    const thresholdMs = summarize(plainLatencies).median + plan.tokenDelayMs;
     return {
       refreshAheadMs,
       reads,
