@@ -1,6 +1,7 @@
 /** The one results table: rows built from each section's numbers, rendered for stdout and Markdown. */
 import type { ExpiryBurstResult, ProxyOverheadResult, ThroughputResult } from './api-latency';
 import type { ColdStartResult } from './cold-start';
+import type { RefreshWaitsMode, RefreshWaitsResult } from './refresh-waits';
 import type { PerRequest, RemoteCallsResult } from './remote-calls';
 import { ms } from './stats';
 
@@ -28,6 +29,7 @@ export interface Sections {
   remoteCalls?: RemoteCallsResult | Error;
   expiryBurst?: ExpiryBurstResult | Error;
   throughput?: ThroughputResult | Error;
+  refreshWaits?: RefreshWaitsResult | Error;
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -147,12 +149,38 @@ const throughputRows = (result: ThroughputResult | Error | undefined): Row[] => 
   ];
 };
 
+const share = (mode: RefreshWaitsMode): string => `${mode.waited}/${mode.reads} (${((100 * mode.waited) / Math.max(1, mode.reads)).toFixed(1)} %)`;
+
+const refreshWaitRows = (result: RefreshWaitsResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(6, 'reads waiting on a refresh', result)];
+  const { before, after, plan } = result;
+  const allOk = before.notOk === 0 && after.notOk === 0;
+  return [
+    {
+      section: 6,
+      measure: `data reads that waited on a refresh, a simulated day (a read every ${plan.readEverySeconds / 60} min)`,
+      result: `before ${share(before)}, after ${share(after)}; upstream refreshes ${before.refreshes} vs ${after.refreshes}${allOk ? '' : `; not 200: ${before.notOk} / ${after.notOk}`}`,
+      target: 'after < before',
+      status: after.waited < before.waited && allOk ? 'met' : 'MISSED',
+    },
+    {
+      section: 6,
+      measure: 'latency of the reads during which a refresh ran',
+      result: `before p50 ${ms(before.refreshReads.median)}, after p50 ${ms(after.refreshReads.median)} (token ${plan.tokenDelayMs} ms, data ${plan.dataDelayMs} ms upstream); all reads p50 ${ms(before.all.median)} vs ${ms(after.all.median)}`,
+      target: '(absolute)',
+      status: 'info',
+    },
+  ];
+};
+
 export const buildRows = (sections: Sections): Row[] => [
   ...coldStartRows(sections.coldStart),
   ...proxyOverheadRows(sections.proxyOverhead),
   ...remoteCallsRows(sections.remoteCalls),
   ...expiryRows(sections.expiryBurst),
   ...throughputRows(sections.throughput),
+  ...refreshWaitRows(sections.refreshWaits),
 ];
 
 const escapeCell = (text: string): string => text.replace(/\|/g, '\\|');

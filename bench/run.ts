@@ -17,6 +17,7 @@ import { measureExpiryBurst, measureProxyOverhead, measureThroughput } from './a
 import type { DataCallTarget } from './api-latency';
 import { measureColdStarts } from './cold-start';
 import { directAccessToken } from './http';
+import { measureRefreshWaits } from './refresh-waits';
 import { runRemoteCallsChild } from './remote-calls';
 import { buildRows, markdownTable, textTable } from './report';
 import type { Row, Sections } from './report';
@@ -28,6 +29,8 @@ const plan = {
   remoteCalls: { requests: 20, warmup: 3, timeoutMs: 120_000 },
   expiryBurst: { concurrency: 50, advanceSeconds: 3_700 },
   throughput: { clients: 20, seconds: 10 },
+  // A read every 4 minutes, inside the 5-minute refresh-ahead window, for a day: 360 reads per mode.
+  refreshWaits: { hours: 24, readEverySeconds: 240, tokenDelayMs: 100, dataDelayMs: 250, refreshAheadMs: 300_000, timeoutMs: 300_000 },
   dataPath: 'accounts',
 } as const;
 
@@ -38,8 +41,8 @@ const parseOnly = (argv: readonly string[]): Set<number> | undefined => {
   if (index < 0) return undefined;
   const arg = argv[index] ?? '';
   const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[index + 1] ?? '';
-  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 5);
-  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 5, e.g. --only 1,3');
+  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 6);
+  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 6, e.g. --only 1,3');
   return new Set(sections);
 };
 
@@ -122,6 +125,12 @@ const methodNotes = `How each row is measured:
    once; refreshes are \`grant_type=refresh_token\` calls counted by the simulator.
 5. ${plan.throughput.clients} clients, each sending its next data call when the last one answered, for ${plan.throughput.seconds} s, on one connection;
    req/s counts 200s only.
+6. Two child processes, each with its own stack: "before" with TOKEN_REFRESH_AHEAD_MS=0 (a read refreshes only
+   a token past expiry, then makes its data call), "after" with ${plan.refreshWaits.refreshAheadMs / 60_000} minutes (a read finding the token that close
+   to expiry refreshes it alongside its data call, awaiting both). One data read every ${plan.refreshWaits.readEverySeconds / 60} minutes of the shared
+   clock for ${plan.refreshWaits.hours} hours; the simulator delays token calls ${plan.refreshWaits.tokenDelayMs} ms and Data API answers ${plan.refreshWaits.dataDelayMs} ms (the token is
+   checked on arrival, as at TrueLayer's gateway). A read "waited on a refresh" when a refresh happened during it
+   (the simulator's count moved) and it took longer than the median read without one plus ${plan.refreshWaits.tokenDelayMs} ms.
 
 Every process of the bench shares the machine with whatever else runs on it: the load average above
 says how busy it was, and section 1 and 5 numbers move with it.`;
@@ -138,6 +147,7 @@ const writeResults = async (rows: readonly Row[], sections: Sections, meta: Reco
       latencyRatio: 1.1,
       remoteCallsPerDataRequest: { dynamodb: 1, kms: 0, secretsManager: 0, truelayer: 1 },
       refreshesPerExpiryBurst: 1,
+      readsWaitingOnRefresh: 'after < before',
     },
     rows,
     sections: Object.fromEntries(Object.entries(sections).map(([name, value]) => [name, serialise(value)])),
@@ -175,6 +185,7 @@ const main = async (): Promise<void> => {
   if (wanted(1)) sections.coldStart = await attempt('1. bundles and cold load', () => measureColdStarts({ ...plan.coldStart, log }));
   await runStackSections(only, sections);
   if (wanted(3)) sections.remoteCalls = await attempt('3. remote calls per steady-state data request', () => runRemoteCallsChild({ ...plan.remoteCalls, path: plan.dataPath }));
+  if (wanted(6)) sections.refreshWaits = await attempt('6. reads waiting on a refresh over a simulated day', () => measureRefreshWaits(plan.refreshWaits));
 
   const rows = buildRows(sections);
   const commit = gitCommit();

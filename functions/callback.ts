@@ -4,7 +4,7 @@ import { dependencies, logger } from '../shared/composition';
 import { completeCallback, type CallbackOutcome } from '../shared/connections/complete-callback';
 import { htmlPage } from '../shared/http/html';
 import { problemBody, problemResponse } from '../shared/http/problem';
-import { callbackParams, wantsHtml, type HttpEvent } from '../shared/http/request';
+import { callbackParams, requestBudget, wantsHtml, type HttpEvent } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 const html = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
@@ -27,9 +27,10 @@ const respond = (outcome: CallbackOutcome): APIGatewayProxyStructuredResultV2 =>
 };
 
 export const handler = httpStack(
-  async (event: HttpEvent) => {
+  async (event: HttpEvent, context) => {
     try {
-      return respond(await completeCallback(dependencies().services, callbackParams(event)));
+      const { services, config } = dependencies();
+      return respond(await completeCallback(services, callbackParams(event), requestBudget(context, config.apiGatewayTimeoutMs)));
     } catch (error) {
       // A person's browser is on the other end: show a page when it asks for one.
       if (!wantsHtml(event)) throw error;

@@ -3,12 +3,13 @@ import { dependencies, logger } from '../shared/composition';
 import { extendConnection, getConnection, listConnections, revokeConnection } from '../shared/connections/manage-connections';
 import { NotFoundError } from '../shared/errors';
 import { jsonResponse } from '../shared/http/problem';
-import { callerOf, jsonBody } from '../shared/http/request';
+import { callerOf, jsonBody, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 export const handler = httpStack(
-  async (event) => {
-    const { services } = dependencies();
+  async (event, context) => {
+    const { services, config } = dependencies();
+    const budget = requestBudget(context, config.apiGatewayTimeoutMs);
     const caller = callerOf(event);
     const id = event.pathParameters?.id ?? '';
     switch (event.routeKey) {
@@ -17,9 +18,9 @@ export const handler = httpStack(
       case 'GET /connections/{id}':
         return jsonResponse(200, await getConnection(services, caller, id));
       case 'POST /connections/{id}/extend':
-        return jsonResponse(200, await extendConnection(services, caller, id, jsonBody(event)));
+        return jsonResponse(200, await extendConnection(services, caller, id, jsonBody(event), budget));
       case 'DELETE /connections/{id}':
-        await revokeConnection(services, caller, id);
+        await revokeConnection(services, caller, id, budget);
         return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
       default:
         throw new NotFoundError(`No route ${event.routeKey}.`);

@@ -18,10 +18,23 @@ export interface FunctionSpec {
   entry: string;
   description: string;
   uses: readonly Capability[];
-  /** Seconds; above the TrueLayer timeout plus one refresh. */
+  /**
+   * Seconds. A function that makes token calls (code exchange, refresh, extend) runs past API
+   * Gateway's 29 s (`tokenCallFunctionTimeoutSeconds`): when the gateway has already answered the
+   * client, the invocation still finishes the token call and stores the pair TrueLayer rotated.
+   */
   timeoutSeconds: number;
   memoryMb: number;
 }
+
+/** What API Gateway (an HTTP API integration) waits for a function's answer before it answers 503 itself. */
+export const apiGatewayTimeoutSeconds = 29;
+
+/** Above API Gateway's 29 s and the 50 s token-call deadline, with room to store what the call returned. */
+const tokenCallFunctionTimeoutSeconds = 60;
+
+/** The functions that make token calls, so tests can check each outlives both deadlines. */
+export const tokenCallingFunctions: readonly FunctionName[] = ['callback', 'data', 'connections'];
 
 export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   authLink: {
@@ -37,7 +50,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     entry: 'functions/callback.ts',
     description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
-    timeoutSeconds: 29,
+    timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
   data: {
@@ -45,7 +58,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     entry: 'functions/data.ts',
     description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
-    timeoutSeconds: 29,
+    timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
   connections: {
@@ -53,7 +66,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     entry: 'functions/connections.ts',
     description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
-    timeoutSeconds: 29,
+    timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
   openapi: {

@@ -38,13 +38,22 @@ export const buildDependencies = (config: Config): Dependencies => {
   const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey), clock });
   const credentials = createCredentialsSource(config.credentials);
   const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs });
-  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
+  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs });
   const log = {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
   // The lease outlives the longest refresh call, so a live holder never loses it.
-  const vault = new TokenVault({ repository, cipher, auth, clock, leaseMs: config.truelayerTokenTimeoutMs + 5_000, log: log.warn });
+  const vault = new TokenVault({
+    repository,
+    cipher,
+    auth,
+    clock,
+    tokenTimeoutMs: config.truelayerTokenTimeoutMs,
+    leaseMs: config.refreshLeaseMs,
+    refreshAheadMs: config.tokenRefreshAheadMs,
+    log: log.warn,
+  });
   return {
     config,
     clock,

@@ -34,8 +34,15 @@ const envSchema = z
     TRUELAYER_CLIENT_ID: z.optional(text()),
     TRUELAYER_CLIENT_SECRET: z.optional(text()),
     TRUELAYER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 8000),
-    /** Token calls get longer: a refresh TrueLayer completes after we gave up may have rotated the only refresh token. */
-    TRUELAYER_TOKEN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 15000),
+    /**
+     * Token calls (code exchange, refresh, extend) get their own, longer deadline, past API Gateway's
+     * 29 s: a token call TrueLayer completes after we gave up may have rotated the only refresh token.
+     */
+    TRUELAYER_TOKEN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 50_000),
+    /** How long API Gateway waits for a function's answer (an HTTP API integration: 29 s); waiters answer before it. */
+    API_GATEWAY_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 29_000),
+    /** A read that finds the access token this close to expiry refreshes it alongside its data call; 0 turns that off. */
+    TOKEN_REFRESH_AHEAD_MS: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 300_000),
     /** KMS key (id, ARN or alias) for token envelope keys. */
     TOKEN_KMS_KEY_ID: z.optional(text()),
     /** Base64 of 32 bytes: the local stand-in for KMS (local stack and tests only). */
@@ -67,6 +74,10 @@ export interface Config {
   credentials: { secretId: string } | { clientId: string; clientSecret: string };
   truelayerTimeoutMs: number;
   truelayerTokenTimeoutMs: number;
+  /** The refresh lease: outlasts the token call and the writes after it, so a live holder never loses it. */
+  refreshLeaseMs: number;
+  apiGatewayTimeoutMs: number;
+  tokenRefreshAheadMs: number;
   tokenKey: { kmsKeyId: string } | { localKey: Uint8Array };
   allowedReturnUrls: string[];
   corsOrigins: string[];
@@ -78,6 +89,12 @@ export interface Config {
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/**
+ * The refresh lease for a token-call deadline: the call itself, then sealing and storing the new pair
+ * (a store briefly unavailable gets about 3 s of retries), with room to spare.
+ */
+export const refreshLeaseMsFor = (tokenTimeoutMs: number): number => tokenTimeoutMs + 10_000;
 
 const trimSlash = (value: string): string => value.replace(/\/+$/, '');
 
@@ -101,6 +118,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       : { clientId: e.TRUELAYER_CLIENT_ID ?? 'sandbox-local', clientSecret: e.TRUELAYER_CLIENT_SECRET ?? 'local-secret' },
     truelayerTimeoutMs: e.TRUELAYER_TIMEOUT_MS,
     truelayerTokenTimeoutMs: e.TRUELAYER_TOKEN_TIMEOUT_MS,
+    refreshLeaseMs: refreshLeaseMsFor(e.TRUELAYER_TOKEN_TIMEOUT_MS),
+    apiGatewayTimeoutMs: e.API_GATEWAY_TIMEOUT_MS,
+    tokenRefreshAheadMs: e.TOKEN_REFRESH_AHEAD_MS,
     tokenKey: e.TOKEN_KMS_KEY_ID
       ? { kmsKeyId: e.TOKEN_KMS_KEY_ID }
       : { localKey: new Uint8Array(Buffer.from(e.LOCAL_TOKEN_KEY ?? '', 'base64')) },

@@ -28,7 +28,7 @@ export interface LambdaFunction {
   handler: LambdaHandler;
   /** Defaults to the route's `function`. */
   functionName?: string;
-  /** Defaults to 29 (the most an HTTP API waits for an integration is 30 s). */
+  /** The function's own timeout. Defaults to 29; may exceed the gateway's `integrationTimeoutMs`. */
   timeoutSeconds?: number;
   memoryMb?: number;
 }
@@ -67,6 +67,11 @@ export interface ApiGatewayOptions<R extends GatewayRoute> {
   region?: string;
   accountId?: string;
   apiId?: string;
+  /**
+   * How long the gateway waits for a function before answering 503 `{"message":"Service Unavailable"}`
+   * itself, as an HTTP API does; the invocation runs on to its own timeout. Default 29 s.
+   */
+  integrationTimeoutMs?: number;
   /** HTTP APIs refuse larger payloads with 413. Default 10 MB. */
   maxBodyBytes?: number;
   /** One line per request (never a query string, header or body) and handler errors. */
@@ -85,6 +90,19 @@ export interface ApiGateway {
 
 const defaultMaxBodyBytes = 10 * 1024 * 1024;
 const defaultTimeoutSeconds = 29;
+const defaultIntegrationTimeoutMs = 29_000;
+
+const integrationTimedOut = Symbol('integration timed out');
+
+/** The invocation's result, or `integrationTimedOut` once the gateway stops waiting for it. */
+const awaitIntegration = (invocation: Promise<unknown>, timeoutMs: number): Promise<unknown> => {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<typeof integrationTimedOut>((resolve) => {
+    timer = setTimeout(() => resolve(integrationTimedOut), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([invocation, cut]).finally(() => clearTimeout(timer));
+};
 
 class LambdaTimeout extends Error {
   override name = 'LambdaTimeout';
@@ -143,6 +161,7 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
   const accountId = options.accountId ?? '123456789012';
   const apiId = options.apiId ?? randomApiId();
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+  const integrationTimeoutMs = options.integrationTimeoutMs ?? defaultIntegrationTimeoutMs;
   const log = options.log ?? (() => undefined);
   const matchRoute = createRouteMatcher(options.routes);
   if (!options.jwt && options.routes.some((route) => route.auth === 'jwt')) {
@@ -257,7 +276,19 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
         startedAt: Date.now(),
         logStreamName,
       });
-      response = mapLambdaResult(await invoke(fn, event, context, timeoutSeconds * 1000));
+      const invocation = invoke(fn, event, context, timeoutSeconds * 1000);
+      const result = await awaitIntegration(invocation, integrationTimeoutMs);
+      if (result === integrationTimedOut) {
+        // API Gateway has answered the client; the function, as in AWS, runs on to its end.
+        log(`${match.routeKey} (${match.route.function}) integration timed out after ${integrationTimeoutMs} ms; the invocation runs on`);
+        invocation.then(
+          () => log(`${match.routeKey} (${match.route.function}) invocation finished after the gateway answered`),
+          (error: unknown) => log(`ERROR ${match.routeKey} (${match.route.function}) invocation failed after the gateway answered: ${error instanceof Error ? error.message : String(error)}`),
+        );
+        send(gatewayErrors.serviceUnavailable());
+        return match.route.function;
+      }
+      response = mapLambdaResult(result);
       // With CORS configured, API Gateway ignores the integration's own CORS headers.
       if (options.cors) for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
     } catch (error) {

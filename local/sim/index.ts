@@ -157,11 +157,46 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     count(request);
     const fault = controls.takeFault(request.path);
     if (fault !== undefined) {
+      // A Data API call is checked (token, limits) on arrival and its answer held back, as behind
+      // TrueLayer's gateway a slow bank delays the answer, not the token check.
+      if (fault.delay_ms !== undefined && fault.delay_ms > 0 && fault.status === undefined && !fault.reset && areaOf(request.path) === 'data') {
+        return answerLate(request, res, fault.delay_ms);
+      }
       if (fault.delay_ms !== undefined && fault.delay_ms > 0) await sleep(fault.delay_ms);
-      // A fault answers before any processing, so a faulted token call changes no token state.
+      // A fault answers before any processing, so a faulted token call changes no token state...
       if (fault.status !== undefined) return sendFault(request, res, { ...fault, status: fault.status });
+      // ...except a reset, which processes the call and then drops the connection unanswered.
+      if (fault.reset) return processThenReset(request, res);
     }
     await route(request, res);
+  };
+
+  /** The call is processed now; its answer (sent with `end`) leaves after `delayMs`. */
+  const answerLate = async (request: SimRequest, res: ServerResponse, delayMs: number): Promise<void> => {
+    const due = sleep(delayMs);
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    let ended: Promise<void> = Promise.resolve();
+    Object.assign(res, {
+      end: (...args: unknown[]) => {
+        ended = due.then(() => {
+          end(...args);
+        });
+        return res;
+      },
+    });
+    await route(request, res);
+    await ended;
+  };
+
+  /** The call takes effect as usual, but its answer is discarded and the client gets a TCP reset. */
+  const processThenReset = async (request: SimRequest, res: ServerResponse): Promise<void> => {
+    const socket = request.raw.socket;
+    const discard = function (this: ServerResponse) {
+      return this;
+    };
+    Object.assign(res, { writeHead: discard, setHeader: discard, write: () => true, end: discard, flushHeaders: () => undefined });
+    await route(request, res);
+    socket.resetAndDestroy();
   };
 
   const server = createServer((req, res) => {

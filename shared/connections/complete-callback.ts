@@ -9,7 +9,7 @@ import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
 import { hashState, looksLikeState } from './auth-state';
 import type { ConnectionRecord } from './connection';
-import type { ConnectionServices } from './services';
+import type { ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 
 const callbackParams = z.object({
@@ -31,7 +31,7 @@ export interface CallbackOutcome {
 
 const errorCode = (value: string): string => (/^[a-z0-9_.-]{1,64}$/i.test(value) ? value : 'authorization_failed');
 
-export const completeCallback = async (services: ConnectionServices, params: Record<string, unknown>): Promise<CallbackOutcome> => {
+export const completeCallback = async (services: ConnectionServices, params: Record<string, unknown>, budget: RequestBudget = {}): Promise<CallbackOutcome> => {
   const parsed = callbackParams.safeParse(params);
   if (!parsed.success) throw new ValidationError('The callback parameters are malformed: expected code and state (or error and state) from TrueLayer.');
   const { state, code, error } = parsed.data;
@@ -70,7 +70,9 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
 
   let tokens: TokenSet;
   try {
-    tokens = await services.auth.exchangeCode({ code: code as string, redirectUri: authState.redirectUri });
+    // The exchange runs on the invocation's time, past API Gateway's: a browser told to retry loses
+    // nothing, while an exchange abandoned early could spend the code for tokens never stored.
+    tokens = await services.auth.exchangeCode({ code: code as string, redirectUri: authState.redirectUri, deadline: budget.workUntil });
   } catch (cause) {
     if (cause instanceof TrueLayerError && cause.status >= 400 && cause.status < 500) {
       services.log.warn('code exchange refused', { connection_id: record.connectionId, upstream_code: cause.code });

@@ -47,6 +47,11 @@ export interface ConnectionRecord {
   accessTokenExpiresAt?: number | undefined;
   lastRefreshedAt?: string | undefined;
   refreshCount: number;
+  /**
+   * Set when a call that spends the refresh token (refresh, extend) was sent and no answer came:
+   * TrueLayer may have rotated the pair. Cleared by the next token write.
+   */
+  refreshOutcomeUnknownAt?: string | undefined;
   version: number;
   leaseHolder?: string | undefined;
   leaseExpiresAt?: number | undefined;

@@ -8,7 +8,7 @@ import { hashState, STATE_TTL_MS } from './auth-state';
 import { storeExchangedTokens } from './complete-callback';
 import { effectiveStatus, toView, type ConnectionView } from './connection';
 import { loadOwned } from './load-owned';
-import type { Caller, ConnectionServices } from './services';
+import type { Caller, ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 import { describeZodError } from './validation';
 
@@ -45,7 +45,13 @@ const cannotExtend = (detail: string, error?: TrueLayerError) =>
     extra: error ? { upstream_status: error.status, upstream_code: error.code } : {},
   });
 
-export const extendConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, body: unknown): Promise<ExtendOutcome> => {
+export const extendConnection = async (
+  services: ConnectionServices,
+  caller: Caller,
+  connectionId: string,
+  body: unknown,
+  budget: RequestBudget = {},
+): Promise<ExtendOutcome> => {
   const parsed = extendBody.safeParse(body === undefined ? {} : body);
   if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
   const record = await loadOwned(services, caller, connectionId);
@@ -57,8 +63,9 @@ export const extendConnection = async (services: ConnectionServices, caller: Cal
   const { repository, clock } = services;
   const now = clock.now();
   const holder = randomUUID();
-  // The extend spends the refresh token like a refresh does, so it takes the same lease.
-  if (!(await repository.acquireLease(record.connectionId, record.version, holder, now, 30_000))) {
+  // The extend spends the refresh token like a refresh does, so it takes the same lease, and its call
+  // gets the token-call deadline: abandoned early, TrueLayer may still rotate the pair.
+  if (!(await repository.acquireLease(record.connectionId, record.version, holder, now, services.vault.leaseMs))) {
     throw new ServiceError({ code: 'refresh_in_progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
   }
   const state = services.newState();
@@ -71,8 +78,14 @@ export const extendConnection = async (services: ConnectionServices, caller: Cal
       user: parsed.data.user,
       state,
       responseMode: record.responseMode,
+      deadline: Math.min(Date.now() + services.vault.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY),
     });
   } catch (error) {
+    if (error instanceof TrueLayerError && error.outcomeUnknown) {
+      // Sent, never answered: the next refresh settles whether TrueLayer spent the stored token.
+      await repository.markRefreshOutcomeUnknown(record.connectionId, record.version, isoAt(clock.now())).catch(() => false);
+      services.log.warn('extend sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
+    }
     await repository.releaseLease(record.connectionId, holder);
     if (error instanceof TrueLayerError && (error.status === 401 || error.status === 422)) {
       throw cannotExtend(error.status === 401 ? 'TrueLayer no longer knows this connection\'s refresh token: create a new connection.' : 'TrueLayer says this connection cannot be extended: create a new connection.', error);
@@ -90,13 +103,13 @@ export const extendConnection = async (services: ConnectionServices, caller: Cal
 };
 
 /** Revokes at TrueLayer with a fresh token, then erases the token blob. Safe to repeat. */
-export const revokeConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<void> => {
+export const revokeConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, budget: RequestBudget = {}): Promise<void> => {
   const record = await loadOwned(services, caller, connectionId);
   const { repository, clock } = services;
   if (record.tokens && effectiveStatus(record, clock.now()).status !== 'inactive') {
     let accessToken: string | undefined;
     try {
-      accessToken = (await services.vault.freshAccessToken(record)).accessToken;
+      accessToken = (await services.vault.freshAccessToken(record, budget)).accessToken;
     } catch (error) {
       // A connection TrueLayer already refuses needs no revocation there; anything else is a real failure.
       if (!(error instanceof ConnectionInactiveError)) throw error;

@@ -43,6 +43,7 @@ const toItem = (r: ConnectionRecord): Item => ({
   access_token_expires_at: r.accessTokenExpiresAt,
   last_refreshed_at: r.lastRefreshedAt,
   refresh_count: r.refreshCount,
+  refresh_outcome_unknown_at: r.refreshOutcomeUnknownAt,
   version: r.version,
   lease_holder: r.leaseHolder,
   lease_expires_at: r.leaseExpiresAt,
@@ -74,6 +75,7 @@ const fromItem = (i: Item): ConnectionRecord => ({
   accessTokenExpiresAt: num(i.access_token_expires_at),
   lastRefreshedAt: str(i.last_refreshed_at),
   refreshCount: num(i.refresh_count) ?? 0,
+  refreshOutcomeUnknownAt: str(i.refresh_outcome_unknown_at),
   version: num(i.version) ?? 0,
   leaseHolder: str(i.lease_holder),
   leaseExpiresAt: num(i.lease_expires_at),
@@ -253,7 +255,7 @@ export class ConnectionRepository {
       sets.push('status_detail = :d');
       values[':d'] = change.detail;
     } else removes.push('status_detail');
-    if (change.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at');
+    if (change.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
     let condition = 'attribute_exists(pk)';
     // A revoke is final: no later status change (a refresh refused, a 403 seen by a request that
     // raced the delete) may write over it.
@@ -313,9 +315,28 @@ export class ConnectionRepository {
   }
 
   /**
+   * Records that a call spending the refresh token was sent and never answered, so the next attempt
+   * knows a refusal of the stored token may mean TrueLayer rotated it. Only while the version is the
+   * one the call was made from (a newer pair makes the question moot); the lease is left as it is.
+   */
+  async markRefreshOutcomeUnknown(connectionId: string, expectedVersion: number, atIso: string): Promise<boolean> {
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: 'SET refresh_outcome_unknown_at = :at',
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':at': atIso, ':v': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  /**
    * Writes a new token pair (and what came with it) in one conditional update: only if the version is
-   * still the one read and, when a lease holder is given, the lease is still ours. Bumps the version
-   * and drops the lease.
+   * still the one read and, when a lease holder is given, the lease is still ours. Bumps the version,
+   * drops the lease, and clears an unknown refresh outcome (the pair stored now is known good).
    */
   async writeTokens(
     connectionId: string,
@@ -325,7 +346,7 @@ export class ConnectionRepository {
     leaseHolder?: string,
   ): Promise<boolean> {
     const sets = ['tokens = :t', 'access_token_expires_at = :e', 'updated_at = :u', 'version = version + :one'];
-    const removes = ['lease_holder', 'lease_expires_at'];
+    const removes = ['lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at'];
     const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': expectedVersion };
     const optional: Array<[string, unknown]> = [
       ['status', write.status],

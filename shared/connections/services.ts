@@ -23,6 +23,17 @@ export interface ConnectionServices {
   newState: () => string;
 }
 
+/**
+ * The time one request has, in real epoch ms. `answerBy`: when the client must have its answer (API
+ * Gateway gives up at 29 s); a waiter stops waiting then. `workUntil`: when the invocation itself
+ * ends (the function's timeout, later); a token call may run until then, so that a pair TrueLayer
+ * rotated is stored even when the client was already told to retry.
+ */
+export interface RequestBudget {
+  answerBy?: number | undefined;
+  workUntil?: number | undefined;
+}
+
 /** The caller, as the JWT authorizer established it. */
 export interface Caller {
   owner: string;

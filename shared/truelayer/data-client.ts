@@ -34,6 +34,8 @@ export interface ExtendInput {
   user: { id?: string; name: string; email?: string; phone?: string };
   state?: string;
   responseMode?: 'query' | 'form_post';
+  /** Epoch ms (real time): the call, retries included, ends by then. */
+  deadline?: number | undefined;
 }
 
 export interface TrueLayerDataClientOptions {
@@ -43,6 +45,8 @@ export interface TrueLayerDataClientOptions {
   clock: Clock;
   /** Per attempt. */
   timeoutMs: number;
+  /** Per attempt of an extend, which spends the refresh token like a refresh does. Default `timeoutMs`. */
+  tokenTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
 }
 
@@ -52,8 +56,10 @@ export class TrueLayerDataClient {
   private readonly apiUrl: string;
   private readonly credentials: ClientCredentialsSource;
   private readonly http: TrueLayerHttp;
+  private readonly tokenTimeoutMs: number;
 
   constructor(options: TrueLayerDataClientOptions) {
+    this.tokenTimeoutMs = options.tokenTimeoutMs ?? options.timeoutMs;
     this.apiUrl = options.apiUrl.replace(/\/+$/, '');
     this.credentials = options.credentials;
     this.http = new TrueLayerHttp({
@@ -138,6 +144,8 @@ export class TrueLayerDataClient {
       body: JSON.stringify(body),
       retryMode: 'unprocessed-only',
       sensitive: [input.refreshToken, clientSecret],
+      timeoutMs: this.tokenTimeoutMs,
+      ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
     };
     const sentAt = this.http.clock.now();
     const result = await this.http.send(call);
