@@ -126,6 +126,17 @@ export class ConnectionNotReadyError extends ServiceError {
   }
 }
 
+/** An `authorized` connection its owner has not completed: nothing may be read through it yet. */
+export class ConnectionNotConfirmedError extends ServiceError {
+  override name = 'ConnectionNotConfirmedError';
+  constructor() {
+    super({
+      code: 'connection_not_confirmed',
+      detail: 'Its owner has not completed this connection yet: POST /connections/{id}/complete with the completion_code the return_url received.',
+    });
+  }
+}
+
 export class UpstreamError extends ServiceError {
   override name = 'UpstreamError';
 }
