@@ -11,6 +11,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError } from '../errors';
 import { connectionKey, FINISHED_RETENTION_MS, pendingKey, stateKey, tableDefinition, ttlAt } from '../table';
 import type { AuthStateRecord } from './auth-state';
@@ -511,7 +512,9 @@ export class ConnectionRepository {
    */
   async reservePendingSlot(owner: string, connectionId: string, expiresAt: number, now: number, max: number): Promise<boolean> {
     const Key = { pk: pendingKey(owner) };
-    for (let attempt = 0; attempt < 8; attempt += 1) {
+    for (let attempt = 0; attempt < 25; attempt += 1) {
+      // Lost a race for the item: step aside a moment (jittered) so the writers spread out.
+      if (attempt > 0) await sleep(5 + Math.random() * 20 * Math.min(attempt, 5));
       const out = await this.send(() => this.doc.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true })));
       const version = num(out.Item?.version);
       const slots: Record<string, number> = {};
