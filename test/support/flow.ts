@@ -66,7 +66,7 @@ export class TestApi {
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
 
-  async createConnection(sub: string, body: Record<string, unknown> = {}): Promise<{ connection_id: string; auth_link: string }> {
+  async createConnection(sub: string, body: Record<string, unknown> = {}): Promise<{ connection_id: string; auth_link: string; auth_link_expires_at: string }> {
     const created = await this.call('POST', '/connections', { sub, body });
     if (created.status !== 201) throw new Error(`create failed: ${created.status} ${created.text}`);
     return created.body;
