@@ -454,7 +454,6 @@ const signIn = async (name) => {
     } finally {
       await loadConnections();
     }
-    reportCallback(returned);
     if (returned.foreign) state.openAfterSignIn = undefined;
   } else await loadConnections();
   if (state.openAfterSignIn) {
@@ -462,6 +461,8 @@ const signIn = async (name) => {
     state.openAfterSignIn = undefined;
     await selectConnection(id);
   }
+  // After the data load, which announces itself: the completion is the news.
+  if (returned?.completed) reportCallback(returned);
 };
 
 const signOut = () => {

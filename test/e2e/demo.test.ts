@@ -208,6 +208,26 @@ describe('demo page', () => {
     expect(read.status).toBe(409);
   });
 
+  it('keeps the returned code until the user signs in, then completes the connection as them', async () => {
+    const user = newUser('late-signer');
+    const created = await (
+      await fetch(`${stack.apiUrl}/connections`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await stack.issueToken(user)}`, 'content-type': 'application/json' },
+        body: '{}',
+      })
+    ).json();
+    // A browser with no session on the app: the bank sends it back to the demo page, signed out.
+    await page.goto(created.auth_link);
+    await answerDialog();
+    await textOf(statusMessage(), /Sign in to finish connecting it/);
+    expect(new URL(page.url()).search).toBe('');
+    await page.getByLabel('User name').fill(user);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await textOf(statusMessage(), /Bank connected: the connection is active/);
+    expect((await apiGet(user, `/connections/${created.connection_id}`)).status).toBe('active');
+  });
+
   it('extends a john/doe connection by sending the user through the bank again, and comes back active', async () => {
     const user = newUser('renewer');
     await signIn(user);
