@@ -22,7 +22,11 @@ const respond = (outcome: CallbackOutcome): APIGatewayProxyStructuredResultV2 =>
       outcome.returnUrl,
       outcome.error
         ? { connection_id: outcome.connectionId, error: outcome.error }
-        : { connection_id: outcome.connectionId, status: outcome.status ?? 'authorized', ...(outcome.completionCode ? { completion_code: outcome.completionCode } : {}) },
+        : {
+            connection_id: outcome.connectionId,
+            status: outcome.status ?? 'authorized',
+            ...(outcome.completionCode ? { completion_code: outcome.completionCode } : {}),
+          },
     );
     // The location carries the completion code: no referrer leaves with it.
     return { statusCode: 302, headers: { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }, body: '' };

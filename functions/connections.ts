@@ -14,7 +14,10 @@ export const handler = httpStack(
     const id = event.pathParameters?.id ?? '';
     switch (event.routeKey) {
       case 'GET /connections':
-        return jsonResponse(200, await listConnections(services, caller, { limit: event.queryStringParameters?.limit, cursor: event.queryStringParameters?.cursor }));
+        return jsonResponse(
+          200,
+          await listConnections(services, caller, { limit: event.queryStringParameters?.limit, cursor: event.queryStringParameters?.cursor }),
+        );
       case 'GET /connections/{id}':
         return jsonResponse(200, await getConnection(services, caller, id));
       case 'POST /connections/{id}/extend':

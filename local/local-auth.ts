@@ -109,7 +109,12 @@ const guarded =
       return sendJson(
         res,
         415,
-        problemBody(new ServiceError({ code: 'unsupported_media_type', detail: 'Send the body as JSON with content-type: application/json, e.g. curl -H \'content-type: application/json\' -d \'{"sub":"alice"}\'.' })),
+        problemBody(
+          new ServiceError({
+            code: 'unsupported_media_type',
+            detail: 'Send the body as JSON with content-type: application/json, e.g. curl -H \'content-type: application/json\' -d \'{"sub":"alice"}\'.',
+          }),
+        ),
         'application/problem+json',
       );
     }

@@ -560,7 +560,8 @@ const completeReturned = async (result) => {
       result.foreign = true;
       const who = creator && creator !== user ? ` It was started by ${creator}, and you are signed in as ${user}.` : '';
       throw new Error(
-        `This bank connection was not started by you (${user}), so it cannot be completed as you.${who} It has been revoked: nobody can read the bank account you signed in to.`,
+        `This bank connection was not started by you (${user}), so it cannot be completed as you.${who} ` +
+          'It has been revoked: nobody can read the bank account you signed in to.',
       );
     }
     throw error;

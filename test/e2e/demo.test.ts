@@ -210,13 +210,13 @@ describe('demo page', () => {
 
   it('keeps the returned code until the user signs in, then completes the connection as them', async () => {
     const user = newUser('late-signer');
-    const created = await (
+    const created = (await (
       await fetch(`${stack.apiUrl}/connections`, {
         method: 'POST',
         headers: { authorization: `Bearer ${await stack.issueToken(user)}`, 'content-type': 'application/json' },
         body: '{}',
       })
-    ).json();
+    ).json()) as { connection_id: string; auth_link: string };
     // A browser with no session on the app: the bank sends it back to the demo page, signed out.
     await page.goto(created.auth_link);
     await answerDialog();
