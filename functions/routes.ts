@@ -41,7 +41,8 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'authLink',
     entry: 'functions/auth-link.ts',
     description: 'POST /connections: creates a connection and its TrueLayer auth link',
-    uses: ['table:write', 'clientSecret:read'],
+    // Reads the owner's pending slots; seals the PKCE verifier with a data key.
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
     timeoutSeconds: 10,
     memoryMb: 256,
   },
@@ -64,7 +65,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   connections: {
     name: 'connections',
     entry: 'functions/connections.ts',
-    description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend',
+    description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend|complete',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
@@ -96,6 +97,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
   { method: 'DELETE', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
   { method: 'POST', path: '/connections/{id}/extend', function: 'connections', auth: 'jwt' },
+  { method: 'POST', path: '/connections/{id}/complete', function: 'connections', auth: 'jwt' },
   { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
   { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },

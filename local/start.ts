@@ -39,7 +39,9 @@ const describe = (stack: LocalStack): string => {
     `    curl -s ${stack.apiUrl}/connections -H "authorization: Bearer $TOKEN"`,
     `    curl -s -X POST ${stack.apiUrl}/__local/clock ${json} -d '{"advance_seconds":3600}'`,
     '',
-    '  Open the auth_link in a browser and sign in to the mock bank as john / doe.',
+    '  Open the auth_link in a browser and sign in to the mock bank as john / doe; you land on the demo',
+    '  page with ?connection_id=ID&completion_code=CODE. Finish it as the same user:',
+    `    curl -s -X POST ${stack.apiUrl}/connections/ID/complete -H "authorization: Bearer $TOKEN" ${json} -d '{"completion_code":"CODE"}'`,
     `  Stop with Ctrl-C (or kill -TERM ${process.pid}).`,
     '',
   ].join('\n');

@@ -3,7 +3,7 @@
  * container, lazily (the first request pays, an import does not). Handlers get what they need from
  * here and nothing reaches AWS through a module singleton elsewhere.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clockFor, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
@@ -57,7 +57,7 @@ export const buildDependencies = (config: Config): Dependencies => {
   return {
     config,
     clock,
-    services: { config, clock, repository, vault, auth, data, log, newId: randomUUID, newState: () => newState() },
+    services: { config, clock, repository, vault, cipher, auth, data, log, newId: randomUUID, newState: () => newState(), newSecret: () => randomBytes(32).toString('base64url') },
   };
 };
 

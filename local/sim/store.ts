@@ -35,6 +35,8 @@ export interface DialogSession {
   renewalOf?: string;
   /** The bank user who must sign in again for a renewal. */
   expectedUsername?: string;
+  /** PKCE (RFC 7636): the S256 challenge the auth link carried; its code then needs the verifier. */
+  codeChallenge?: string;
 }
 
 export interface AuthCode {
@@ -45,6 +47,7 @@ export interface AuthCode {
   issuedAt: number;
   used: boolean;
   renewalOf?: string;
+  codeChallenge?: string;
 }
 
 export interface Credential {

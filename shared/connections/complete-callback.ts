@@ -1,14 +1,20 @@
 /**
  * GET|POST /callback: TrueLayer sends the user's browser here. Consumes the state once, then either
- * records the user's refusal or exchanges the code, reads /me and stores the tokens encrypted.
+ * records the user's refusal or exchanges the code (with the PKCE verifier) and stores the tokens
+ * encrypted before anything else is awaited. A first authorization becomes `authorized`, never
+ * `active`: whoever finished the bank's dialog may not be the creator, so the creator completes it
+ * with the one-time code sent to the return_url.
  */
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
-import { hashState, looksLikeState } from './auth-state';
+import { hashState, looksLikeState, openVerifier } from './auth-state';
+import { COMPLETION_TTL_MS, hashCompletionCode } from './completion-code';
+import { readConsentDetails, releaseSlot } from './complete-connection';
 import type { ConnectionRecord } from './connection';
+import type { TokenWrite } from './repository';
 import type { ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 
@@ -25,8 +31,20 @@ export interface CallbackOutcome {
   connectionId: string;
   returnUrl?: string | undefined;
   status?: string;
+  /** The one-time code for POST /connections/{id}/complete (first authorizations only). */
+  completionCode?: string;
   error?: string;
   errorDescription?: string;
+}
+
+/** Time kept back from the deadline for storing the tokens after the exchange. */
+const STORE_RESERVE_MS = 3_000;
+/** Below this much time left, /me is not attempted: the completion reads it instead. */
+const MIN_ME_MS = 1_000;
+
+export interface StoreOptions {
+  /** Epoch ms (real time) by which the request must have answered: later upstream calls (/me) stop there. */
+  deadline?: number | undefined;
 }
 
 const errorCode = (value: string): string => (/^[a-z0-9_.-]{1,64}$/i.test(value) ? value : 'authorization_failed');
@@ -63,26 +81,35 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
         { status: 'inactive', reason: code === 'access_denied' ? 'user_denied' : 'authorization_failed', detail: code, onlyIfStatus: 'authorization_required' },
         isoAt(clock.now()),
       );
+      await releaseSlot(services, record);
     }
     services.log.info('callback carried an error', { connection_id: record.connectionId, error: code });
     return { ...base, error: code };
   }
 
+  const codeVerifier = authState.codeVerifier ? await openVerifier(services.cipher, authState, authState.codeVerifier) : undefined;
   let tokens: TokenSet;
   try {
-    // The exchange runs on the invocation's time, past API Gateway's: a browser told to retry loses
-    // nothing, while an exchange abandoned early could spend the code for tokens never stored.
-    tokens = await services.auth.exchangeCode({ code: code as string, redirectUri: authState.redirectUri, deadline: budget.workUntil });
+    // The exchange runs on the invocation's time, past API Gateway's (a browser told to retry loses
+    // nothing, while an exchange abandoned early could spend the code for tokens never stored), and
+    // leaves time to store what it returns.
+    tokens = await services.auth.exchangeCode({
+      code: code as string,
+      redirectUri: authState.redirectUri,
+      codeVerifier,
+      ...(budget.workUntil !== undefined ? { deadline: budget.workUntil - STORE_RESERVE_MS } : {}),
+    });
   } catch (cause) {
     if (cause instanceof TrueLayerError && cause.status >= 400 && cause.status < 500) {
       services.log.warn('code exchange refused', { connection_id: record.connectionId, upstream_code: cause.code });
+      if (authState.purpose === 'connect') await releaseSlot(services, record);
       return { ...base, error: 'code_exchange_failed', errorDescription: 'TrueLayer refused the authorization code (expired or already used): connect again.' };
     }
     throw mapUpstreamError(cause);
   }
   try {
-    const stored = await storeExchangedTokens(services, record, tokens, authState.purpose);
-    return { ...base, status: stored.status };
+    const stored = await storeExchangedTokens(services, record, tokens, authState.purpose, { deadline: budget.answerBy });
+    return { ...base, status: stored.record.status, ...(stored.completionCode ? { completionCode: stored.completionCode } : {}) };
   } catch (error) {
     // Deleted (or refused) while the user was at the bank: tell the app, store nothing.
     if (error instanceof ConnectionInactiveError) return { ...base, error: 'connection_inactive' };
@@ -91,51 +118,78 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
 };
 
 /**
- * Stores a freshly exchanged (or extended) token pair with what /me says about the consent. If /me
- * fails, the tokens are still stored (status `authorized`) so nothing TrueLayer issued is lost.
+ * Stores a freshly exchanged (or extended) token pair at once, then asks /me about the consent with
+ * whatever time is left. A first authorization is stored `authorized` with a new completion code
+ * (returned, stored only as its hash); a re-authentication (extend) makes the connection `active`
+ * again. If /me fails or runs out of time, the tokens are stored all the same.
  */
 export const storeExchangedTokens = async (
   services: ConnectionServices,
   record: ConnectionRecord,
   tokens: TokenSet,
   purpose: 'connect' | 'extend',
-): Promise<ConnectionRecord> => {
+  options: StoreOptions = {},
+): Promise<{ record: ConnectionRecord; completionCode?: string }> => {
   const { repository, clock, vault } = services;
   const sealed = await vault.seal(record, { access_token: tokens.accessToken, refresh_token: tokens.refreshToken });
-  let me;
-  let meError: unknown;
-  try {
-    me = await services.data.me(tokens.accessToken);
-  } catch (cause) {
-    meError = cause;
-  }
   const now = clock.now();
-  const write = {
+  const completionCode = purpose === 'connect' ? services.newSecret() : undefined;
+  const completion = completionCode ? { codeHash: hashCompletionCode(completionCode), expiresAt: isoAt(now + COMPLETION_TTL_MS) } : undefined;
+  const write: TokenWrite = {
     tokens: sealed,
     accessTokenExpiresAt: tokens.expiresAt,
-    status: me ? ('active' as const) : ('authorized' as const),
+    status: purpose === 'connect' ? 'authorized' : 'active',
     statusReason: null,
-    ...(me?.provider ? { provider: { providerId: me.provider.providerId, ...(me.provider.displayName ? { displayName: me.provider.displayName } : {}) } } : {}),
-    ...(me ? { credentialsId: me.credentialsId } : {}),
-    ...(me?.consentCreatedAt ? { consentCreatedAt: me.consentCreatedAt } : {}),
-    ...(me?.consentExpiresAt ? { consentExpiresAt: me.consentExpiresAt } : {}),
     lastRefreshedAt: isoAt(now),
+    ...(completion ? { completion } : {}),
   };
   // The item may have moved since it was read (a refresh, a status change): retry on the newest
   // version, since these tokens are the newest TrueLayer issued.
   let current = record;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
+  let stored: ConnectionRecord | undefined;
+  for (let attempt = 0; attempt < 5 && !stored; attempt += 1) {
     // A revoke (for either purpose), or a refused first authorization, is final: never write over it.
     if (current.status === 'inactive' && (current.statusReason === 'revoked' || purpose === 'connect')) {
       throw new ConnectionInactiveError(current.statusReason);
     }
     if (await repository.writeTokens(current.connectionId, current.version, write, isoAt(now))) {
-      if (meError) services.log.warn('tokens stored but /me failed; the connection stays authorized', { connection_id: current.connectionId, error: String(meError) });
-      return { ...current, ...write, version: current.version + 1, statusReason: undefined, statusDetail: undefined };
+      stored = {
+        ...current,
+        tokens: sealed,
+        accessTokenExpiresAt: tokens.expiresAt,
+        status: write.status ?? current.status,
+        lastRefreshedAt: write.lastRefreshedAt,
+        version: current.version + 1,
+        statusReason: undefined,
+        statusDetail: undefined,
+        leaseHolder: undefined,
+        leaseExpiresAt: undefined,
+        ...(completion ? { completionCodeHash: completion.codeHash, completionExpiresAt: completion.expiresAt, completionTries: 0 } : {}),
+      };
+      break;
     }
     const reread = await repository.get(current.connectionId);
     if (!reread) throw new NotFoundError();
     current = reread;
   }
-  throw new ServiceError({ code: 'conflict', detail: 'The connection changed while the callback was processed; start again.' });
+  if (!stored) throw new ServiceError({ code: 'conflict', detail: 'The connection changed while the callback was processed; start again.' });
+  if (completion) {
+    // The owner's pending slot now runs until the completion deadline.
+    await repository.extendPendingSlot(stored.owner, stored.connectionId, Date.parse(completion.expiresAt)).catch(() => false);
+  }
+
+  // Only now, with the tokens safe, any further upstream call, and only on the time left.
+  const left = options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - Date.now();
+  if (left < MIN_ME_MS) {
+    services.log.warn('no time left for /me; the consent details are read at completion', { connection_id: stored.connectionId });
+    return { record: stored, ...(completionCode ? { completionCode } : {}) };
+  }
+  try {
+    const details = await readConsentDetails(services, tokens.accessToken, options.deadline);
+    await repository.writeConsentDetails(stored.connectionId, details, isoAt(clock.now()));
+    stored = { ...stored, ...details };
+  } catch (cause) {
+    services.log.warn('tokens stored but /me failed; the consent details are read at completion', { connection_id: stored.connectionId, error: String(cause) });
+  }
+  return { record: stored, ...(completionCode ? { completionCode } : {}) };
 };

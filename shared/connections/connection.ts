@@ -55,6 +55,12 @@ export interface ConnectionRecord {
   version: number;
   leaseHolder?: string | undefined;
   leaseExpiresAt?: number | undefined;
+  /** While `authorized`: the sha256 (hex) of the one-time completion code, never the code. */
+  completionCodeHash?: string | undefined;
+  /** While `authorized`: when the owner's time to complete it runs out. */
+  completionExpiresAt?: string | undefined;
+  /** Wrong completion codes presented so far. */
+  completionTries?: number | undefined;
 }
 
 export interface ConnectionView {
@@ -67,6 +73,7 @@ export interface ConnectionView {
   updated_at: string;
   consent_expires_at?: string;
   auth_link_expires_at?: string;
+  completion_expires_at?: string;
   return_url?: string;
 }
 
@@ -75,12 +82,17 @@ export interface EffectiveStatus {
   reason?: StatusReason | undefined;
 }
 
+/** An `authorized` connection its owner did not complete in time (one without a deadline predates completion). */
+export const isUnconfirmed = (record: Pick<ConnectionRecord, 'status' | 'completionExpiresAt'>, now: number): boolean =>
+  record.status === 'authorized' && record.completionExpiresAt !== undefined && Date.parse(record.completionExpiresAt) <= now;
+
 /** The status a reader should see now, whatever has been written down so far. */
 export const effectiveStatus = (record: ConnectionRecord, now: number): EffectiveStatus => {
   if (record.status === 'inactive') return { status: 'inactive', reason: record.statusReason };
   if (record.status === 'authorization_required' && Date.parse(record.authLinkExpiresAt) <= now) {
     return { status: 'inactive', reason: 'authorization_expired' };
   }
+  if (record.status === 'authorized' && isUnconfirmed(record, now)) return { status: 'inactive', reason: 'not_confirmed' };
   if (record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now) {
     return { status: 'inactive', reason: 'consent_expired' };
   }
@@ -101,6 +113,7 @@ export const toView = (record: ConnectionRecord, now: number): ConnectionView =>
     updated_at: record.updatedAt,
     ...(record.consentExpiresAt ? { consent_expires_at: record.consentExpiresAt } : {}),
     ...(record.status === 'authorization_required' ? { auth_link_expires_at: record.authLinkExpiresAt } : {}),
+    ...(status === 'authorized' && record.completionExpiresAt ? { completion_expires_at: record.completionExpiresAt } : {}),
     ...(record.returnUrl ? { return_url: record.returnUrl } : {}),
   };
 };

@@ -2,9 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import * as z from '../zod';
 import { isoAt } from '../clock';
-import { ConnectionInactiveError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
+import { ConnectionInactiveError, ConnectionNotConfirmedError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
-import { hashState, STATE_TTL_MS } from './auth-state';
+import { codeChallengeS256, hashState, sealVerifier, STATE_TTL_MS } from './auth-state';
+import { expireUnconfirmed, releaseSlot } from './complete-connection';
+import { openCursor, sealCursor } from './list-cursor';
 import { storeExchangedTokens } from './complete-callback';
 import { effectiveStatus, toView, type ConnectionView } from './connection';
 import { loadOwned } from './load-owned';
@@ -12,14 +14,42 @@ import type { Caller, ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 import { describeZodError } from './validation';
 
-export const listConnections = async (services: ConnectionServices, caller: Caller): Promise<{ connections: ConnectionView[] }> => {
+export const LIST_DEFAULT_LIMIT = 50;
+export const LIST_MAX_LIMIT = 100;
+
+export interface ListQuery {
+  limit?: string | undefined;
+  cursor?: string | undefined;
+}
+
+export const listConnections = async (
+  services: ConnectionServices,
+  caller: Caller,
+  query: ListQuery = {},
+): Promise<{ connections: ConnectionView[]; next_cursor?: string }> => {
+  let limit = LIST_DEFAULT_LIMIT;
+  if (query.limit !== undefined) {
+    if (!/^\d{1,3}$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > LIST_MAX_LIMIT) {
+      throw new ValidationError(`limit must be a whole number from 1 to ${LIST_MAX_LIMIT} (default ${LIST_DEFAULT_LIMIT}).`);
+    }
+    limit = Number(query.limit);
+  }
+  const start = query.cursor === undefined ? undefined : await openCursor(services, caller.owner, query.cursor);
+  const page = await services.repository.listByOwner(caller.owner, { limit, start });
+  // Lapsed completions are revoked as they are seen; the view already reads them inactive.
+  await Promise.all(page.records.map((record) => expireUnconfirmed(services, record)));
   const now = services.clock.now();
-  const records = await services.repository.listByOwner(caller.owner);
-  return { connections: records.map((record) => toView(record, now)) };
+  return {
+    connections: page.records.map((record) => toView(record, now)),
+    ...(page.next ? { next_cursor: await sealCursor(services, caller.owner, page.next) } : {}),
+  };
 };
 
-export const getConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<ConnectionView> =>
-  toView(await loadOwned(services, caller, connectionId), services.clock.now());
+export const getConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<ConnectionView> => {
+  const record = await loadOwned(services, caller, connectionId);
+  await expireUnconfirmed(services, record);
+  return toView(record, services.clock.now());
+};
 
 export const extendBody = z.strictObject({
   user_has_reconfirmed_consent: z.literal(true, { error: 'must be true: show the user your reconfirmation screen first' }),
@@ -56,6 +86,7 @@ export const extendConnection = async (
   if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
   const record = await loadOwned(services, caller, connectionId);
   if (record.status === 'authorization_required') throw new ConnectionNotReadyError(record.status);
+  if (record.status === 'authorized') throw new ConnectionNotConfirmedError();
   if (!record.tokens) throw new ConnectionInactiveError(record.statusReason ?? 'revoked');
   const pair = await services.vault.open(record);
   if (!pair.refresh_token) throw cannotExtend('This connection has no refresh token (no offline_access scope), so it cannot be extended: create a new one.');
@@ -69,9 +100,19 @@ export const extendConnection = async (
     throw new ServiceError({ code: 'refresh_in_progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
   }
   const state = services.newState();
+  // The re-authentication link carries PKCE like every auth link.
+  const verifier = services.newSecret();
   let result;
   try {
-    await repository.putState({ stateHash: hashState(state), owner: record.owner, connectionId: record.connectionId, redirectUri: record.redirectUri, purpose: 'extend', expiresAt: now + STATE_TTL_MS });
+    await repository.putState({
+      stateHash: hashState(state),
+      owner: record.owner,
+      connectionId: record.connectionId,
+      redirectUri: record.redirectUri,
+      purpose: 'extend',
+      expiresAt: now + STATE_TTL_MS,
+      codeVerifier: await sealVerifier(services.cipher, record, verifier),
+    });
     result = await services.data.extend({
       refreshToken: pair.refresh_token,
       redirectUri: record.redirectUri,
@@ -79,6 +120,7 @@ export const extendConnection = async (
       state,
       responseMode: record.responseMode,
       deadline: Math.min(Date.now() + services.vault.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY),
+      codeChallenge: codeChallengeS256(verifier),
     });
   } catch (error) {
     if (error instanceof TrueLayerError && error.outcomeUnknown) {
@@ -97,7 +139,7 @@ export const extendConnection = async (
     services.log.info('extend needs the user to authenticate', { connection_id: record.connectionId });
     return { action_needed: 'authentication_needed', user_input_link: result.userInputLink };
   }
-  const stored = await storeExchangedTokens(services, { ...record, leaseHolder: holder }, result.tokens, 'extend');
+  const { record: stored } = await storeExchangedTokens(services, { ...record, leaseHolder: holder }, result.tokens, 'extend');
   services.log.info('connection extended', { connection_id: record.connectionId });
   return { status: 'active', ...(stored.consentExpiresAt ? { consent_expires_at: stored.consentExpiresAt } : {}) };
 };
@@ -125,5 +167,6 @@ export const revokeConnection = async (services: ConnectionServices, caller: Cal
   }
   if (record.status === 'inactive' && record.statusReason === 'revoked' && !record.tokens) return;
   await repository.setStatus(record.connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, isoAt(clock.now()));
-  services.log.info('connection revoked', { connection_id: record.connectionId });
+  await releaseSlot(services, record);
+  services.log.info('connection revoked', { connection_id: record.connectionId, status_reason: 'revoked' });
 };

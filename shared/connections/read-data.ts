@@ -1,7 +1,7 @@
 /** GET /connections/{id}/{data path}: TrueLayer's Data API v1 body, fetched with a fresh access token. */
 import { isIP } from 'node:net';
 import { isoAt } from '../clock';
-import { ConnectionInactiveError, ServiceError, ValidationError } from '../errors';
+import { ConnectionInactiveError, ConnectionNotConfirmedError, ServiceError, ValidationError } from '../errors';
 import { dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
 import type { DataResponse } from '../truelayer/data-client';
 import { TrueLayerError } from '../truelayer/errors';
@@ -43,6 +43,8 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
   const record = await loadOwned(services, caller, request.connectionId);
   const effective = effectiveStatus(record, services.clock.now());
   if (effective.status === 'inactive') throw new ConnectionInactiveError(effective.reason);
+  // Whoever finished the bank's dialog may not be the owner: nothing is read until the owner completes it.
+  if (record.status === 'authorized') throw new ConnectionNotConfirmedError();
 
   const budget = request.budget ?? {};
   const call = (accessToken: string) =>

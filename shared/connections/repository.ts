@@ -11,8 +11,9 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError } from '../errors';
-import { connectionKey, stateKey, tableDefinition } from '../table';
+import { connectionKey, FINISHED_RETENTION_MS, pendingKey, stateKey, tableDefinition, ttlAt } from '../table';
 import type { AuthStateRecord } from './auth-state';
 import type { ConnectionRecord, StatusReason, StoredStatus } from './connection';
 
@@ -47,6 +48,9 @@ const toItem = (r: ConnectionRecord): Item => ({
   version: r.version,
   lease_holder: r.leaseHolder,
   lease_expires_at: r.leaseExpiresAt,
+  completion_code_hash: r.completionCodeHash,
+  completion_expires_at: r.completionExpiresAt,
+  completion_tries: r.completionTries,
 });
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -79,7 +83,26 @@ const fromItem = (i: Item): ConnectionRecord => ({
   version: num(i.version) ?? 0,
   leaseHolder: str(i.lease_holder),
   leaseExpiresAt: num(i.lease_expires_at),
+  completionCodeHash: str(i.completion_code_hash),
+  completionExpiresAt: str(i.completion_expires_at),
+  completionTries: num(i.completion_tries),
 });
+
+/** Where a page of a list starts: DynamoDB's LastEvaluatedKey, opaque to everyone but the repository. */
+export type PageKey = Record<string, unknown>;
+
+export interface Page {
+  records: ConnectionRecord[];
+  next?: PageKey | undefined;
+}
+
+/** What /me said about the consent, written once it is known. */
+export interface ConsentDetails {
+  provider?: ConnectionRecord['provider'];
+  credentialsId?: string;
+  consentCreatedAt?: string;
+  consentExpiresAt?: string;
+}
 
 /** The changes a token write makes, always together and always conditional on the version read. */
 export interface TokenWrite {
@@ -93,6 +116,8 @@ export interface TokenWrite {
   consentExpiresAt?: string;
   lastRefreshedAt?: string;
   refreshed?: boolean;
+  /** A first authorization: the completion code's hash and deadline (status goes to `authorized`). */
+  completion?: { codeHash: string; expiresAt: string };
 }
 
 const isConditionFailure = (error: unknown): boolean =>
@@ -144,7 +169,14 @@ export class ConnectionRepository {
 
   async create(record: ConnectionRecord): Promise<void> {
     await this.send(() =>
-      this.doc.send(new PutCommand({ TableName: this.table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(pk)' })),
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          // An abandoned link leaves a row that TTL removes in time; the callback moves it on.
+          Item: { ...toItem(record), [tableDefinition.ttlAttribute]: ttlAt(Date.parse(record.authLinkExpiresAt) + FINISHED_RETENTION_MS) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
     );
   }
 
@@ -155,27 +187,25 @@ export class ConnectionRepository {
     return out.Item && out.Item.kind === 'connection' ? fromItem(out.Item) : undefined;
   }
 
-  async listByOwner(owner: string): Promise<ConnectionRecord[]> {
-    const records: ConnectionRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.send(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: tableDefinition.ownerIndex.name,
-            KeyConditionExpression: '#o = :o',
-            ExpressionAttributeNames: { '#o': tableDefinition.ownerIndex.partitionKey.name },
-            ExpressionAttributeValues: { ':o': owner },
-            ScanIndexForward: false,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) records.push(fromItem(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return records;
+  /** One page of the owner's connections, newest first, as the owner index projects them (no tokens). */
+  async listByOwner(owner: string, page: { limit: number; start?: PageKey | undefined }): Promise<Page> {
+    const out = await this.send(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: tableDefinition.ownerIndex.name,
+          KeyConditionExpression: '#o = :o',
+          ExpressionAttributeNames: { '#o': tableDefinition.ownerIndex.partitionKey.name },
+          ExpressionAttributeValues: { ':o': owner },
+          ScanIndexForward: false,
+          Limit: page.limit,
+          ...(page.start ? { ExclusiveStartKey: page.start } : {}),
+        }),
+      ),
+    );
+    const records = (out.Items ?? []).map(fromItem);
+    // DynamoDB may hand back a key after the last item; a page that came back short of the limit is the last.
+    return { records, next: out.LastEvaluatedKey && records.length === page.limit ? out.LastEvaluatedKey : undefined };
   }
 
   async putState(state: AuthStateRecord): Promise<void> {
@@ -191,6 +221,7 @@ export class ConnectionRepository {
             redirect_uri: state.redirectUri,
             purpose: state.purpose,
             expires_at: state.expiresAt,
+            code_verifier: state.codeVerifier,
             [tableDefinition.ttlAttribute]: Math.ceil(state.expiresAt / 1000),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -226,6 +257,7 @@ export class ConnectionRepository {
           redirectUri: String(i.redirect_uri),
           purpose: i.purpose === 'extend' ? 'extend' : 'connect',
           expiresAt: Number(i.expires_at),
+          codeVerifier: str(i.code_verifier),
         },
       };
     } catch (error) {
@@ -256,6 +288,12 @@ export class ConnectionRepository {
       values[':d'] = change.detail;
     } else removes.push('status_detail');
     if (change.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
+    if (change.status === 'inactive') {
+      // A finished connection stays readable for a while, then TTL removes it; its completion code is void.
+      sets.push('#ttl = :ttl');
+      values[':ttl'] = ttlAt(Date.parse(nowIso) + FINISHED_RETENTION_MS);
+      removes.push('completion_code_hash', 'completion_expires_at', 'completion_tries');
+    }
     let condition = 'attribute_exists(pk)';
     // A revoke is final: no later status change (a refresh refused, a 403 seen by a request that
     // raced the delete) may write over it.
@@ -275,7 +313,7 @@ export class ConnectionRepository {
           Key: { pk: connectionKey(connectionId) },
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: condition,
-          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeNames: { '#s': 'status', ...(change.status === 'inactive' ? { '#ttl': tableDefinition.ttlAttribute } : {}) },
           ExpressionAttributeValues: values,
         }),
       ),
@@ -364,12 +402,19 @@ export class ConnectionRepository {
     if (write.statusReason === null) removes.push('status_reason', 'status_detail');
     if (write.refreshed) sets.push('refresh_count = if_not_exists(refresh_count, :zero) + :one');
     if (write.refreshed) values[':zero'] = 0;
+    if (write.completion) {
+      sets.push('completion_code_hash = :ch', 'completion_expires_at = :ce', 'completion_tries = :zero', '#ttl = :ttl');
+      values[':ch'] = write.completion.codeHash;
+      values[':ce'] = write.completion.expiresAt;
+      values[':zero'] = 0;
+      values[':ttl'] = ttlAt(Date.parse(write.completion.expiresAt) + FINISHED_RETENTION_MS);
+    }
     let condition = 'version = :v';
     if (leaseHolder) {
       condition += ' AND lease_holder = :h';
       values[':h'] = leaseHolder;
     }
-    const names: Record<string, string> = {};
+    const names: Record<string, string> = write.completion ? { '#ttl': tableDefinition.ttlAttribute } : {};
     for (const [name, value] of optional) if (value !== undefined) names[`#${name}`] = name;
     return this.conditional(() =>
       this.doc.send(
@@ -380,6 +425,168 @@ export class ConnectionRepository {
           ConditionExpression: condition,
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /** What /me said, written after the tokens; never over a finished connection. */
+  async writeConsentDetails(connectionId: string, details: ConsentDetails, nowIso: string): Promise<boolean> {
+    const fields: Array<[string, unknown]> = [
+      ['provider', details.provider],
+      ['credentials_id', details.credentialsId],
+      ['consent_created_at', details.consentCreatedAt],
+      ['consent_expires_at', details.consentExpiresAt],
+    ];
+    const present = fields.filter(([, value]) => value !== undefined);
+    if (present.length === 0) return true;
+    const names: Record<string, string> = { '#s': 'status' };
+    const values: Record<string, unknown> = { ':u': nowIso, ':inactive': 'inactive' };
+    for (const [name, value] of present) {
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+    }
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: `SET ${present.map(([name]) => `#${name} = :${name}`).join(', ')}, updated_at = :u`,
+          ConditionExpression: 'attribute_exists(pk) AND #s <> :inactive',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Counts one wrong completion code; the new count, or undefined when the connection no longer
+   * waits for completion (completed, revoked or lapsed meanwhile).
+   */
+  async countCompletionFailure(connectionId: string, nowIso: string): Promise<number | undefined> {
+    try {
+      const out = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: connectionKey(connectionId) },
+            UpdateExpression: 'SET completion_tries = if_not_exists(completion_tries, :zero) + :one, updated_at = :u',
+            ConditionExpression: '#s = :authorized AND attribute_exists(completion_code_hash)',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':u': nowIso, ':authorized': 'authorized' },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        ),
+      );
+      return num(out.Attributes?.completion_tries);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The owner's completion: `authorized` → `active`, only while the same code hash is stored and
+   * unexpired, so a code works once even when two requests race. Clears the code and the ttl.
+   */
+  async activate(connectionId: string, codeHash: string, now: number, details: ConsentDetails = {}): Promise<boolean> {
+    const names: Record<string, string> = { '#s': 'status', '#ttl': tableDefinition.ttlAttribute };
+    const values: Record<string, unknown> = {
+      ':active': 'active',
+      ':authorized': 'authorized',
+      ':h': codeHash,
+      ':u': new Date(now).toISOString(),
+      ':now': new Date(now).toISOString(),
+      ':one': 1,
+    };
+    const sets = ['#s = :active', 'updated_at = :u', 'version = version + :one'];
+    for (const [name, value] of Object.entries({
+      provider: details.provider,
+      credentials_id: details.credentialsId,
+      consent_created_at: details.consentCreatedAt,
+      consent_expires_at: details.consentExpiresAt,
+    })) {
+      if (value === undefined) continue;
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+      sets.push(`#${name} = :${name}`);
+    }
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE completion_code_hash, completion_expires_at, completion_tries, status_reason, status_detail, #ttl`,
+          ConditionExpression: '#s = :authorized AND completion_code_hash = :h AND completion_expires_at > :now',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Takes one of the owner's pending slots (connections waiting for consent or completion) if fewer
+   * than `max` are live. The slots live on one item per owner, rewritten under its version, so the
+   * limit holds exactly even when requests race; lapsed slots are dropped on the way.
+   */
+  async reservePendingSlot(owner: string, connectionId: string, expiresAt: number, now: number, max: number): Promise<boolean> {
+    const Key = { pk: pendingKey(owner) };
+    for (let attempt = 0; attempt < 25; attempt += 1) {
+      // Lost a race for the item: step aside a moment (jittered) so the writers spread out.
+      if (attempt > 0) await sleep(5 + Math.random() * 20 * Math.min(attempt, 5));
+      const out = await this.send(() => this.doc.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true })));
+      const version = num(out.Item?.version);
+      const slots: Record<string, number> = {};
+      for (const [id, until] of Object.entries((out.Item?.slots ?? {}) as Record<string, unknown>)) {
+        if (typeof until === 'number' && until > now) slots[id] = until;
+      }
+      if (Object.keys(slots).length >= max) return false;
+      slots[connectionId] = expiresAt;
+      const latest = Math.max(...Object.values(slots));
+      const written = await this.conditional(() =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { ...Key, kind: 'pending', slots, version: (version ?? 0) + 1, [tableDefinition.ttlAttribute]: ttlAt(latest + FINISHED_RETENTION_MS) },
+            ConditionExpression: version === undefined ? 'attribute_not_exists(pk)' : 'version = :v',
+            ...(version === undefined ? {} : { ExpressionAttributeValues: { ':v': version } }),
+          }),
+        ),
+      );
+      if (written) return true;
+    }
+    throw new DependencyUnavailableError('Too many connections are being created for this user at once; try again.');
+  }
+
+  /** Moves a slot's expiry (the link was used: now the completion deadline counts), if it is still held. */
+  async extendPendingSlot(owner: string, connectionId: string, expiresAt: number): Promise<boolean> {
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pendingKey(owner) },
+          UpdateExpression: 'SET slots.#id = :until, version = version + :one, #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(slots.#id)',
+          ExpressionAttributeNames: { '#id': connectionId, '#ttl': tableDefinition.ttlAttribute },
+          ExpressionAttributeValues: { ':until': expiresAt, ':one': 1, ':ttl': ttlAt(expiresAt + FINISHED_RETENTION_MS) },
+        }),
+      ),
+    );
+  }
+
+  /** Frees a slot once the connection no longer waits (completed, refused, revoked). */
+  async releasePendingSlot(owner: string, connectionId: string): Promise<void> {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pendingKey(owner) },
+          UpdateExpression: 'REMOVE slots.#id SET version = version + :one',
+          ConditionExpression: 'attribute_exists(slots.#id)',
+          ExpressionAttributeNames: { '#id': connectionId },
+          ExpressionAttributeValues: { ':one': 1 },
         }),
       ),
     );

@@ -1,6 +1,7 @@
 /** What the connection use cases need, built once per container by the composition root. */
 import type { Clock } from '../clock';
 import type { Config } from '../config';
+import type { TokenCipher } from '../crypto/token-cipher';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import type { TrueLayerDataClient } from '../truelayer/data-client';
 import type { ConnectionRepository } from './repository';
@@ -16,11 +17,15 @@ export interface ConnectionServices {
   clock: Clock;
   repository: ConnectionRepository;
   vault: TokenVault;
+  /** Seals what is not a token pair but is as secret (the PKCE verifier) or must not be forged (list cursors). */
+  cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>;
   auth: Pick<TrueLayerAuthClient, 'authLink' | 'exchangeCode' | 'revoke'>;
   data: Pick<TrueLayerDataClient, 'get' | 'me' | 'extend'>;
   log: Logish;
   newId: () => string;
   newState: () => string;
+  /** 32 random bytes, base64url: PKCE verifiers and completion codes (a test may fix them). */
+  newSecret: () => string;
 }
 
 /**

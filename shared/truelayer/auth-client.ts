@@ -31,6 +31,8 @@ export interface AuthLinkRequest {
   providers: string;
   providerId?: string;
   responseMode?: 'query' | 'form_post';
+  /** PKCE (RFC 7636) S256 challenge: the code then only redeems with its verifier. */
+  codeChallenge?: string;
 }
 
 export interface TrueLayerAuthClientOptions {
@@ -92,6 +94,10 @@ export class TrueLayerAuthClient {
     if (request.providerId) params.set('provider_id', request.providerId);
     // TrueLayer documents only `form_post`; query delivery is its default, so it is left implicit.
     if (request.responseMode === 'form_post') params.set('response_mode', 'form_post');
+    if (request.codeChallenge) {
+      params.set('code_challenge', request.codeChallenge);
+      params.set('code_challenge_method', 'S256');
+    }
     // URLSearchParams writes a space as `+` and a literal `+` as `%2B`, so this swap is exact.
     return `${this.authUrl}/?${params.toString().replace(/\+/g, '%20')}`;
   }
@@ -100,7 +106,7 @@ export class TrueLayerAuthClient {
    * `POST /connect/token` with `grant_type=authorization_code`. `deadline` (epoch ms, real time)
    * bounds the call, retries included, below the client's own per-attempt timeout.
    */
-  async exchangeCode(input: { code: string; redirectUri: string; deadline?: number | undefined }): Promise<TokenSet> {
+  async exchangeCode(input: { code: string; redirectUri: string; codeVerifier?: string | undefined; deadline?: number | undefined }): Promise<TokenSet> {
     const { clientId, clientSecret } = await this.credentials.get();
     const form = new URLSearchParams({
       grant_type: 'authorization_code',
@@ -109,7 +115,8 @@ export class TrueLayerAuthClient {
       redirect_uri: input.redirectUri,
       code: input.code,
     });
-    return this.token(form, [input.code, clientSecret], input.deadline);
+    if (input.codeVerifier) form.set('code_verifier', input.codeVerifier);
+    return this.token(form, [input.code, clientSecret, ...(input.codeVerifier ? [input.codeVerifier] : [])], input.deadline);
   }
 
   /** `POST /connect/token` with `grant_type=refresh_token`. The answer may carry a new refresh token. */

@@ -33,7 +33,8 @@ export const asUser = (event: SampleEvent, sub: string): SampleEvent => {
 /** The event for another connection (and data path): path parameters, rawPath and http.path agree. */
 export const forConnection = (event: SampleEvent, connectionId: string, proxy?: string): SampleEvent => {
   const pathParameters = { ...event.pathParameters, id: connectionId, ...(proxy !== undefined ? { proxy } : {}) };
-  const rawPath = `/connections/${connectionId}${pathParameters.proxy ? `/${pathParameters.proxy}` : event.routeKey.endsWith('/extend') ? '/extend' : ''}`;
+  const action = /\/(extend|complete)$/.exec(event.routeKey)?.[0] ?? '';
+  const rawPath = `/connections/${connectionId}${pathParameters.proxy ? `/${pathParameters.proxy}` : action}`;
   return { ...event, rawPath, pathParameters, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: rawPath } } };
 };
 

@@ -121,11 +121,11 @@ describe('least privilege', () => {
     expect(allows(grants, 'secretsmanager:GetSecretValue', secretId())).toBe(uses.has('clientSecret:read'));
   });
 
-  it('does not let the authLink function decrypt or generate token keys', () => {
+  it('lets the authLink function seal (the PKCE verifier) but never decrypt with the token key', () => {
     const grants = grantsOfRole(synthesized.json, roleIdOf('authLink'));
     const onTokenKey = grants.filter((grant) => grant.resources.includes(tokenKeyId()));
-    expect(onTokenKey).toEqual([]);
-    expect(allows(grants, 'dynamodb:Query', tableId())).toBe(false);
+    expect(onTokenKey.flatMap((grant) => grant.actions)).toEqual(['kms:GenerateDataKey']);
+    expect(allows(grants, 'kms:Decrypt', tokenKeyId())).toBe(false);
   });
 
   it.each(functionNames)('%s has no wildcard action or resource and no managed policy', (name) => {
