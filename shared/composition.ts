@@ -8,6 +8,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clockFor, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { newState } from './connections/auth-state';
+import type { ReadPaceServices } from './connections/read-data';
+import { ReadPaceStore } from './connections/read-pace-store';
+import { ResponseCache } from './connections/response-cache';
+import { TransactionPages } from './connections/transaction-pages';
+import { UnattendedBudget } from './connections/unattended-budget';
 import { ConnectionRepository } from './connections/repository';
 import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
@@ -24,6 +29,8 @@ export interface Dependencies {
   config: Config;
   clock: Clock;
   services: ConnectionServices;
+  /** The unattended budget, the response cache and transaction pages (data reads only). */
+  pace: ReadPaceServices;
 }
 
 export const buildDependencies = (config: Config): Dependencies => {
@@ -45,9 +52,16 @@ export const buildDependencies = (config: Config): Dependencies => {
   };
   // The lease outlives the longest refresh call, so a live holder never loses it.
   const vault = new TokenVault({ repository, cipher, auth, clock, leaseMs: config.truelayerTokenTimeoutMs + 5_000, log: log.warn });
+  const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
+  const pace: ReadPaceServices = {
+    budget: new UnattendedBudget({ store: paceStore, clock, limit: config.unattendedDailyLimit }),
+    cache: new ResponseCache({ store: paceStore, cipher, clock, warn: log.warn }),
+    pages: new TransactionPages(cipher),
+  };
   return {
     config,
     clock,
+    pace,
     services: { config, clock, repository, vault, auth, data, log, newId: randomUUID, newState: () => newState() },
   };
 };

@@ -6,7 +6,12 @@
  * - connection: `pk = "conn#<connection_id>"`, carries `gsi_owner` (the user's `sub`) and
  *   `created_at`, so it appears in the owner index;
  * - auth state: `pk = "state#<sha256(state) hex>"`, with `ttl` (epoch seconds) for TTL deletion;
- *   it has no `gsi_owner`, so it never appears in the owner index.
+ *   it has no `gsi_owner`, so it never appears in the owner index;
+ * - unattended budget: `pk = "unattended#<connection_id>#<sha256(endpoint + account) hex>"`, the
+ *   times of the calls sent upstream in the last 24 hours and a `version`, with `ttl`;
+ * - cached response: `pk = "cache#<connection_id>#<sha256(path + query) hex>"`, the last good
+ *   answer encrypted like tokens, with `ttl` (7 days). Neither carries `gsi_owner`, and neither
+ *   holds an account id in clear: the hashes stand for the path.
  */
 export const tableDefinition = {
   partitionKey: { name: 'pk', type: 'S' },
@@ -20,6 +25,8 @@ export const tableDefinition = {
 
 export const connectionKey = (connectionId: string): string => `conn#${connectionId}`;
 export const stateKey = (stateHash: string): string => `state#${stateHash}`;
+export const unattendedBudgetKey = (connectionId: string, endpointHash: string): string => `unattended#${connectionId}#${endpointHash}`;
+export const cachedResponseKey = (connectionId: string, requestHash: string): string => `cache#${connectionId}#${requestHash}`;
 
 /** The CreateTable input used by the local stack (CDK builds the same shape from `tableDefinition`). */
 export const createTableInput = (tableName: string) => ({
