@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'providers';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -43,7 +43,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   data: {
     name: 'data',
     entry: 'functions/data.ts',
-    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
+    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 at the bank\'s pace (budget, cache, pages)',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
     timeoutSeconds: 29,
     memoryMb: 256,
@@ -54,6 +54,15 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
     timeoutSeconds: 29,
+    memoryMb: 256,
+  },
+  providers: {
+    name: 'providers',
+    entry: 'functions/providers.ts',
+    description: 'GET /providers: the banks TrueLayer offers this client, cached an hour',
+    // Only the client id (from the secret) goes to TrueLayer; nothing is stored.
+    uses: ['clientSecret:read'],
+    timeoutSeconds: 15,
     memoryMb: 256,
   },
 };
@@ -76,6 +85,7 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
   { method: 'POST', path: '/connections/{id}/extend', function: 'connections', auth: 'jwt' },
   { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
+  { method: 'GET', path: '/providers', function: 'providers', auth: 'jwt' },
   { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
 ];

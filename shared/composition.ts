@@ -19,9 +19,11 @@ import { TokenVault } from './connections/token-vault';
 import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
 import { createLogger } from './logger';
+import { ProviderCatalogue } from './providers/provider-catalogue';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
 import { createCredentialsSource } from './truelayer/client-credentials';
 import { TrueLayerDataClient } from './truelayer/data-client';
+import { TrueLayerProvidersClient } from './truelayer/providers-client';
 
 export const logger = createLogger();
 
@@ -31,6 +33,8 @@ export interface Dependencies {
   services: ConnectionServices;
   /** The unattended budget, the response cache and transaction pages (data reads only). */
   pace: ReadPaceServices;
+  /** TrueLayer's provider list, cached an hour in this container. */
+  providers: ProviderCatalogue;
 }
 
 export const buildDependencies = (config: Config): Dependencies => {
@@ -62,6 +66,10 @@ export const buildDependencies = (config: Config): Dependencies => {
     config,
     clock,
     pace,
+    providers: new ProviderCatalogue({
+      client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
+      clock,
+    }),
     services: { config, clock, repository, vault, auth, data, log, newId: randomUUID, newState: () => newState() },
   };
 };

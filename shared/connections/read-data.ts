@@ -119,7 +119,10 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
     response = await fetchWithRefresh(services, record, call);
   } catch (error) {
     // A slot for a call that never reached TrueLayer is given back; one that did counts, as at the bank.
-    if (slot !== undefined && !sent) await pace.budget.release(scope, slot).catch(() => undefined);
+    if (slot !== undefined && !sent) {
+      await pace.budget.release(scope, slot).catch(() => undefined);
+      answerHeaders['x-unattended-remaining'] = String(Number(answerHeaders['x-unattended-remaining']) + 1);
+    }
     const bankSaysNo = error instanceof ServiceError && error.extra.upstream_code === 'provider_request_limit_exceeded';
     if (unattended && bankSaysNo) {
       // The bank counted differently from us: its own limit is reached, so the copy we keep is the answer.
