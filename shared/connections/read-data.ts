@@ -149,7 +149,7 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
     bodyText = JSON.stringify(response.body);
     tag = etagOf(bodyText);
   }
-  await pace.cache.put(owner, requestHash, { bodyText, etag: tag, fetchedAt });
+  await pace.cache.put(owner, requestHash, { bodyText, etag: tag, fetchedAt }, { attended: !unattended });
   const headers: Record<string, string> = {
     ...answerHeaders,
     'content-type': response.headers['content-type'] ?? 'application/json; charset=utf-8',

@@ -11,6 +11,9 @@ import { keyHash, type ReadPaceStore } from './read-pace-store';
 export const cacheLifetimeMs = 7 * 24 * 60 * 60 * 1000;
 // DynamoDB's item limit is 400 KB; stay well under it with the key and attributes.
 const maxBlobChars = 380_000;
+/** A user-present answer refreshes the copy at most this often per container: the copy is a fallback, not a mirror. */
+export const attendedRefreshMs = 60 * 60 * 1000;
+const rememberedWrites = 1_000;
 
 export interface CachedResponse {
   bodyText: string;
@@ -25,6 +28,9 @@ export interface CacheOwner {
 }
 
 export class ResponseCache {
+  /** When this container last stored each key, so user-present reads do not pay a write each. */
+  private readonly written = new Map<string, number>();
+
   constructor(private readonly options: { store: ReadPaceStore; cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>; clock: Clock; warn?: (message: string, fields?: Record<string, unknown>) => void }) {}
 
   /** The cache key of a request: its path and its query, already in one canonical text. */
@@ -47,8 +53,18 @@ export class ResponseCache {
     }
   }
 
-  /** Best effort: a failure to cache never fails the answer it would have cached. */
-  async put(owner: CacheOwner, requestHash: string, response: CachedResponse): Promise<void> {
+  /**
+   * Best effort: a failure to cache never fails the answer it would have cached. An unattended
+   * answer is always kept (there are at most a few a day); a user-present one only when this
+   * container has not stored that key within the hour.
+   */
+  async put(owner: CacheOwner, requestHash: string, response: CachedResponse, options: { attended?: boolean } = {}): Promise<void> {
+    const key = `${owner.connectionId}#${requestHash}`;
+    const last = this.written.get(key);
+    if (options.attended && last !== undefined && response.fetchedAt - last < attendedRefreshMs) return;
+    this.written.delete(key);
+    this.written.set(key, response.fetchedAt);
+    if (this.written.size > rememberedWrites) this.written.delete(this.written.keys().next().value as string);
     try {
       const packed = gzipSync(Buffer.from(response.bodyText, 'utf8'), { level: 6 }).toString('base64');
       const blob = await this.options.cipher.encrypt(JSON.stringify({ t: response.etag, b: packed }), owner);

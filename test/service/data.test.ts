@@ -57,7 +57,7 @@ describe('data paths', () => {
       all.body.results.push(...page.body.results);
       cursor = page.body.next_cursor;
     } while (cursor);
-    const first = all.body.results.map((t: { timestamp: string }) => t.timestamp.slice(0, 10)).sort()[0];
+    const first = all.body.results.map((t: { timestamp: string }) => t.timestamp.slice(0, 10)).sort()[0] ?? '';
     const to = new Date(Date.parse(first) + 30 * 86_400_000).toISOString().slice(0, 10);
     const some = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?from=${first}&to=${to}`, { sub: 'alice', headers: psu });
     expect(some.status).toBe(200);
