@@ -7,7 +7,7 @@ import type { TestApi } from '../test/support/flow';
 import { countServerRequests, total } from './counting-proxy';
 import { psuIp } from './http';
 
-export interface HistoryResult {
+interface HistoryResult {
   limit: number;
   pages: number;
   transactions: number;
@@ -18,7 +18,7 @@ export interface HistoryResult {
   upstreamCalls: number;
 }
 
-export interface BudgetCostResult {
+interface BudgetCostResult {
   /** DynamoDB requests per unattended read while slots remain (counter read + write, connection, cache write). */
   withinBudget: { perRequest: number; operations: Record<string, number> };
   /** Per unattended read past the budget, answered from the cache. */
@@ -35,7 +35,9 @@ export interface PaceResult {
 }
 
 const get = async (api: TestApi, path: string, sub: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${api.stack.apiUrl}${path}`, { headers: { authorization: `Bearer ${await api.token(sub)}`, 'accept-encoding': 'identity', ...headers } });
+  const response = await fetch(`${api.stack.apiUrl}${path}`, {
+    headers: { authorization: `Bearer ${await api.token(sub)}`, 'accept-encoding': 'identity', ...headers },
+  });
   const text = await response.text();
   return { status: response.status, text, headers: response.headers };
 };
@@ -48,7 +50,9 @@ const readHistory = async (api: TestApi, sub: string, base: string, limit: numbe
   let largest = 0;
   const started = performance.now();
   do {
-    const page = await get(api, `${base}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, sub, { 'x-psu-ip': psuIp });
+    const page = await get(api, `${base}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, sub, {
+      'x-psu-ip': psuIp,
+    });
     if (page.status !== 200) throw new Error(`page ${pages + 1} answered ${page.status}: ${page.text.slice(0, 200)}`);
     const body = JSON.parse(page.text) as { results: unknown[]; next_cursor?: string };
     largest = Math.max(largest, Buffer.byteLength(page.text));
@@ -58,7 +62,15 @@ const readHistory = async (api: TestApi, sub: string, base: string, limit: numbe
   } while (cursor);
   const seconds = (performance.now() - started) / 1000;
   const after = (await api.simStats()).data['/data/v1/accounts/{account_id}/transactions'] ?? 0;
-  return { limit, pages, transactions, seconds, pagesPerSecond: pages / seconds, largestResponseBytes: largest, upstreamCalls: after - before };
+  return {
+    limit,
+    pages,
+    transactions,
+    seconds,
+    pagesPerSecond: pages / seconds,
+    largestResponseBytes: largest,
+    upstreamCalls: after - before,
+  };
 };
 
 const perRequest = async (api: TestApi, calls: () => Promise<unknown>, n: number) => {
@@ -69,14 +81,18 @@ const perRequest = async (api: TestApi, calls: () => Promise<unknown>, n: number
     dynamo.stop();
   }
   const counts = dynamo.counts();
-  const operations = Object.fromEntries(Object.entries(counts).map(([operation, count]) => [operation, Math.round((count / n) * 100) / 100]));
+  const operations = Object.fromEntries(
+    Object.entries(counts).map(([operation, count]) => [operation, Math.round((count / n) * 100) / 100]),
+  );
   return { perRequest: total(counts) / n, operations };
 };
 
 export const measurePace = async (api: TestApi): Promise<PaceResult> => {
   const sub = 'bench-busy';
   const connectionId = await api.connect(sub, { username: 'john', password: 'busy' });
-  const accounts = JSON.parse((await get(api, `/connections/${connectionId}/accounts`, sub, { 'x-psu-ip': psuIp })).text) as { results: { account_id: string; account_type: string }[] };
+  const accounts = JSON.parse((await get(api, `/connections/${connectionId}/accounts`, sub, { 'x-psu-ip': psuIp })).text) as {
+    results: { account_id: string; account_type: string }[];
+  };
   const current = accounts.results.find((account) => account.account_type === 'TRANSACTION')?.account_id ?? '';
   const savings = accounts.results.find((account) => account.account_type === 'SAVINGS')?.account_id ?? '';
   const base = `/connections/${connectionId}/accounts/${current}/transactions`;
@@ -86,7 +102,11 @@ export const measurePace = async (api: TestApi): Promise<PaceResult> => {
   const unattended = (path: string) => () => get(api, `/connections/${connectionId}/accounts/${path}`, sub);
   const withinBudget = await perRequest(api, unattended(`${current}/balance`), 4);
   const fromCache = await perRequest(api, unattended(`${current}/balance`), 10);
-  const attended = await perRequest(api, () => get(api, `/connections/${connectionId}/accounts/${current}/balance`, sub, { 'x-psu-ip': psuIp }), 10);
+  const attended = await perRequest(
+    api,
+    () => get(api, `/connections/${connectionId}/accounts/${current}/balance`, sub, { 'x-psu-ip': psuIp }),
+    10,
+  );
 
   const upstreamBefore = (await api.simStats()).data['/data/v1/accounts/{account_id}/standing_orders'] ?? 0;
   const dynamo = countServerRequests(Number(new URL(api.stack.dynamoEndpoint).port));
@@ -100,5 +120,8 @@ export const measurePace = async (api: TestApi): Promise<PaceResult> => {
   const statuses: Record<string, number> = {};
   for (const response of responses) statuses[response.status] = (statuses[response.status] ?? 0) + 1;
   const upstream = ((await api.simStats()).data['/data/v1/accounts/{account_id}/standing_orders'] ?? 0) - upstreamBefore;
-  return { history, budget: { withinBudget, fromCache, attended, burst: { concurrency, upstream, dynamodb: total(dynamo.counts()), statuses } } };
+  return {
+    history,
+    budget: { withinBudget, fromCache, attended, burst: { concurrency, upstream, dynamodb: total(dynamo.counts()), statuses } },
+  };
 };

@@ -14,7 +14,9 @@ const isConditionFailure = (error: unknown): boolean =>
 const isUnavailable = (error: unknown): boolean => {
   const e = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
   const status = e?.$metadata?.httpStatusCode;
-  return status === undefined || status >= 500 || Boolean(e.$retryable) || /Throttl|Throughput|LimitExceeded/.test((error as Error)?.name ?? '');
+  return (
+    status === undefined || status >= 500 || Boolean(e.$retryable) || /Throttl|Throughput|LimitExceeded/.test((error as Error)?.name ?? '')
+  );
 };
 
 /** A hash that stands for a path (with its account id) in a key, so no account id is stored in clear. */
@@ -53,7 +55,13 @@ export class ReadPaceStore {
 
   async readCounter(connectionId: string, endpointHash: string): Promise<BudgetCounter> {
     const out = await this.send(() =>
-      this.doc.send(new GetCommand({ TableName: this.options.tableName, Key: { pk: unattendedBudgetKey(connectionId, endpointHash) }, ConsistentRead: true })),
+      this.doc.send(
+        new GetCommand({
+          TableName: this.options.tableName,
+          Key: { pk: unattendedBudgetKey(connectionId, endpointHash) },
+          ConsistentRead: true,
+        }),
+      ),
     );
     const item = out.Item;
     if (!item) return { calls: [], version: 0 };
@@ -65,7 +73,13 @@ export class ReadPaceStore {
    * Replaces the call list only if nobody wrote since `expectedVersion` was read: the one condition
    * that keeps concurrent callers from all taking the last slot. False when someone else won.
    */
-  async writeCounter(connectionId: string, endpointHash: string, expectedVersion: number, calls: number[], expiresAtMs: number): Promise<boolean> {
+  async writeCounter(
+    connectionId: string,
+    endpointHash: string,
+    expectedVersion: number,
+    calls: number[],
+    expiresAtMs: number,
+  ): Promise<boolean> {
     try {
       await this.send(() =>
         this.doc.send(

@@ -31,7 +31,14 @@ export class ResponseCache {
   /** When this container last stored each key, so user-present reads do not pay a write each. */
   private readonly written = new Map<string, number>();
 
-  constructor(private readonly options: { store: ReadPaceStore; cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>; clock: Clock; warn?: (message: string, fields?: Record<string, unknown>) => void }) {}
+  constructor(
+    private readonly options: {
+      store: ReadPaceStore;
+      cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>;
+      clock: Clock;
+      warn?: (message: string, fields?: Record<string, unknown>) => void;
+    },
+  ) {}
 
   /** The cache key of a request: its path and its query, already in one canonical text. */
   static requestHash(path: string, canonicalQuery: string): string {
@@ -72,7 +79,12 @@ export class ResponseCache {
         this.options.warn?.('response too large to cache', { bytes: blob.length });
         return;
       }
-      await this.options.store.putCached(owner.connectionId, requestHash, { blob, fetchedAt: response.fetchedAt }, response.fetchedAt + cacheLifetimeMs);
+      await this.options.store.putCached(
+        owner.connectionId,
+        requestHash,
+        { blob, fetchedAt: response.fetchedAt },
+        response.fetchedAt + cacheLifetimeMs,
+      );
     } catch (error) {
       this.options.warn?.('could not cache response', { error: (error as Error).name });
     }

@@ -14,10 +14,10 @@ import type { TokenCipher } from '../crypto/token-cipher';
 import { ServiceError, ValidationError } from '../errors';
 
 const dayMs = 86_400_000;
-export const defaultPageLimit = 500;
-export const maxPageLimit = 1_000;
+const defaultPageLimit = 500;
+const maxPageLimit = 1_000;
 /** With no `from`, a history reaches back two years (what UK banks typically serve). */
-export const defaultHistoryMs = 730 * dayMs;
+const defaultHistoryMs = 730 * dayMs;
 const firstWindowDays = 31;
 const maxWindowDays = 366;
 
@@ -81,13 +81,23 @@ const parseLimit = (value: string | undefined): number => {
 };
 
 const invalidCursor = (): ServiceError =>
-  new ServiceError({ code: 'invalid_cursor', detail: 'The cursor is not one this service issued for this connection and path; start again without it.' });
+  new ServiceError({
+    code: 'invalid_cursor',
+    detail: 'The cursor is not one this service issued for this connection and path; start again without it.',
+  });
 
 const validPosition = (value: unknown, path: string): value is PagePosition => {
   const v = value as PagePosition;
   return (
-    typeof v === 'object' && v !== null && v.p === path && Number.isSafeInteger(v.from) && Number.isSafeInteger(v.to) && v.from <= v.to &&
-    Number.isInteger(v.w) && v.w >= 1 && v.w <= maxWindowDays &&
+    typeof v === 'object' &&
+    v !== null &&
+    v.p === path &&
+    Number.isSafeInteger(v.from) &&
+    Number.isSafeInteger(v.to) &&
+    v.from <= v.to &&
+    Number.isInteger(v.w) &&
+    v.w >= 1 &&
+    v.w <= maxWindowDays &&
     (v.at === undefined ? v.key === undefined : Number.isSafeInteger(v.at) && typeof v.key === 'string')
   );
 };
@@ -101,11 +111,17 @@ export class TransactionPages {
   constructor(private readonly cipher: Pick<TokenCipher, 'encrypt' | 'decrypt'>) {}
 
   /** What the page asked for is: its range, its position and the one window to fetch. */
-  async plan(owner: CursorOwner, path: string, query: { from?: string; to?: string; limit?: string; cursor?: string }, now: number): Promise<PagePlan> {
+  async plan(
+    owner: CursorOwner,
+    path: string,
+    query: { from?: string; to?: string; limit?: string; cursor?: string },
+    now: number,
+  ): Promise<PagePlan> {
     const limit = parseLimit(query.limit);
     let position: PagePosition;
     if (query.cursor !== undefined) {
-      if (query.from !== undefined || query.to !== undefined) throw new ValidationError('Send "cursor" without "from" and "to": the cursor already holds the range.');
+      if (query.from !== undefined || query.to !== undefined)
+        throw new ValidationError('Send "cursor" without "from" and "to": the cursor already holds the range.');
       position = await this.open(owner, path, query.cursor);
     } else {
       const to = Math.min(query.to === undefined ? now : boundMs(query.to, true), now);
@@ -146,7 +162,10 @@ export class TransactionPages {
     // The window is done: the next starts the day before it.
     const perDay = candidates.length / windowDays;
     const w = candidates.length === 0 ? clampDays(windowDays * 4) : clampDays((limit * 0.9) / perDay);
-    return { results: taken.map(({ item }) => item), next: { p: position.p, from: position.from, to: position.to, at: windowStart, key: '', w } };
+    return {
+      results: taken.map(({ item }) => item),
+      next: { p: position.p, from: position.from, to: position.to, at: windowStart, key: '', w },
+    };
   }
 
   async seal(owner: CursorOwner, position: PagePosition): Promise<string> {
@@ -170,6 +189,7 @@ export class TransactionPages {
  * The newest moment the next window must reach. An empty key marks a window boundary: everything
  * before `at` remains, so the window ends the day before.
  */
-const upperOf = (position: PagePosition): number => (position.at === undefined ? position.to : position.key === '' ? position.at - 1 : position.at);
+const upperOf = (position: PagePosition): number =>
+  position.at === undefined ? position.to : position.key === '' ? position.at - 1 : position.at;
 
 const clampDays = (days: number): number => Math.min(maxWindowDays, Math.max(1, Math.floor(days)));

@@ -15,7 +15,10 @@ const toTrueLayerCountry = (code: string): string => (code === 'gb' ? 'uk' : cod
 /** `?country=gb` or a list (`gb,ie` or `gb ie`); absent means every country. */
 export const parseCountries = (value: string | undefined): string[] => {
   if (value === undefined || value.trim() === '') return [];
-  const codes = value.toLowerCase().split(/[\s,]+/).filter((code) => code.length > 0);
+  const codes = value
+    .toLowerCase()
+    .split(/[\s,]+/)
+    .filter((code) => code.length > 0);
   if (codes.length > 20 || !codes.every((code) => /^[a-z]{2}$/.test(code))) {
     throw new ValidationError('"country" must be two-letter country codes (e.g. gb, ie, de), separated by commas.');
   }

@@ -38,7 +38,14 @@ export class TrueLayerProvidersClient {
     const url = new URL(`${this.authUrl}/api/providers`);
     url.searchParams.set('clientId', clientId);
     if (countries.length > 0) url.searchParams.set('country', countries.join(' '));
-    const call: HttpCall = { operation: 'providers', method: 'GET', url: url.toString(), headers: { accept: 'application/json' }, retryMode: 'idempotent', sensitive: [] };
+    const call: HttpCall = {
+      operation: 'providers',
+      method: 'GET',
+      url: url.toString(),
+      headers: { accept: 'application/json' },
+      retryMode: 'idempotent',
+      sensitive: [],
+    };
     const result = await this.http.send(call);
     if (!this.http.isSuccess(result)) throw this.http.errorFrom(call, result);
     return this.http.parseBody(call, result, providersSchema).map((item) => ({

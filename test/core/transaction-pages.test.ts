@@ -9,7 +9,8 @@ const path = 'accounts/a1/transactions';
 
 /** A cipher that only marks the text; the sealing itself is TokenCipher's (tampering is tested through the stack). */
 const cipher = {
-  encrypt: async (text: string, context: { connectionId: string; owner: string }) => `${context.connectionId}.${context.owner}.${Buffer.from(text).toString('base64url')}`,
+  encrypt: async (text: string, context: { connectionId: string; owner: string }) =>
+    `${context.connectionId}.${context.owner}.${Buffer.from(text).toString('base64url')}`,
   decrypt: async (blob: string, context: { connectionId: string; owner: string }) => {
     const [connectionId, who, text] = blob.split('.');
     if (connectionId !== context.connectionId || who !== context.owner || !text) throw new Error('wrong row');
@@ -21,7 +22,9 @@ const cipher = {
 const bank = (transactions: readonly Record<string, unknown>[]) => (from: string, to: string) => {
   const lower = Date.parse(`${from}T00:00:00Z`);
   const upper = Date.parse(`${to}T00:00:00Z`) + dayMs - 1;
-  return stamped(transactions).filter(({ at }) => at >= lower && at <= upper).map(({ t }) => t);
+  return stamped(transactions)
+    .filter(({ at }) => at >= lower && at <= upper)
+    .map(({ t }) => t);
 };
 
 const parsed = new WeakMap<readonly Record<string, unknown>[], { t: Record<string, unknown>; at: number }[]>();
@@ -58,14 +61,21 @@ describe('transaction pages', () => {
   it('returns every transaction of the range exactly once, newest first, for any density, ties and limit', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ day: fc.integer({ min: 0, max: 400 }), second: fc.integer({ min: 0, max: 86_399 }), tie: fc.boolean() }), { maxLength: 400 }),
+        fc.array(fc.record({ day: fc.integer({ min: 0, max: 400 }), second: fc.integer({ min: 0, max: 86_399 }), tie: fc.boolean() }), {
+          maxLength: 400,
+        }),
         fc.integer({ min: 1, max: 60 }),
         async (specs, limit) => {
           const transactions = specs.map((spec, index) => {
             // Some share a timestamp to the second, as posted batches do.
             const at = now - spec.day * dayMs - (spec.tie ? 0 : spec.second * 1000);
             const stamp = new Date(at).toISOString();
-            return { normalised_provider_transaction_id: `txn-${index}`, timestamp: index % 2 ? stamp.slice(0, 19) : stamp, amount: -index, description: 'X' };
+            return {
+              normalised_provider_transaction_id: `txn-${index}`,
+              timestamp: index % 2 ? stamp.slice(0, 19) : stamp,
+              amount: -index,
+              description: 'X',
+            };
           });
           const from = new Date(now - 400 * dayMs).toISOString().slice(0, 10);
           const { seen } = await readAll(transactions, now, { from, limit: String(limit) });

@@ -30,7 +30,14 @@ describe('the unattended budget', () => {
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect((await api.simStats()).data[template('balance')]).toBe(4);
     expect(answers.map((a) => a.headers.get('x-unattended-remaining'))).toEqual(['3', '2', '1', '0', '0', '0']);
-    expect(answers.map((a) => a.headers.get('x-data-source'))).toEqual(['truelayer', 'truelayer', 'truelayer', 'truelayer', 'cache', 'cache']);
+    expect(answers.map((a) => a.headers.get('x-data-source'))).toEqual([
+      'truelayer',
+      'truelayer',
+      'truelayer',
+      'truelayer',
+      'cache',
+      'cache',
+    ]);
     expect(answers[4]?.headers.get('age')).toBe('60');
     expect(answers[5]?.headers.get('age')).toBe('120');
     expect(answers[5]?.body).toEqual(answers[3]?.body);
@@ -55,7 +62,8 @@ describe('the unattended budget', () => {
   it('answers 429 unattended_limit_reached with Retry-After when no earlier answer is kept, and frees the slot a day later', async () => {
     const base = `/connections/${id}/accounts/${accountId}/transactions/pending`;
     const day = (n: number) => new Date(api.stack.clock.now() - n * 86_400_000).toISOString().slice(0, 10);
-    for (let n = 1; n <= 4; n += 1) expect((await api.call('GET', `${base}?from=${day(n + 10)}&to=${day(n)}`, { sub: 'alice' })).status).toBe(200);
+    for (let n = 1; n <= 4; n += 1)
+      expect((await api.call('GET', `${base}?from=${day(n + 10)}&to=${day(n)}`, { sub: 'alice' })).status).toBe(200);
     const fifth = await api.call('GET', `${base}?from=${day(20)}&to=${day(5)}`, { sub: 'alice' });
     expect(fifth.status).toBe(429);
     expect(fifth.body.code).toBe('unattended_limit_reached');
@@ -91,7 +99,10 @@ describe('the unattended budget', () => {
 
   it('keeps the cached copy encrypted: the table holds no account id, amount or description in clear', async () => {
     const balance = await api.call('GET', `/connections/${id}/accounts/${accountId}/balance`, { sub: 'alice', headers: psu });
-    const transactions = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?limit=5`, { sub: 'alice', headers: psu });
+    const transactions = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?limit=5`, {
+      sub: 'alice',
+      headers: psu,
+    });
     const items = await scanTable(tableClient(api.stack), api.stack.tableName);
     expect(items.some((item) => String(item.pk).startsWith('cache#'))).toBe(true);
     expect(items.some((item) => String(item.pk).startsWith('unattended#'))).toBe(true);
@@ -133,18 +144,28 @@ describe('pages of transactions', () => {
     const cursor: string = first.body.next_cursor;
     expect(cursor).toEqual(expect.any(String));
     const tampered = `${cursor.slice(0, -2)}${cursor.endsWith('A') ? 'B' : 'A'}${cursor.slice(-1)}`;
-    const bad = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?cursor=${encodeURIComponent(tampered)}`, { sub: 'alice', headers: psu });
+    const bad = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?cursor=${encodeURIComponent(tampered)}`, {
+      sub: 'alice',
+      headers: psu,
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('invalid_cursor');
     const cards = await api.call('GET', `/connections/${id}/cards`, { sub: 'alice', headers: psu });
-    const elsewhere = await api.call('GET', `/connections/${id}/cards/${cards.body.results[0].account_id}/transactions?cursor=${encodeURIComponent(cursor)}`, { sub: 'alice', headers: psu });
+    const elsewhere = await api.call(
+      'GET',
+      `/connections/${id}/cards/${cards.body.results[0].account_id}/transactions?cursor=${encodeURIComponent(cursor)}`,
+      { sub: 'alice', headers: psu },
+    );
     expect(elsewhere.body.code).toBe('invalid_cursor');
     for (const limit of ['0', '1001', 'ten']) {
-      expect((await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?limit=${limit}`, { sub: 'alice', headers: psu })).status).toBe(400);
+      expect(
+        (await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?limit=${limit}`, { sub: 'alice', headers: psu }))
+          .status,
+      ).toBe(400);
     }
   });
 
-  it('reads john/busy\'s two-year history page by page: every transaction exactly once, one TrueLayer call a page', async () => {
+  it("reads john/busy's two-year history page by page: every transaction exactly once, one TrueLayer call a page", async () => {
     const busy = await api.connect('bea', { username: 'john', password: 'busy' });
     const accounts = await api.call('GET', `/connections/${busy}/accounts`, { sub: 'bea', headers: psu });
     const current = accounts.body.results.find((a: { account_type: string }) => a.account_type === 'TRANSACTION').account_id;
@@ -179,7 +200,7 @@ describe('pages of transactions', () => {
 });
 
 describe('providers', () => {
-  it('lists the banks for a country with the picker\'s fields, and keeps the list an hour', async () => {
+  it("lists the banks for a country with the picker's fields, and keeps the list an hour", async () => {
     const uk = await api.call('GET', '/providers?country=gb', { sub: 'alice' });
     expect(uk.status).toBe(200);
     expect(uk.body.providers.length).toBeGreaterThan(1);
