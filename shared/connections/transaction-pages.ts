@@ -2,7 +2,8 @@
  * Long transaction histories, page by page, each page from at most one TrueLayer call.
  *
  * TrueLayer v1 answers a from/to range with every transaction in it, at once. So a page is one date
- * window (whole UTC days, newest first): the window is fetched, the transactions already returned
+ * window (whole UTC days, newest first): the window is fetched (a day wider each side, against time
+ * zone differences), the transactions already returned
  * are dropped, the newest `limit` of the rest are the page. The cursor carries where the walk stands:
  * the last transaction returned (its timestamp and a stable tie key), which bounds the next window
  * from above, and the window length, which adapts to how busy the account is so pages come out
@@ -38,7 +39,12 @@ export interface PagePosition {
 export interface PagePlan {
   position: PagePosition;
   limit: number;
-  /** The one upstream call this page makes. */
+  /** The first instant of the window (UTC midnight); the window ends at the position. */
+  windowStart: number;
+  /**
+   * The one upstream call this page makes: the window with a day to spare on each side, so a bank
+   * that reads the dates in its own time zone still returns all of it (the page filters exactly).
+   */
   upstream: { from: string; to: string };
   /** The canonical text of what this page is, for cache keys and ETags. */
   canonical: string;
@@ -133,7 +139,8 @@ export class TransactionPages {
     return {
       position,
       limit,
-      upstream: { from: isoDay(windowStart), to: isoDay(upper) },
+      windowStart,
+      upstream: { from: isoDay(windowStart - dayMs), to: isoDay(Math.min(upper + dayMs, Math.max(upper, now))) },
       canonical: JSON.stringify([position.p, position.from, position.to, position.at ?? null, position.key ?? null, position.w, limit]),
     };
   }
@@ -141,7 +148,7 @@ export class TransactionPages {
   /** The page from the window's transactions, and the position after it (undefined when the range is done). */
   page(plan: PagePlan, windowResults: readonly unknown[]): { results: Transaction[]; next?: PagePosition } {
     const { position, limit } = plan;
-    const windowStart = Date.parse(`${plan.upstream.from}T00:00:00Z`);
+    const { windowStart } = plan;
     const lower = Math.max(position.from, windowStart);
     const after = position.at === undefined ? undefined : { at: position.at, key: position.key ?? '' };
     const candidates = windowResults

@@ -18,14 +18,16 @@ const cipher = {
   },
 };
 
-/** TrueLayer's answer to from/to (whole days, both inclusive): every transaction in them. */
-const bank = (transactions: readonly Record<string, unknown>[]) => (from: string, to: string) => {
-  const lower = Date.parse(`${from}T00:00:00Z`);
-  const upper = Date.parse(`${to}T00:00:00Z`) + dayMs - 1;
-  return stamped(transactions)
-    .filter(({ at }) => at >= lower && at <= upper)
-    .map(({ t }) => t);
-};
+/** TrueLayer's answer to from/to (whole days, both inclusive, in the bank's time zone): every transaction in them. */
+const bank =
+  (transactions: readonly Record<string, unknown>[], zoneOffsetMs = 0) =>
+  (from: string, to: string) => {
+    const lower = Date.parse(`${from}T00:00:00Z`) - zoneOffsetMs;
+    const upper = Date.parse(`${to}T00:00:00Z`) + dayMs - 1 - zoneOffsetMs;
+    return stamped(transactions)
+      .filter(({ at }) => at >= lower && at <= upper)
+      .map(({ t }) => t);
+  };
 
 const parsed = new WeakMap<readonly Record<string, unknown>[], { t: Record<string, unknown>; at: number }[]>();
 const stamped = (transactions: readonly Record<string, unknown>[]) => {
@@ -37,10 +39,16 @@ const stamped = (transactions: readonly Record<string, unknown>[]) => {
   return list;
 };
 
-const readAll = async (transactions: Record<string, unknown>[], now: number, query: { from?: string; limit?: string }) => {
+const readAll = async (
+  transactions: Record<string, unknown>[],
+  now: number,
+  query: { from?: string; limit?: string },
+  zoneOffsetMs = 0,
+) => {
   const pages = new TransactionPages(cipher);
-  const answer = bank(transactions);
+  const answer = bank(transactions, zoneOffsetMs);
   const seen: string[] = [];
+  const stamps: number[] = [];
   let cursor: string | undefined;
   let calls = 0;
   do {
@@ -49,23 +57,26 @@ const readAll = async (transactions: Record<string, unknown>[], now: number, que
     const page = pages.page(plan, answer(plan.upstream.from, plan.upstream.to));
     expect(page.results.length).toBeLessThanOrEqual(Number(query.limit ?? 500));
     seen.push(...page.results.map((t) => String(t.normalised_provider_transaction_id)));
+    stamps.push(...page.results.map((t) => timestampMs(t.timestamp)));
     cursor = page.next ? await pages.seal(owner, page.next) : undefined;
     if (calls > 5_000) throw new Error('no end to the pages');
   } while (cursor);
-  return { seen, calls };
+  return { seen, stamps, calls };
 };
 
 const now = Date.UTC(2026, 11, 3, 12, 0, 0);
 
 describe('transaction pages', () => {
-  it('returns every transaction of the range exactly once, newest first, for any density, ties and limit', async () => {
+  it('returns every transaction of the range exactly once, newest first, for any density, ties, limit and bank time zone', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.record({ day: fc.integer({ min: 0, max: 400 }), second: fc.integer({ min: 0, max: 86_399 }), tie: fc.boolean() }), {
           maxLength: 400,
         }),
         fc.integer({ min: 1, max: 60 }),
-        async (specs, limit) => {
+        // A bank that reads the dates in its own zone (BST, or west of UTC) must lose nothing either.
+        fc.constantFrom(0, 3_600_000, -5 * 3_600_000),
+        async (specs, limit, zoneOffsetMs) => {
           const transactions = specs.map((spec, index) => {
             // Some share a timestamp to the second, as posted batches do.
             const at = now - spec.day * dayMs - (spec.tie ? 0 : spec.second * 1000);
@@ -78,12 +89,14 @@ describe('transaction pages', () => {
             };
           });
           const from = new Date(now - 400 * dayMs).toISOString().slice(0, 10);
-          const { seen } = await readAll(transactions, now, { from, limit: String(limit) });
-          expect([...seen].sort()).toEqual(transactions.map((t) => t.normalised_provider_transaction_id).sort());
+          const { seen, stamps } = await readAll(transactions, now, { from, limit: String(limit) }, zoneOffsetMs);
+          for (let i = 1; i < stamps.length; i += 1) expect(stamps[i]).toBeLessThanOrEqual(stamps[i - 1] as number);
+          const inRange = transactions.filter((t) => timestampMs(t.timestamp) >= Date.parse(`${from}T00:00:00Z`));
+          expect([...seen].sort()).toEqual(inRange.map((t) => t.normalised_provider_transaction_id).sort());
           expect(new Set(seen).size).toBe(seen.length);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 200, examples: [[[{ day: 154, second: 25_201, tie: false }], 1, -5 * 3_600_000]] },
     );
   });
 
