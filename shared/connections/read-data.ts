@@ -93,7 +93,10 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
     answerHeaders['x-unattended-remaining'] = String(decision.remaining);
     if (!decision.granted) {
       const cached = await pace.cache.get(owner, requestHash);
-      if (cached) return fromCache(cached, services.clock.now(), answerHeaders, request.ifNoneMatch);
+      if (cached) {
+        services.log.info('unattended budget used up: answered from the kept copy', { endpoint: path.template, age_seconds: ageSeconds(cached, services.clock.now()) });
+        return fromCache(cached, services.clock.now(), answerHeaders, request.ifNoneMatch);
+      }
       throw new ServiceError({
         code: 'unattended_limit_reached',
         detail: `This endpoint has had ${pace.budget.limit} calls without the user present in the last 24 hours, the most the bank allows, and no earlier answer is kept. Retry after ${decision.retryAfterSeconds} seconds, or send X-PSU-IP when the user is present.`,
@@ -127,7 +130,10 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
     if (unattended && bankSaysNo) {
       // The bank counted differently from us: its own limit is reached, so the copy we keep is the answer.
       const cached = await pace.cache.get(owner, requestHash);
-      if (cached) return fromCache(cached, services.clock.now(), { ...answerHeaders, 'x-unattended-remaining': '0' }, request.ifNoneMatch);
+      if (cached) {
+        services.log.info('bank refused an unattended call: answered from the kept copy', { endpoint: path.template, age_seconds: ageSeconds(cached, services.clock.now()) });
+        return fromCache(cached, services.clock.now(), { ...answerHeaders, 'x-unattended-remaining': '0' }, request.ifNoneMatch);
+      }
     }
     if (error instanceof ServiceError) Object.assign(error.headers, answerHeaders);
     throw error;
@@ -143,8 +149,8 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
     const nextCursor = page.next ? await pace.pages.seal(owner, page.next) : undefined;
     const coreText = JSON.stringify(core);
     bodyText = nextCursor ? `${coreText.slice(0, -1)},"next_cursor":${JSON.stringify(nextCursor)}}` : coreText;
-    // The sealed cursor differs on every call; the tag stands for what it points to, so it stays stable.
-    tag = etagOf(`${coreText}|${page.next ? JSON.stringify(page.next) : ''}`);
+    // The sealed cursor differs on every call: the tag stands for the page and where the next one starts.
+    tag = etagOf(`${coreText}|${page.next ? JSON.stringify([page.next.at, page.next.key, page.next.w]) : ''}`);
   } else {
     bodyText = JSON.stringify(response.body);
     tag = etagOf(bodyText);
@@ -180,6 +186,8 @@ const fetchWithRefresh = async (services: ConnectionServices, record: Connection
   }
 };
 
+const ageSeconds = (cached: CachedResponse, now: number): number => Math.max(0, Math.floor((now - cached.fetchedAt) / 1000));
+
 const fromCache = (cached: CachedResponse, now: number, headers: Record<string, string>, ifNoneMatch: string | undefined): DataAnswer => {
   const tag = cached.etag;
   const all = {
@@ -187,7 +195,7 @@ const fromCache = (cached: CachedResponse, now: number, headers: Record<string, 
     'content-type': 'application/json; charset=utf-8',
     etag: tag,
     'x-data-source': 'cache',
-    age: String(Math.max(0, Math.floor((now - cached.fetchedAt) / 1000))),
+    age: String(ageSeconds(cached, now)),
   };
   if (matches(ifNoneMatch, tag)) return { status: 304, headers: all };
   return { status: 200, bodyText: cached.bodyText, headers: all };

@@ -46,7 +46,10 @@ export interface PagePlan {
    * that reads the dates in its own time zone still returns all of it (the page filters exactly).
    */
   upstream: { from: string; to: string };
-  /** The canonical text of what this page is, for cache keys and ETags. */
+  /**
+   * What was asked, as one text for the cache key: a first page by its query as given (so "since
+   * the 1st" asked again tomorrow finds today's copy), a later page by the position in its cursor.
+   */
   canonical: string;
 }
 
@@ -141,7 +144,19 @@ export class TransactionPages {
       limit,
       windowStart,
       upstream: { from: isoDay(windowStart - dayMs), to: isoDay(Math.min(upper + dayMs, Math.max(upper, now))) },
-      canonical: JSON.stringify([position.p, position.from, position.to, position.at ?? null, position.key ?? null, position.w, limit]),
+      canonical:
+        query.cursor === undefined
+          ? JSON.stringify(['query', path, query.from ?? null, query.to ?? null, limit])
+          : JSON.stringify([
+              'cursor',
+              position.p,
+              position.from,
+              position.to,
+              position.at ?? null,
+              position.key ?? null,
+              position.w,
+              limit,
+            ]),
     };
   }
 

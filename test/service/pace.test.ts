@@ -43,6 +43,20 @@ describe('the unattended budget', () => {
     expect(answers[5]?.body).toEqual(answers[3]?.body);
   });
 
+  it('answers a nightly sync of recent transactions (from, no to) from the cache once its 4 calls are spent', async () => {
+    const from = new Date(api.stack.clock.now() - 10 * 86_400_000).toISOString().slice(0, 10);
+    const path = `/connections/${id}/accounts/${accountId}/transactions?from=${from}`;
+    const answers = [];
+    for (let night = 0; night < 5; night += 1) {
+      answers.push(await api.call('GET', path, { sub: 'alice' }));
+      api.advance(3_600);
+    }
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers.map((a) => a.headers.get('x-data-source'))).toEqual(['truelayer', 'truelayer', 'truelayer', 'truelayer', 'cache']);
+    expect(answers[4]?.headers.get('age')).toBe('3600');
+    expect((await api.simStats()).data[template('transactions')]).toBe(4);
+  });
+
   it('never sends more than 4 of 40 concurrent unattended reads upstream; a user-present read still goes', async () => {
     const path = `/connections/${id}/accounts/${accountId}/standing_orders`;
     const answers = await Promise.all(Array.from({ length: 40 }, () => api.call('GET', path, { sub: 'alice' })));
