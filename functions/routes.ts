@@ -90,5 +90,15 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
 ];
 
+/**
+ * CORS for browser apps on other origins (when CORS_ORIGINS is set), for the HTTP API and the local
+ * emulator alike: the headers an app may send (X-PSU-IP marks the user present; If-None-Match
+ * revalidates) and the ones it may read (the unattended budget, the cache's age, the ETag).
+ */
+export const corsHeaders = {
+  allow: ['authorization', 'content-type', 'if-none-match', 'x-psu-ip'],
+  expose: ['location', 'retry-after', 'x-tl-correlation-id', 'etag', 'age', 'x-data-source', 'x-unattended-remaining'],
+} as const;
+
 /** The API Gateway route key, e.g. `GET /connections/{id}`. */
 export const routeKey = (route: Route): string => `${route.method} ${route.path}`;
