@@ -2,6 +2,7 @@
 import type { ExpiryBurstResult, ProxyOverheadResult, ThroughputResult } from './api-latency';
 import type { ColdStartResult } from './cold-start';
 import type { RefreshWaitsMode, RefreshWaitsResult } from './refresh-waits';
+import type { PaceResult } from './pace';
 import type { PerRequest, RemoteCallsResult } from './remote-calls';
 import { ms } from './stats';
 
@@ -30,6 +31,7 @@ export interface Sections {
   expiryBurst?: ExpiryBurstResult | Error;
   throughput?: ThroughputResult | Error;
   refreshWaits?: RefreshWaitsResult | Error;
+  pace?: PaceResult | Error;
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -174,6 +176,42 @@ const refreshWaitRows = (result: RefreshWaitsResult | Error | undefined): Row[] 
   ];
 };
 
+/** Lambda's synchronous response limit is 6 MB; a page stays far below it. */
+const lambdaResponseLimitBytes = 6 * 1024 * 1024;
+
+const paceRows = (result: PaceResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(7, 'reading at the bank\'s pace', result)];
+  const { budget } = result;
+  const ops = (cost: { perRequest: number; operations: Record<string, number> }) => `${cost.perRequest.toFixed(2)} (${operationList(cost.operations)})`;
+  return [
+    ...result.history.map((run): Row => ({
+      section: 7,
+      measure: `two-year history of john/busy, \`limit=${run.limit}\``,
+      result: `${run.transactions} transactions in ${run.pages} pages, ${run.pagesPerSecond.toFixed(1)} pages/s (${run.seconds.toFixed(1)} s); ${run.upstreamCalls} TrueLayer calls`,
+      target: '1 TrueLayer call a page',
+      status: run.upstreamCalls === run.pages ? 'met' : 'MISSED',
+    })),
+    ...result.history.map((run): Row => ({
+      section: 7,
+      measure: `largest response, \`limit=${run.limit}\` (uncompressed)`,
+      result: kib(run.largestResponseBytes),
+      target: '≪ 6 MB',
+      status: run.largestResponseBytes < lambdaResponseLimitBytes / 4 ? 'met' : 'MISSED',
+    })),
+    { section: 7, measure: 'DynamoDB requests per unattended read within the budget', result: ops(budget.withinBudget), target: '(cost)', status: 'info' },
+    { section: 7, measure: 'DynamoDB requests per unattended read past it (from the cache)', result: ops(budget.fromCache), target: '(cost)', status: 'info' },
+    { section: 7, measure: 'DynamoDB requests per user-present read (no budget)', result: ops(budget.attended), target: '(cost)', status: 'info' },
+    {
+      section: 7,
+      measure: `${budget.burst.concurrency} concurrent unattended reads of one endpoint`,
+      result: `${budget.burst.upstream} reached TrueLayer (${statusList(budget.burst.statuses)}); ${budget.burst.dynamodb} DynamoDB requests in all`,
+      target: '≤ 4 upstream',
+      status: budget.burst.upstream <= 4 ? 'met' : 'MISSED',
+    },
+  ];
+};
+
 export const buildRows = (sections: Sections): Row[] => [
   ...coldStartRows(sections.coldStart),
   ...proxyOverheadRows(sections.proxyOverhead),
@@ -181,6 +219,7 @@ export const buildRows = (sections: Sections): Row[] => [
   ...expiryRows(sections.expiryBurst),
   ...throughputRows(sections.throughput),
   ...refreshWaitRows(sections.refreshWaits),
+  ...paceRows(sections.pace),
 ];
 
 const escapeCell = (text: string): string => text.replace(/\|/g, '\\|');

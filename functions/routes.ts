@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi' | 'providers';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -57,7 +57,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   data: {
     name: 'data',
     entry: 'functions/data.ts',
-    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
+    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 at the bank\'s pace (budget, cache, pages)',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
@@ -76,6 +76,15 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     description: 'GET /openapi.json: the OpenAPI 3.1 document of this API, public',
     uses: [],
     timeoutSeconds: 10,
+    memoryMb: 256,
+  },
+  providers: {
+    name: 'providers',
+    entry: 'functions/providers.ts',
+    description: 'GET /providers: the banks TrueLayer offers this client, cached an hour',
+    // Only the client id (from the secret) goes to TrueLayer; nothing is stored.
+    uses: ['clientSecret:read'],
+    timeoutSeconds: 15,
     memoryMb: 256,
   },
 };
@@ -99,10 +108,21 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/connections/{id}/extend', function: 'connections', auth: 'jwt' },
   { method: 'POST', path: '/connections/{id}/complete', function: 'connections', auth: 'jwt' },
   { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
+  { method: 'GET', path: '/providers', function: 'providers', auth: 'jwt' },
   { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
 ];
+
+/**
+ * CORS for browser apps on other origins (when CORS_ORIGINS is set), for the HTTP API and the local
+ * emulator alike: the headers an app may send (X-PSU-IP marks the user present; If-None-Match
+ * revalidates) and the ones it may read (the unattended budget, the cache's age, the ETag).
+ */
+export const corsHeaders = {
+  allow: ['authorization', 'content-type', 'if-none-match', 'x-psu-ip'],
+  expose: ['location', 'retry-after', 'x-tl-correlation-id', 'etag', 'age', 'x-data-source', 'x-unattended-remaining'],
+} as const;
 
 /** The API Gateway route key, e.g. `GET /connections/{id}`. */
 export const routeKey = (route: Route): string => `${route.method} ${route.path}`;

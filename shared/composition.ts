@@ -8,15 +8,22 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { clockFor, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { newState } from './connections/auth-state';
+import type { ReadPaceServices } from './connections/read-data';
+import { ReadPaceStore } from './connections/read-pace-store';
+import { ResponseCache } from './connections/response-cache';
+import { TransactionPages } from './connections/transaction-pages';
+import { UnattendedBudget } from './connections/unattended-budget';
 import { ConnectionRepository } from './connections/repository';
 import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
 import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
 import { createLogger } from './logger';
+import { ProviderCatalogue } from './providers/provider-catalogue';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
 import { createCredentialsSource } from './truelayer/client-credentials';
 import { TrueLayerDataClient } from './truelayer/data-client';
+import { TrueLayerProvidersClient } from './truelayer/providers-client';
 
 export const logger = createLogger();
 
@@ -24,6 +31,10 @@ export interface Dependencies {
   config: Config;
   clock: Clock;
   services: ConnectionServices;
+  /** The unattended budget, the response cache and transaction pages (data reads only). */
+  pace: ReadPaceServices;
+  /** TrueLayer's provider list, cached an hour in this container. */
+  providers: ProviderCatalogue;
 }
 
 export const buildDependencies = (config: Config): Dependencies => {
@@ -54,9 +65,20 @@ export const buildDependencies = (config: Config): Dependencies => {
     refreshAheadMs: config.tokenRefreshAheadMs,
     log: log.warn,
   });
+  const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
+  const pace: ReadPaceServices = {
+    budget: new UnattendedBudget({ store: paceStore, clock, limit: config.unattendedDailyLimit }),
+    cache: new ResponseCache({ store: paceStore, cipher, clock, warn: log.warn }),
+    pages: new TransactionPages(cipher),
+  };
   return {
     config,
     clock,
+    pace,
+    providers: new ProviderCatalogue({
+      client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
+      clock,
+    }),
     services: { config, clock, repository, vault, cipher, auth, data, log, newId: randomUUID, newState: () => newState(), newSecret: () => randomBytes(32).toString('base64url') },
   };
 };

@@ -51,6 +51,8 @@ const envSchema = z
     CORS_ORIGINS: list,
     CALLBACK_URL: z.optional(url),
     DYNAMODB_ENDPOINT: z.optional(url),
+    /** Calls without X-PSU-IP sent upstream per connection, account and endpoint in 24 hours (UK banks allow 4). */
+    UNATTENDED_DAILY_LIMIT: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 4),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
   .check(z.superRefine((env, ctx) => {
@@ -84,6 +86,7 @@ export interface Config {
   callbackUrl: string | undefined;
   dynamodbEndpoint: string | undefined;
   region: string;
+  unattendedDailyLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -129,5 +132,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
+    unattendedDailyLimit: e.UNATTENDED_DAILY_LIMIT,
   };
 };
