@@ -36,7 +36,8 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'callback',
     entry: 'functions/callback.ts',
     description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    // Seals the exchanged tokens (encrypt only): it never opens a stored token, so it cannot decrypt one.
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
     timeoutSeconds: 29,
     memoryMb: 256,
   },

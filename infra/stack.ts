@@ -42,8 +42,12 @@ export const samLocalEnvironment = {
 /** The data stack's name for a service stack name. */
 export const dataStackName = (stackName: string): string => `${stackName}-Data`;
 
+/**
+ * Tags on every resource that takes them (the stacks' own tags, which CloudFormation also propagates,
+ * are set through `tags`). Dashboards are skipped: CloudFormation's schema for them has no Tags.
+ */
 const tagged = (stack: Stack, tags: DeployOptions['tags']): void => {
-  for (const [key, value] of Object.entries(tags)) Tags.of(stack).add(key, value);
+  for (const [key, value] of Object.entries(tags)) Tags.of(stack).add(key, value, { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
 };
 
 export interface StackOptionsProps extends StackProps {
