@@ -200,7 +200,7 @@ export class ConnectionsStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'Every alarm notifies this topic: subscribe your on-call tool' });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     if (this.api.domain) {
-      new CfnOutput(this, 'DomainTarget', { value: this.api.domain.regionalDomainName, description: `Point ${this.api.domain.name} (CNAME or alias) here` });
+      new CfnOutput(this, 'DomainTarget', { value: this.api.domain.regionalDomainName, description: `Point ${options.domain?.name} (CNAME or alias) here` });
     }
 
     if (options.samLocal) {

@@ -82,6 +82,7 @@ export class Api extends Construct {
   readonly stage: HttpStage;
   readonly accessLogs: LogGroup;
   readonly domain: DomainName | undefined;
+  private readonly domainName: string | undefined;
   /** Route keys in table order, for per-route dashboards. */
   readonly routeKeys: string[];
 
@@ -154,6 +155,7 @@ export class Api extends Construct {
     }
     this.routeKeys = routes.map(routeKey);
 
+    this.domainName = props.domain?.name;
     if (props.domain) {
       this.domain = new DomainName(this, 'DomainName', {
         domainName: props.domain.name,
@@ -167,6 +169,6 @@ export class Api extends Construct {
 
   /** The base URL clients use: the custom domain when there is one. */
   get url(): string {
-    return this.domain ? `https://${this.domain.name}` : this.httpApi.apiEndpoint;
+    return this.domainName ? `https://${this.domainName}` : this.httpApi.apiEndpoint;
   }
 }
