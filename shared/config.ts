@@ -44,6 +44,9 @@ const envSchema = z
     CORS_ORIGINS: list,
     CALLBACK_URL: z.optional(url),
     DYNAMODB_ENDPOINT: z.optional(url),
+    /** `emf`: CloudWatch metrics as log lines (the default when deployed); `off`: none (the default locally). */
+    METRICS: z.optional(z.enum(['emf', 'off'])),
+    POWERTOOLS_METRICS_NAMESPACE: z._default(text(), 'TrueLayerConnections'),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
   .check(z.superRefine((env, ctx) => {
@@ -73,6 +76,7 @@ export interface Config {
   callbackUrl: string | undefined;
   dynamodbEndpoint: string | undefined;
   region: string;
+  metrics: { enabled: boolean; namespace: string };
 }
 
 export class ConfigError extends Error {
@@ -109,5 +113,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
+    metrics: { enabled: (e.METRICS ?? (e.TRUELAYER_ENV === 'local' ? 'off' : 'emf')) === 'emf', namespace: e.POWERTOOLS_METRICS_NAMESPACE },
   };
 };

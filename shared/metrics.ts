@@ -53,3 +53,8 @@ export interface MetricsPort {
 
 /** Counts nothing: the local stack and tests that do not look. */
 export const noMetrics: MetricsPort = { count: () => undefined };
+
+/** Runs work in a named trace subsegment; `annotate` takes bounded words and numbers only (annotations are indexed and searchable). */
+export interface TracePort {
+  subsegment<T>(name: string, work: (annotate: (key: string, value: string | number | boolean) => void) => Promise<T>): Promise<T>;
+}

@@ -1,4 +1,5 @@
 /** POST /connections: a new connection (authorization_required), its single-use state and the auth link. */
+import { metricNames } from '../metrics';
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ValidationError } from '../errors';
@@ -94,5 +95,6 @@ export const createConnection = async (
   });
   await services.repository.create(record);
   services.log.info('connection created', { connection_id: connectionId });
+  services.metrics.count(metricNames.connectionsCreated);
   return { connection_id: connectionId, status: 'authorization_required', auth_link: authLink, auth_link_expires_at: isoAt(expiresAt) };
 };

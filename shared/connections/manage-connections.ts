@@ -1,4 +1,5 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
+import { metricNames } from '../metrics';
 import { randomUUID } from 'node:crypto';
 import * as z from '../zod';
 import { isoAt } from '../clock';
@@ -113,4 +114,5 @@ export const revokeConnection = async (services: ConnectionServices, caller: Cal
   if (record.status === 'inactive' && record.statusReason === 'revoked' && !record.tokens) return;
   await repository.setStatus(record.connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, isoAt(clock.now()));
   services.log.info('connection revoked', { connection_id: record.connectionId });
+  services.metrics.count(metricNames.connectionsRevoked);
 };

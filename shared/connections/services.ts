@@ -1,6 +1,7 @@
 /** What the connection use cases need, built once per container by the composition root. */
 import type { Clock } from '../clock';
 import type { Config } from '../config';
+import type { MetricsPort } from '../metrics';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import type { TrueLayerDataClient } from '../truelayer/data-client';
 import type { ConnectionRepository } from './repository';
@@ -19,6 +20,8 @@ export interface ConnectionServices {
   auth: Pick<TrueLayerAuthClient, 'authLink' | 'exchangeCode' | 'revoke'>;
   data: Pick<TrueLayerDataClient, 'get' | 'me' | 'extend'>;
   log: Logish;
+  /** Business counters (shared/metrics.ts names them); the composition root decides where they go. */
+  metrics: MetricsPort;
   newId: () => string;
   newState: () => string;
 }

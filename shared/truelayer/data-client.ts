@@ -5,7 +5,7 @@ import type { Clock } from '../clock';
 import { tokenSetFrom, type TokenSet } from './auth-client';
 import type { ClientCredentialsSource } from './client-credentials';
 import { parseDataPath, type DataPath } from './data-paths';
-import { TrueLayerHttp, type HttpCall } from './http';
+import { TrueLayerHttp, type HttpCall, type UpstreamTelemetry } from './http';
 import { resolveRetryPolicy, type RetryPolicy } from './retry';
 import { dataResponseSchema, extendResponseSchema, meResponseSchema } from './schemas';
 
@@ -44,6 +44,8 @@ export interface TrueLayerDataClientOptions {
   /** Per attempt. */
   timeoutMs: number;
   retry?: Partial<RetryPolicy>;
+  /** Counts and traces each call (shared/telemetry.ts). */
+  telemetry?: UpstreamTelemetry;
 }
 
 const passedHeaders = ['content-type', 'cache-control', 'x-tl-correlation-id'] as const;
@@ -60,6 +62,7 @@ export class TrueLayerDataClient {
       clock: options.clock,
       timeoutMs: options.timeoutMs,
       retry: resolveRetryPolicy(options.retry),
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     });
   }
 
