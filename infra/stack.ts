@@ -6,8 +6,9 @@
  * Routes come from functions/routes.ts and the table from shared/table.ts, so nothing here can drift
  * from what the local stack serves.
  */
-import { CfnOutput, CfnRule, Fn, Stack, Tags } from 'aws-cdk-lib';
+
 import type { StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnRule, Fn, Stack, Tags } from 'aws-cdk-lib';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { Api } from './constructs/api';
@@ -71,19 +72,34 @@ export class ConnectionsDataStack extends Stack {
     const { options } = props;
     tagged(this, options.tags);
     this.storage = new Storage(this, 'Storage');
-    this.keys = new KeysAndSecrets(this, 'KeysAndSecrets', { clientSecretArn: options.clientSecretArn, secretKmsKeyArn: options.secretKmsKeyArn });
+    this.keys = new KeysAndSecrets(this, 'KeysAndSecrets', {
+      clientSecretArn: options.clientSecretArn,
+      secretKmsKeyArn: options.secretKmsKeyArn,
+    });
     this.identity = options.jwt ? undefined : new Identity(this, 'Identity');
-    this.eventBus = new EventBus(this, 'ConnectionEvents', { eventBusName: `${this.stackName}-connection-events`, description: 'connection.* events of truelayer-connections' });
+    this.eventBus = new EventBus(this, 'ConnectionEvents', {
+      eventBusName: `${this.stackName}-connection-events`,
+      description: 'connection.* events of truelayer-connections',
+    });
 
     new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
     new CfnOutput(this, 'TokenKeyArn', { value: this.keys.tokenKey.keyArn });
-    new CfnOutput(this, 'ClientSecretName', { value: this.keys.clientSecret.secretName, description: 'Put {"client_id","client_secret"} here with aws secretsmanager put-secret-value' });
+    new CfnOutput(this, 'ClientSecretName', {
+      value: this.keys.clientSecret.secretName,
+      description: 'Put {"client_id","client_secret"} here with aws secretsmanager put-secret-value',
+    });
     new CfnOutput(this, 'ClientSecretArn', { value: this.keys.clientSecret.secretArn });
-    new CfnOutput(this, 'WebhookSecretArn', { value: this.keys.webhookSecret.secretArn, description: 'Signing key of connection-event webhooks: share it with the receiving app' });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      value: this.keys.webhookSecret.secretArn,
+      description: 'Signing key of connection-event webhooks: share it with the receiving app',
+    });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName, description: 'connection.* events arrive here' });
     if (this.identity) {
-      new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId, description: 'Cognito user pool of the API\'s users' });
-      new CfnOutput(this, 'UserPoolClientId', { value: this.identity.client.userPoolClientId, description: 'Cognito app client id (the JWT audience)' });
+      new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId, description: "Cognito user pool of the API's users" });
+      new CfnOutput(this, 'UserPoolClientId', {
+        value: this.identity.client.userPoolClientId,
+        description: 'Cognito app client id (the JWT audience)',
+      });
     }
   }
 }
@@ -108,15 +124,16 @@ export class ConnectionsStack extends Stack {
       tags: props.options.tags,
       ...props,
     });
-    const options = (this.options = props.options);
-    const { data } = props;
+    this.options = props.options;
+    const { data, options } = props;
     this.data = data;
     tagged(this, options.tags);
     this.addStackDependency(data);
 
-    const jwt = options.jwt
-      ? { issuer: options.jwt.issuer, audience: options.jwt.audience, scopes: options.jwtScopes }
-      : { issuer: data.identity!.issuer, audience: [data.identity!.client.userPoolClientId], scopes: [cognitoAccessTokenScope] };
+    const identity = data.identity;
+    const jwt = identity
+      ? { issuer: identity.issuer, audience: [identity.client.userPoolClientId], scopes: [cognitoAccessTokenScope] }
+      : { issuer: options.jwt?.issuer ?? '', audience: options.jwt?.audience ?? [], scopes: options.jwtScopes };
 
     const common = {
       POWERTOOLS_SERVICE_NAME: serviceName,
@@ -130,8 +147,7 @@ export class ConnectionsStack extends Stack {
 
     // The API's URL is needed for the callback URL the functions hand to TrueLayer; the API needs the
     // functions' aliases. CloudFormation resolves both in one deploy: the API resource does not depend on them.
-    let callbackUrl = options.callbackUrl;
-    const environment = (apiUrl: string): Record<string, string> =>
+    const environment = (callbackUrl: string): Record<string, string> =>
       options.samLocal
         ? { ...samLocalEnvironment, ...common }
         : {
@@ -141,7 +157,7 @@ export class ConnectionsStack extends Stack {
             TOKEN_KMS_KEY_ID: data.keys.tokenKey.keyArn,
             ALLOWED_RETURN_URLS: options.allowedReturnUrls.join(','),
             CORS_ORIGINS: options.corsOrigins.join(','),
-            CALLBACK_URL: (callbackUrl ??= `${apiUrl}/callback`),
+            CALLBACK_URL: callbackUrl,
             ...(options.truelayerProviders ? { TRUELAYER_PROVIDERS: options.truelayerProviders } : {}),
             ...(options.truelayerTimeoutMs ? { TRUELAYER_TIMEOUT_MS: String(options.truelayerTimeoutMs) } : {}),
             ...common,
@@ -159,6 +175,8 @@ export class ConnectionsStack extends Stack {
         webhookSecret: data.keys.webhookSecret,
       },
       environment: {},
+      // sam local resolves nothing from the data stack.
+      capabilityEnvironment: !options.samLocal,
       logRetentionDays: options.logRetentionDays,
       sourceMaps: options.sourceMaps,
       reservedConcurrency: options.reservedConcurrency,
@@ -172,7 +190,8 @@ export class ConnectionsStack extends Stack {
       logRetentionDays: options.logRetentionDays,
       domain: options.domain,
     });
-    const env = environment(this.api.url);
+    const callbackUrl = options.callbackUrl ?? `${this.api.url}/callback`;
+    const env = environment(callbackUrl);
     for (const { fn } of this.functions.all) for (const [key, value] of Object.entries(env)) fn.addEnvironment(key, value);
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -188,19 +207,32 @@ export class ConnectionsStack extends Stack {
     });
     this.deployments = new Deployments(this, 'Deployments', {
       style: options.deployment,
-      functions: this.functions.all.map(({ spec, alias }) => ({ name: spec.name, alias, alarms: this.monitoring.deploymentAlarms.get(spec.name) ?? [] })),
+      functions: this.functions.all.map(({ spec, alias }) => ({
+        name: spec.name,
+        alias,
+        alarms: this.monitoring.deploymentAlarms.get(spec.name) ?? [],
+      })),
     });
     // The Lifecycle construct (worker, schedule, dead-letter queue) goes here, before the dashboard is
     // drawn: `this.monitoring.alarmOnWorker(name, fn)` and `this.monitoring.alarmOnQueueDepth(id, queue, what)`.
     this.monitoring.render();
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
-    new CfnOutput(this, 'CallbackUrl', { value: callbackUrl ?? `${this.api.url}/callback`, description: 'Register this redirect URI for your client in TrueLayer Console' });
+    new CfnOutput(this, 'CallbackUrl', {
+      value: callbackUrl,
+      description: 'Register this redirect URI for your client in TrueLayer Console',
+    });
     new CfnOutput(this, 'JwtIssuer', { value: jwt.issuer, description: 'Issuer the JWT authorizer accepts' });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'Every alarm notifies this topic: subscribe your on-call tool' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.topic.topicArn,
+      description: 'Every alarm notifies this topic: subscribe your on-call tool',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     if (this.api.domain) {
-      new CfnOutput(this, 'DomainTarget', { value: this.api.domain.regionalDomainName, description: `Point ${options.domain?.name} (CNAME or alias) here` });
+      new CfnOutput(this, 'DomainTarget', {
+        value: this.api.domain.regionalDomainName,
+        description: `Point ${options.domain?.name} (CNAME or alias) here`,
+      });
     }
 
     if (options.samLocal) {

@@ -6,8 +6,8 @@
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { noMetrics, safeDimensionValue } from './metrics';
 import type { MetricName, MetricsPort, TracePort } from './metrics';
+import { noMetrics, safeDimensionValue } from './metrics';
 
 export const SERVICE_NAME = 'truelayer-connections';
 

@@ -5,6 +5,7 @@
  */
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   ApiMapping,
   CorsHttpMethod,
@@ -17,16 +18,15 @@ import {
   HttpStage,
   LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { routeKey, routes } from '../../functions/routes';
 import type { HttpMethod as RouteMethod } from '../../functions/routes';
+import { routeKey, routes } from '../../functions/routes';
 import { pascal, serviceName } from '../names';
 
 const methods: Record<RouteMethod, HttpMethod> = { GET: HttpMethod.GET, POST: HttpMethod.POST, DELETE: HttpMethod.DELETE };
@@ -149,7 +149,7 @@ export class Api extends Construct {
         Validations.of(httpRoute).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
-            'TrueLayer sends the end user\'s browser to /callback, which carries no bearer token. The callback function authorises the request itself by consuming a single-use, expiring auth state (stored hashed, bound to the connection and its owner) before it exchanges the code.',
+            "TrueLayer sends the end user's browser to /callback, which carries no bearer token. The callback function authorises the request itself by consuming a single-use, expiring auth state (stored hashed, bound to the connection and its owner) before it exchanges the code.",
         });
       }
     }

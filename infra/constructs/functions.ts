@@ -9,15 +9,15 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Alias, Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { Alias, Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { functionSpecs } from '../../functions/routes';
 import type { Capability, FunctionSpec } from '../../functions/routes';
+import { functionSpecs } from '../../functions/routes';
 import { KMS_ENCRYPTION_CONTEXT_KEYS } from '../../shared/crypto/data-keys';
 import { cdkBundlingOptions, repositoryRoot } from '../bundle';
 import { functionLogicalId, liveAliasName, pascal, serviceName } from '../names';
@@ -40,6 +40,8 @@ export interface FunctionsProps {
   resources: FunctionResources;
   /** Variables every function gets (configuration from context, or the sam local set). */
   environment: Record<string, string>;
+  /** Give each function the variables its capabilities bring (bus name, secret ids); off for sam local. */
+  capabilityEnvironment: boolean;
   logRetentionDays: number;
   sourceMaps: boolean;
   /** Reserved concurrency by function name; only functions named here get any. */
@@ -56,10 +58,15 @@ export interface DeployedFunction {
 export class Functions extends Construct {
   readonly byName: Record<string, DeployedFunction>;
 
-  constructor(scope: Construct, id: string, private readonly props: FunctionsProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: FunctionsProps,
+  ) {
     super(scope, id);
     for (const name of Object.keys(props.reservedConcurrency)) {
-      if (!(name in functionSpecs)) throw new Error(`reservedConcurrency names ${name}, which is not a function (${Object.keys(functionSpecs).join(', ')})`);
+      if (!(name in functionSpecs))
+        throw new Error(`reservedConcurrency names ${name}, which is not a function (${Object.keys(functionSpecs).join(', ')})`);
     }
     this.byName = Object.fromEntries(Object.values(functionSpecs).map((spec: FunctionSpec) => [spec.name, this.create(spec)]));
   }
@@ -77,7 +84,8 @@ export class Functions extends Construct {
       description: `${serviceName} ${spec.name}: ${spec.uses.join(', ')}`,
     });
     logGroup.grantWrite(role);
-    for (const capability of spec.uses) for (const statement of statementsFor(capability, this.props.resources)) role.addToPolicy(statement);
+    for (const capability of spec.uses)
+      for (const statement of statementsFor(capability, this.props.resources)) role.addToPolicy(statement);
 
     const reserved = this.props.reservedConcurrency[spec.name];
     const fn = new NodejsFunction(this, id, {
@@ -94,14 +102,18 @@ export class Functions extends Construct {
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       tracing: Tracing.ACTIVE,
-      environment: { ...this.props.environment, ...environmentFor(spec.uses, this.props.resources) },
+      environment: {
+        ...this.props.environment,
+        ...(this.props.capabilityEnvironment ? environmentFor(spec.uses, this.props.resources) : {}),
+      },
       ...(reserved !== undefined ? { reservedConcurrentExecutions: reserved } : {}),
       bundling: cdkBundlingOptions({ sourceMaps: this.props.sourceMaps }),
     });
     (fn.node.defaultChild as CfnFunction).overrideLogicalId(id);
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x on purpose: bundles target node22 and are tested on it; moving to a newer runtime is a deliberate change, not drift.',
+      reason:
+        'Pinned to nodejs22.x on purpose: bundles target node22 and are tested on it; moving to a newer runtime is a deliberate change, not drift.',
     });
     // Only the `Resource::*` finding: a wildcard anywhere else still fails the check.
     Validations.of(role).acknowledge({
@@ -142,7 +154,15 @@ export const statementsFor = (capability: Capability, resources: FunctionResourc
       return [
         new PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], resources: [table.tableArn] }),
         new PolicyStatement({
-          actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+          actions: [
+            'kms:Decrypt',
+            'kms:DescribeKey',
+            'kms:Encrypt',
+            'kms:GenerateDataKey',
+            'kms:GenerateDataKeyWithoutPlaintext',
+            'kms:ReEncryptFrom',
+            'kms:ReEncryptTo',
+          ],
           resources: [tableKey.keyArn],
         }),
       ];

@@ -1,7 +1,7 @@
 /** The default identity provider: a Cognito user pool whose users' `sub`s own the connections, and its app client. */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { AccountRecovery, FeaturePlan, Mfa, UserPool } from 'aws-cdk-lib/aws-cognito';
 import type { UserPoolClient } from 'aws-cdk-lib/aws-cognito';
+import { AccountRecovery, FeaturePlan, Mfa, UserPool } from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 
 /**
@@ -44,7 +44,8 @@ export class Identity extends Construct {
     });
     Validations.of(pool).acknowledge({
       id: 'AwsSolutions-COG8',
-      reason: 'The Plus feature plan (threat protection) is billed per active user; the default pool stays on Essentials and operators opt in by changing the plan.',
+      reason:
+        'The Plus feature plan (threat protection) is billed per active user; the default pool stays on Essentials and operators opt in by changing the plan.',
     });
     this.userPool = pool;
     this.client = pool.addClient('AppClient', {

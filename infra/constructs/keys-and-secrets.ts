@@ -5,10 +5,10 @@
  */
 import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { KMS_ENCRYPTION_CONTEXT_KEYS } from '../../shared/crypto/data-keys';
 import { PLACEHOLDER } from '../../shared/truelayer/client-credentials';
@@ -49,7 +49,9 @@ export class KeysAndSecrets extends Construct {
     });
     requireRowEncryptionContext(this.tokenKey);
 
-    this.clientSecret = props.clientSecretArn ? Secret.fromSecretCompleteArn(this, 'ClientSecret', props.clientSecretArn) : this.createClientSecret();
+    this.clientSecret = props.clientSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'ClientSecret', props.clientSecretArn)
+      : this.createClientSecret();
     this.clientSecretKey = props.secretKmsKeyArn ? Key.fromKeyArn(this, 'ClientSecretKey', props.secretKmsKeyArn) : undefined;
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
@@ -92,10 +94,19 @@ export class KeysAndSecrets extends Construct {
 const requireRowEncryptionContext = (key: Key): void => {
   const deny = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
     key.addToResourcePolicy(
-      new PolicyStatement({ sid, effect: Effect.DENY, principals: [new AnyPrincipal()], actions: [...tokenKeyCryptoActions], resources: ['*'], conditions }),
+      new PolicyStatement({
+        sid,
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: [...tokenKeyCryptoActions],
+        resources: ['*'],
+        conditions,
+      }),
     );
   for (const name of KMS_ENCRYPTION_CONTEXT_KEYS) {
-    deny(`DenyWithoutContext${name.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase())}`, { Null: { [`kms:EncryptionContext:${name}`]: 'true' } });
+    deny(`DenyWithoutContext${name.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase())}`, {
+      Null: { [`kms:EncryptionContext:${name}`]: 'true' },
+    });
   }
   deny('DenyOtherContextKeys', { 'ForAnyValue:StringNotEquals': { 'kms:EncryptionContextKeys': [...KMS_ENCRYPTION_CONTEXT_KEYS] } });
 };

@@ -5,6 +5,7 @@
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { HttpApi, HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { IMetric, IWidget } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   Alarm,
   AlarmStatusWidget,
@@ -16,12 +17,11 @@ import {
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
-import type { IMetric, IWidget } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -65,16 +65,31 @@ export class Monitoring extends Construct {
     for (const { name, fn } of props.functions) this.alarmOnFunction(name, fn, apiAlarms);
     this.upstreamAlarm();
     this.tableThrottleAlarm();
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${Stack.of(this).stackName}-operations`, defaultInterval: Duration.hours(3) });
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: `${Stack.of(this).stackName}-operations`,
+      defaultInterval: Duration.hours(3),
+    });
   }
 
   /** A business metric from the service's EMF output (Powertools adds the `service` dimension). */
   businessMetric(name: string, dimensions: Record<string, string> = {}, statistic = 'Sum'): Metric {
-    return new Metric({ namespace: this.props.metricsNamespace, metricName: name, dimensionsMap: { service: serviceName, ...dimensions }, period, statistic });
+    return new Metric({
+      namespace: this.props.metricsNamespace,
+      metricName: name,
+      dimensionsMap: { service: serviceName, ...dimensions },
+      period,
+      statistic,
+    });
   }
 
   /** An alarm that notifies the topic. Missing data is not breaching: a quiet service is a healthy one. */
-  alarm(id: string, metric: IMetric, threshold: number, description: string, options: { periods?: number; datapoints?: number } = {}): Alarm {
+  alarm(
+    id: string,
+    metric: IMetric,
+    threshold: number,
+    description: string,
+    options: { periods?: number; datapoints?: number } = {},
+  ): Alarm {
     const alarm = new Alarm(this, id, {
       metric,
       threshold,
@@ -95,7 +110,12 @@ export class Monitoring extends Construct {
    * passed in, since a bad version shows there first).
    */
   alarmOnFunction(name: string, fn: IFunction, alsoRollBackOn: Alarm[] = []): Alarm[] {
-    const errors = this.alarm(`${pascal(name)}ErrorsAlarm`, fn.metricErrors({ period, statistic: 'Sum' }), 1, `The ${name} function failed (uncaught error or timeout): see its log group, filter level = "ERROR".`);
+    const errors = this.alarm(
+      `${pascal(name)}ErrorsAlarm`,
+      fn.metricErrors({ period, statistic: 'Sum' }),
+      1,
+      `The ${name} function failed (uncaught error or timeout): see its log group, filter level = "ERROR".`,
+    );
     const throttles = this.alarm(
       `${pascal(name)}ThrottlesAlarm`,
       fn.metricThrottles({ period, statistic: 'Sum' }),
@@ -121,14 +141,24 @@ export class Monitoring extends Construct {
       ),
     );
     this.workerWidgets.push(
-      new GraphWidget({ title: 'Worker runs', left: [fn.metricInvocations({ period }), fn.metricErrors({ period })], right: [fn.metricDuration({ period, statistic: 'p99' })], width: 12 }),
+      new GraphWidget({
+        title: 'Worker runs',
+        left: [fn.metricInvocations({ period }), fn.metricErrors({ period })],
+        right: [fn.metricDuration({ period, statistic: 'p99' })],
+        width: 12,
+      }),
     );
     return alarms;
   }
 
   /** A dead-letter queue: anything in it is an event (or work) that was given up on. */
   alarmOnQueueDepth(id: string, queue: IQueue, what: string): Alarm {
-    return this.alarm(`${id}DepthAlarm`, queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }), 1, `${what} is not empty: messages there were given up on; inspect and redrive them.`);
+    return this.alarm(
+      `${id}DepthAlarm`,
+      queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      1,
+      `${what} is not empty: messages there were given up on; inspect and redrive them.`,
+    );
   }
 
   private apiAlarms(): Alarm[] {
@@ -138,12 +168,15 @@ export class Monitoring extends Construct {
       new MathExpression({
         // Below 20 requests in 5 minutes a rate says little: one failure would be 5 %.
         expression: 'IF(requests >= 20, 100 * FILL(errors, 0) / requests, 0)',
-        usingMetrics: { errors: httpApi.metricServerError({ period, statistic: 'Sum' }), requests: httpApi.metricCount({ period, statistic: 'Sum' }) },
+        usingMetrics: {
+          errors: httpApi.metricServerError({ period, statistic: 'Sum' }),
+          requests: httpApi.metricCount({ period, statistic: 'Sum' }),
+        },
         period,
         label: 'API 5xx (% of requests)',
       }),
       5,
-      'More than 5 % of API requests answered 5xx over 5 minutes: function failures or TrueLayer unavailable. See the dashboard\'s upstream row, then the function logs.',
+      "More than 5 % of API requests answered 5xx over 5 minutes: function failures or TrueLayer unavailable. See the dashboard's upstream row, then the function logs.",
     );
     const latency = this.alarm(
       'ApiLatencyP99Alarm',
@@ -155,7 +188,10 @@ export class Monitoring extends Construct {
     // HTTP APIs publish no throttle metric: count 429s API Gateway answered itself (no integration ran).
     const throttled = new MetricFilter(this, 'ApiThrottledFilter', {
       logGroup: this.props.accessLogs,
-      filterPattern: FilterPattern.all(FilterPattern.stringValue('$.status', '=', '429'), FilterPattern.stringValue('$.integrationStatus', '=', '-')),
+      filterPattern: FilterPattern.all(
+        FilterPattern.stringValue('$.status', '=', '429'),
+        FilterPattern.stringValue('$.integrationStatus', '=', '-'),
+      ),
       metricNamespace: this.props.metricsNamespace,
       metricName: 'ApiThrottledRequests',
       metricValue: '1',
@@ -182,7 +218,14 @@ export class Monitoring extends Construct {
           n: calls('network'),
           total: new MathExpression({
             expression: 'FILL(s2, 0) + FILL(s3, 0) + FILL(s4, 0) + FILL(s5b, 0) + FILL(tb, 0) + FILL(nb, 0)',
-            usingMetrics: { s2: calls('2xx'), s3: calls('3xx'), s4: calls('4xx'), s5b: calls('5xx'), tb: calls('timeout'), nb: calls('network') },
+            usingMetrics: {
+              s2: calls('2xx'),
+              s3: calls('3xx'),
+              s4: calls('4xx'),
+              s5b: calls('5xx'),
+              tb: calls('timeout'),
+              nb: calls('network'),
+            },
             period,
           }),
         },
@@ -197,14 +240,25 @@ export class Monitoring extends Construct {
   private tableThrottleAlarm(): void {
     const { table } = this.props;
     const throttles = (metricName: string, indexName?: string) =>
-      table.metric(metricName, { period, statistic: 'Sum', dimensionsMap: { TableName: table.tableName, ...(indexName ? { GlobalSecondaryIndexName: indexName } : {}) } });
+      table.metric(metricName, {
+        period,
+        statistic: 'Sum',
+        dimensionsMap: { TableName: table.tableName, ...(indexName ? { GlobalSecondaryIndexName: indexName } : {}) },
+      });
     const usingMetrics: Record<string, IMetric> = { r: throttles('ReadThrottleEvents'), w: throttles('WriteThrottleEvents') };
     this.props.indexNames.forEach((index, i) => {
       usingMetrics[`i${i}`] = throttles('ReadThrottleEvents', index);
     });
     this.alarm(
       'TableThrottlesAlarm',
-      new MathExpression({ expression: Object.keys(usingMetrics).map((key) => `FILL(${key}, 0)`).join(' + '), usingMetrics, period, label: 'DynamoDB throttle events' }),
+      new MathExpression({
+        expression: Object.keys(usingMetrics)
+          .map((key) => `FILL(${key}, 0)`)
+          .join(' + '),
+        usingMetrics,
+        period,
+        label: 'DynamoDB throttle events',
+      }),
       1,
       'DynamoDB throttled reads or writes on the connections table or an index (on-demand tables throttle on sudden 2x jumps or hot keys).',
     );
@@ -222,23 +276,37 @@ export class Monitoring extends Construct {
         statistic,
         label: `${method} ${path}`,
       });
-    const perRoute = (metricName: string, statistic: string) => routes.map((route) => routeMetric(metricName, route.method, route.path, statistic));
+    const perRoute = (metricName: string, statistic: string) =>
+      routes.map((route) => routeMetric(metricName, route.method, route.path, statistic));
     const lambda = (pick: (fn: IFunction) => IMetric) => functions.map(({ fn }) => pick(fn));
     const named = (metric: IMetric, label: string) => (metric instanceof Metric ? metric.with({ label }) : metric);
     const business = (name: string, dims: Record<string, string> = {}, label = name) => this.businessMetric(name, dims).with({ label });
 
     this.dashboard.addWidgets(
-      new TextWidget({ markdown: `# ${serviceName}\nAPI, functions, TrueLayer and the connections they keep. Alarms and what to do for each: README "Operating it".`, width: 24, height: 2 }),
+      new TextWidget({
+        markdown: `# ${serviceName}\nAPI, functions, TrueLayer and the connections they keep. Alarms and what to do for each: README "Operating it".`,
+        width: 24,
+        height: 2,
+      }),
     );
     this.dashboard.addWidgets(
       new GraphWidget({ title: 'Requests per route', left: perRoute('Count', 'Sum'), width: 8, stacked: true }),
-      new GraphWidget({ title: 'Errors per route (5xx left, 4xx right)', left: perRoute('5xx', 'Sum'), right: perRoute('4xx', 'Sum'), width: 8 }),
+      new GraphWidget({
+        title: 'Errors per route (5xx left, 4xx right)',
+        left: perRoute('5xx', 'Sum'),
+        right: perRoute('4xx', 'Sum'),
+        width: 8,
+      }),
       new GraphWidget({ title: 'Latency p50 per route (ms)', left: perRoute('Latency', 'p50'), width: 8 }),
     );
     this.dashboard.addWidgets(
       new GraphWidget({ title: 'Latency p99 per route (ms)', left: perRoute('Latency', 'p99'), width: 8 }),
       new GraphWidget({ title: 'Function errors', left: lambda((fn) => fn.metricErrors({ period })), width: 8 }),
-      new GraphWidget({ title: 'Function duration p99 (ms)', left: lambda((fn) => fn.metricDuration({ period, statistic: 'p99' })), width: 8 }),
+      new GraphWidget({
+        title: 'Function duration p99 (ms)',
+        left: lambda((fn) => fn.metricDuration({ period, statistic: 'p99' })),
+        width: 8,
+      }),
     );
     const upstreamByCode = new MathExpression({
       expression: `SEARCH('{${this.props.metricsNamespace},Code,Operation,Status,service} MetricName="${metricNames.upstreamErrors}"', 'Sum', 300)`,
@@ -255,20 +323,31 @@ export class Monitoring extends Construct {
       new GraphWidget({ title: 'TrueLayer errors by code', left: [upstreamByCode], width: 8 }),
       new GraphWidget({
         title: 'Refreshes',
-        left: [business(metricNames.refreshes, { Outcome: 'ok' }, 'ok'), business(metricNames.refreshes, { Outcome: 'refused' }, 'refused')],
+        left: [
+          business(metricNames.refreshes, { Outcome: 'ok' }, 'ok'),
+          business(metricNames.refreshes, { Outcome: 'refused' }, 'refused'),
+        ],
         width: 8,
       }),
     );
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Connections',
-        left: [metricNames.connectionsCreated, metricNames.connectionsCompleted, metricNames.connectionsExpired, metricNames.connectionsRevoked].map((name) => business(name)),
+        left: [
+          metricNames.connectionsCreated,
+          metricNames.connectionsCompleted,
+          metricNames.connectionsExpired,
+          metricNames.connectionsRevoked,
+        ].map((name) => business(name)),
         width: 8,
       }),
       new GraphWidget({ title: 'Unattended calls served from cache', left: [business(metricNames.unattendedCacheHits)], width: 8 }),
       new GraphWidget({
         title: 'Worker items',
-        left: [business(metricNames.workerItemsProcessed, { Outcome: 'ok' }, 'ok'), business(metricNames.workerItemsProcessed, { Outcome: 'failed' }, 'failed')],
+        left: [
+          business(metricNames.workerItemsProcessed, { Outcome: 'ok' }, 'ok'),
+          business(metricNames.workerItemsProcessed, { Outcome: 'failed' }, 'failed'),
+        ],
         width: 8,
       }),
     );
@@ -279,12 +358,21 @@ export class Monitoring extends Construct {
         title: 'Throttles',
         left: [
           ...lambda((fn) => fn.metricThrottles({ period })),
-          named(new Metric({ namespace: this.props.metricsNamespace, metricName: 'ApiThrottledRequests', period, statistic: 'Sum' }), 'API (429 from API Gateway)'),
+          named(
+            new Metric({ namespace: this.props.metricsNamespace, metricName: 'ApiThrottledRequests', period, statistic: 'Sum' }),
+            'API (429 from API Gateway)',
+          ),
         ],
-        right: ['ReadThrottleEvents', 'WriteThrottleEvents'].map((name) => table.metric(name, { period, statistic: 'Sum', dimensionsMap: { TableName: table.tableName } })),
+        right: ['ReadThrottleEvents', 'WriteThrottleEvents'].map((name) =>
+          table.metric(name, { period, statistic: 'Sum', dimensionsMap: { TableName: table.tableName } }),
+        ),
         width: 12,
       }),
-      new GraphWidget({ title: 'Concurrent executions', left: lambda((fn) => fn.metric('ConcurrentExecutions', { period, statistic: 'Maximum' })), width: 12 }),
+      new GraphWidget({
+        title: 'Concurrent executions',
+        left: lambda((fn) => fn.metric('ConcurrentExecutions', { period, statistic: 'Maximum' })),
+        width: 12,
+      }),
     );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
   }

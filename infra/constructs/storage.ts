@@ -3,8 +3,8 @@
  * indexes and their projections), so the deployed table follows every change the local one sees.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { GlobalSecondaryIndexProps } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { tableDefinition } from '../../shared/table';
@@ -28,14 +28,18 @@ interface IndexDefinition {
 /** Every `*Index` entry of the table definition, in order. */
 export const indexDefinitions = (): IndexDefinition[] =>
   Object.entries(tableDefinition as Record<string, unknown>)
-    .filter(([key, value]) => key.endsWith('Index') && typeof value === 'object' && value !== null && 'name' in value && 'partitionKey' in value)
+    .filter(
+      ([key, value]) => key.endsWith('Index') && typeof value === 'object' && value !== null && 'name' in value && 'partitionKey' in value,
+    )
     .map(([, value]) => value as IndexDefinition);
 
 const projectionOf = (index: IndexDefinition): Pick<GlobalSecondaryIndexProps, 'projectionType' | 'nonKeyAttributes'> => {
   const projection = index.projection;
   // An array is the list of attributes to include beside the keys.
   if (Array.isArray(projection)) return { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...projection] };
-  const described = projection as { type?: string; attributes?: readonly string[]; ProjectionType?: string; NonKeyAttributes?: readonly string[] } | undefined;
+  const described = projection as
+    | { type?: string; attributes?: readonly string[]; ProjectionType?: string; NonKeyAttributes?: readonly string[] }
+    | undefined;
   const type = described?.type ?? described?.ProjectionType ?? 'ALL';
   if (type === 'ALL') return { projectionType: ProjectionType.ALL };
   if (type === 'KEYS_ONLY') return { projectionType: ProjectionType.KEYS_ONLY };

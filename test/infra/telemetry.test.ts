@@ -5,11 +5,11 @@
  * holds a token, an authorization code, a state, or a user or connection id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricNames } from '../../shared/metrics';
-import type { TracePort } from '../../shared/metrics';
 import { AdjustableClock } from '../../shared/clock';
-import { StaticCredentials } from '../../shared/truelayer/client-credentials';
+import type { TracePort } from '../../shared/metrics';
+import { metricNames } from '../../shared/metrics';
 import { TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
+import { StaticCredentials } from '../../shared/truelayer/client-credentials';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
 import { parseDataPath } from '../../shared/truelayer/data-paths';
 import { TestApi } from '../support/flow';
