@@ -25,9 +25,15 @@ interface IndexDefinition {
     | readonly string[];
 }
 
+/** A table definition as shared/table.ts writes it: keys, TTL, and `*Index` entries. */
+export interface TableDefinitionLike {
+  partitionKey: KeyDefinition;
+  ttlAttribute: string;
+}
+
 /** Every `*Index` entry of the table definition, in order. */
-export const indexDefinitions = (): IndexDefinition[] =>
-  Object.entries(tableDefinition as Record<string, unknown>)
+export const indexDefinitions = (definition: TableDefinitionLike = tableDefinition): IndexDefinition[] =>
+  Object.entries(definition as unknown as Record<string, unknown>)
     .filter(
       ([key, value]) => key.endsWith('Index') && typeof value === 'object' && value !== null && 'name' in value && 'partitionKey' in value,
     )
@@ -38,13 +44,22 @@ const projectionOf = (index: IndexDefinition): Pick<GlobalSecondaryIndexProps, '
   // An array is the list of attributes to include beside the keys.
   if (Array.isArray(projection)) return { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...projection] };
   const described = projection as
-    | { type?: string; attributes?: readonly string[]; ProjectionType?: string; NonKeyAttributes?: readonly string[] }
+    | {
+        type?: string;
+        attributes?: readonly string[];
+        nonKeyAttributes?: readonly string[];
+        ProjectionType?: string;
+        NonKeyAttributes?: readonly string[];
+      }
     | undefined;
   const type = described?.type ?? described?.ProjectionType ?? 'ALL';
   if (type === 'ALL') return { projectionType: ProjectionType.ALL };
   if (type === 'KEYS_ONLY') return { projectionType: ProjectionType.KEYS_ONLY };
   if (type !== 'INCLUDE') throw new Error(`unknown projection type ${type} in shared/table.ts`);
-  return { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...(described?.attributes ?? described?.NonKeyAttributes ?? [])] };
+  return {
+    projectionType: ProjectionType.INCLUDE,
+    nonKeyAttributes: [...(described?.attributes ?? described?.nonKeyAttributes ?? described?.NonKeyAttributes ?? [])],
+  };
 };
 
 export class Storage extends Construct {
@@ -54,24 +69,25 @@ export class Storage extends Construct {
   /** Index names, for the `index/<name>` ARNs a query grant needs. */
   readonly indexNames: string[];
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, props: { definition?: TableDefinitionLike } = {}) {
     super(scope, id);
+    const definition = props.definition ?? tableDefinition;
     this.tableKey = new Key(this, 'TableKey', {
       description: `${serviceName}: DynamoDB table encryption at rest`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.table = new Table(this, 'Table', {
-      partitionKey: { name: tableDefinition.partitionKey.name, type: attributeType[tableDefinition.partitionKey.type] },
+      partitionKey: { name: definition.partitionKey.name, type: attributeType[definition.partitionKey.type] },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: this.tableKey,
-      timeToLiveAttribute: tableDefinition.ttlAttribute,
+      timeToLiveAttribute: definition.ttlAttribute,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const indexes = indexDefinitions();
+    const indexes = indexDefinitions(definition);
     for (const index of indexes) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
