@@ -41,8 +41,8 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'authLink',
     entry: 'functions/auth-link.ts',
     description: 'POST /connections: creates a connection and its TrueLayer auth link',
-    // Reads the owner's pending slots; seals the PKCE verifier with a data key.
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
+    // Reads the owner's pending slots. The PKCE verifier is sealed under a key from the state, not KMS.
+    uses: ['table:read', 'table:write', 'clientSecret:read'],
     timeoutSeconds: 10,
     memoryMb: 256,
   },
@@ -50,7 +50,8 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'callback',
     entry: 'functions/callback.ts',
     description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    // Seals the exchanged tokens (encrypt only): it never opens a stored token, so it cannot decrypt one.
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },

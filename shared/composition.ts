@@ -5,6 +5,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { clockFor, type Clock } from './clock';
 import { loadConfig, type Config } from './config';
 import { newState } from './connections/auth-state';
@@ -20,6 +22,7 @@ import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
 import { createLogger } from './logger';
 import { ProviderCatalogue } from './providers/provider-catalogue';
+import { createMetrics, traced, xrayTracing } from './telemetry';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
 import { createCredentialsSource } from './truelayer/client-credentials';
 import { TrueLayerDataClient } from './truelayer/data-client';
@@ -39,17 +42,24 @@ export interface Dependencies {
 
 export const buildDependencies = (config: Config): Dependencies => {
   const clock = clockFor(config.truelayerEnv);
-  const dynamo = new DynamoDBClient({
-    region: config.region,
-    ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
-    // Lambda to DynamoDB is fast; fail over to a clear 503 rather than hang the function.
-    maxAttempts: 3,
-  });
+  const metrics = createMetrics(config.metrics);
+  // Every AWS SDK client is traced (a subsegment per call, when X-Ray is on); TrueLayer calls get their own.
+  const dynamo = traced(
+    new DynamoDBClient({
+      region: config.region,
+      ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+      // Lambda to DynamoDB is fast; fail over to a clear 503 rather than hang the function.
+      maxAttempts: 3,
+    }),
+  );
   const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
-  const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey), clock });
-  const credentials = createCredentialsSource(config.credentials);
-  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs });
-  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs });
+  const kmsClient = 'kmsKeyId' in config.tokenKey ? traced(new KMSClient({ region: config.region })) : undefined;
+  const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey, kmsClient ? { kmsClient } : {}), clock });
+  const secretsClient = 'secretId' in config.credentials ? traced(new SecretsManagerClient({ region: config.region })) : undefined;
+  const credentials = createCredentialsSource(config.credentials, secretsClient ? { secretsClient } : {});
+  const telemetry = { metrics, trace: xrayTracing };
+  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs, telemetry });
+  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs, telemetry });
   const log = {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
@@ -64,6 +74,7 @@ export const buildDependencies = (config: Config): Dependencies => {
     leaseMs: config.refreshLeaseMs,
     refreshAheadMs: config.tokenRefreshAheadMs,
     log: log.warn,
+    metrics,
   });
   const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
   const pace: ReadPaceServices = {
@@ -79,7 +90,7 @@ export const buildDependencies = (config: Config): Dependencies => {
       client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
       clock,
     }),
-    services: { config, clock, repository, vault, cipher, auth, data, log, newId: randomUUID, newState: () => newState(), newSecret: () => randomBytes(32).toString('base64url') },
+    services: { config, clock, repository, vault, cipher, auth, data, log, metrics, newId: randomUUID, newState: () => newState(), newSecret: () => randomBytes(32).toString('base64url') },
   };
 };
 

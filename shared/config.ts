@@ -53,6 +53,9 @@ const envSchema = z
     DYNAMODB_ENDPOINT: z.optional(url),
     /** Calls without X-PSU-IP sent upstream per connection, account and endpoint in 24 hours (UK banks allow 4). */
     UNATTENDED_DAILY_LIMIT: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 4),
+    /** `emf`: CloudWatch metrics as log lines (the default when deployed); `off`: none (the default locally). */
+    METRICS: z.optional(z.enum(['emf', 'off'])),
+    POWERTOOLS_METRICS_NAMESPACE: z._default(text(), 'TrueLayerConnections'),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
   .check(z.superRefine((env, ctx) => {
@@ -87,6 +90,7 @@ export interface Config {
   dynamodbEndpoint: string | undefined;
   region: string;
   unattendedDailyLimit: number;
+  metrics: { enabled: boolean; namespace: string };
 }
 
 export class ConfigError extends Error {
@@ -133,5 +137,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
     unattendedDailyLimit: e.UNATTENDED_DAILY_LIMIT,
+    metrics: { enabled: (e.METRICS ?? (e.TRUELAYER_ENV === 'local' ? 'off' : 'emf')) === 'emf', namespace: e.POWERTOOLS_METRICS_NAMESPACE },
   };
 };

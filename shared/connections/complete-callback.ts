@@ -87,7 +87,7 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     return { ...base, error: code };
   }
 
-  const codeVerifier = authState.codeVerifier ? await openVerifier(services.cipher, authState, authState.codeVerifier) : undefined;
+  const codeVerifier = authState.codeVerifier ? openVerifier(state, authState, authState.codeVerifier) : undefined;
   let tokens: TokenSet;
   try {
     // The exchange runs on the invocation's time, past API Gateway's (a browser told to retry loses

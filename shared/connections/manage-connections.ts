@@ -1,4 +1,5 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
+import { metricNames } from '../metrics';
 import { randomUUID } from 'node:crypto';
 import * as z from '../zod';
 import { isoAt } from '../clock';
@@ -111,7 +112,7 @@ export const extendConnection = async (
       redirectUri: record.redirectUri,
       purpose: 'extend',
       expiresAt: now + STATE_TTL_MS,
-      codeVerifier: await sealVerifier(services.cipher, record, verifier),
+      codeVerifier: sealVerifier(state, record, verifier),
     });
     result = await services.data.extend({
       refreshToken: pair.refresh_token,
@@ -169,4 +170,5 @@ export const revokeConnection = async (services: ConnectionServices, caller: Cal
   await repository.setStatus(record.connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, isoAt(clock.now()));
   await releaseSlot(services, record);
   services.log.info('connection revoked', { connection_id: record.connectionId, status_reason: 'revoked' });
+  services.metrics.count(metricNames.connectionsRevoked);
 };
