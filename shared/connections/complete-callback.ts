@@ -18,7 +18,8 @@ import type { TokenWrite } from './repository';
 import type { ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 
-const callbackParams = z.object({
+/** The callback's parameters as TrueLayer sends them (the OpenAPI document shows this very schema). */
+export const callbackParams = z.object({
   state: z.optional(z.string().check(z.maxLength(512))),
   code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
   error: z.optional(z.string().check(z.maxLength(128))),

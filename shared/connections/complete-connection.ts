@@ -6,6 +6,7 @@
  */
 import * as z from '../zod';
 import { isoAt } from '../clock';
+import { metricNames } from '../metrics';
 import { ConnectionInactiveError, ConnectionNotReadyError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 import { completionCodeMatches, MAX_COMPLETION_TRIES } from './completion-code';
@@ -167,6 +168,7 @@ export const completeConnection = async (
   }
   await releaseSlot(services, record);
   log.info('connection completed', { connection_id: record.connectionId });
+  services.metrics.count(metricNames.connectionsCompleted);
   const completed = await repository.get(record.connectionId);
   if (!completed) throw new NotFoundError();
   return toView(completed, clock.now());

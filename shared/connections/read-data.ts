@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isoAt } from '../clock';
+import { metricNames } from '../metrics';
 import { ConnectionInactiveError, ConnectionNotConfirmedError, ServiceError, ValidationError } from '../errors';
 import { type DataPath, dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
 import type { DataResponse } from '../truelayer/data-client';
@@ -98,6 +99,7 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
       const cached = await pace.cache.get(owner, requestHash);
       if (cached) {
         services.log.info('unattended budget used up: answered from the kept copy', { endpoint: path.template, age_seconds: ageSeconds(cached, services.clock.now()) });
+        services.metrics.count(metricNames.unattendedCacheHits);
         return fromCache(cached, services.clock.now(), answerHeaders, request.ifNoneMatch);
       }
       throw new ServiceError({
@@ -135,6 +137,7 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
       const cached = await pace.cache.get(owner, requestHash);
       if (cached) {
         services.log.info('bank refused an unattended call: answered from the kept copy', { endpoint: path.template, age_seconds: ageSeconds(cached, services.clock.now()) });
+        services.metrics.count(metricNames.unattendedCacheHits);
         return fromCache(cached, services.clock.now(), { ...answerHeaders, 'x-unattended-remaining': '0' }, request.ifNoneMatch);
       }
     }

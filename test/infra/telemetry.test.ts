@@ -77,8 +77,12 @@ describe('EMF metrics from the handlers', () => {
     const step = await api.authorize(created.auth_link);
     const sentTo = new URL(step.location!);
     secrets.push(sentTo.searchParams.get('code')!, sentTo.searchParams.get('state')!, created.connection_id, user);
-    expect([302, 200]).toContain((await api.deliverCallback(step)).status);
+    const callback = await api.deliverCallback(step);
+    expect(callback.status).toBe(302);
+    const completionCode = new URL(callback.headers.get('location')!).searchParams.get('completion_code')!;
+    secrets.push(completionCode);
     const id = created.connection_id;
+    expect((await api.complete(user, id, completionCode)).status).toBe(200);
 
     expect((await api.call('GET', `/connections/${id}/accounts`, { sub: user })).status).toBe(200);
     // Past the access token's hour: the next read refreshes first.
@@ -91,6 +95,7 @@ describe('EMF metrics from the handlers', () => {
 
     const seen = counts();
     expect(seen.get(`${metricNames.connectionsCreated}{}`)).toBe(1);
+    expect(seen.get(`${metricNames.connectionsCompleted}{}`)).toBe(1);
     expect(seen.get(`${metricNames.connectionsRevoked}{}`)).toBe(1);
     expect(seen.get(`${metricNames.refreshes}{Outcome=ok}`)).toBe(1);
     expect(seen.get(`${metricNames.upstreamCalls}{StatusClass=2xx}`)).toBeGreaterThanOrEqual(4);
