@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'lifecycle';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -10,7 +10,10 @@ export type Capability =
   | 'table:write'
   | 'tokenKey:encrypt' // kms:GenerateDataKey
   | 'tokenKey:decrypt' // kms:Decrypt
-  | 'clientSecret:read';
+  | 'clientSecret:read'
+  | 'events:publish' // events:PutEvents on the stack's bus (EVENT_BUS_NAME)
+  | 'webhookSecret:read' // secretsmanager:GetSecretValue on the webhook signing secret (WEBHOOK_SECRET_ID)
+  | 'accountHashKey:read'; // secretsmanager:GetSecretValue on the account hash key (ACCOUNT_HASH_SECRET_ID)
 
 export interface FunctionSpec {
   name: FunctionName;
@@ -21,6 +24,8 @@ export interface FunctionSpec {
   /** Seconds; above the TrueLayer timeout plus one refresh. */
   timeoutSeconds: number;
   memoryMb: number;
+  /** Run by a schedule instead of a route: how often. */
+  schedule?: { everyMinutes: number };
 }
 
 export const functionSpecs: Record<FunctionName, FunctionSpec> = {
@@ -36,7 +41,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'callback',
     entry: 'functions/callback.ts',
     description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read', 'accountHashKey:read'],
     timeoutSeconds: 29,
     memoryMb: 256,
   },
@@ -44,7 +49,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'data',
     entry: 'functions/data.ts',
     description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
     timeoutSeconds: 29,
     memoryMb: 256,
   },
@@ -52,9 +57,19 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'connections',
     entry: 'functions/connections.ts',
     description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
     timeoutSeconds: 29,
     memoryMb: 256,
+  },
+  lifecycle: {
+    name: 'lifecycle',
+    entry: 'functions/lifecycle.ts',
+    description: 'Scheduled: keep-alive refreshes, expiry notices, expiry, lapsed links; publishes the event outbox',
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
+    // Stops starting new items 30 s before this; what is left stays due for the next run.
+    timeoutSeconds: 300,
+    memoryMb: 512,
+    schedule: { everyMinutes: 15 },
   },
 };
 

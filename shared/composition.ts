@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { clockFor, type Clock } from './clock';
+import { type Clock, systemClock } from './clock';
 import { loadConfig, type Config } from './config';
 import { newState } from './connections/auth-state';
 import { ConnectionRepository } from './connections/repository';
@@ -13,6 +13,14 @@ import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
 import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
+import { Outbox } from './lifecycle/outbox';
+import {
+  EventBridgePublisher,
+  type EventPublisher,
+  publishToAll,
+  SecretsManagerWebhookSecret,
+  WebhookPublisher,
+} from './lifecycle/publishers';
 import { createLogger } from './logger';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
 import { createCredentialsSource } from './truelayer/client-credentials';
@@ -26,8 +34,40 @@ export interface Dependencies {
   services: ConnectionServices;
 }
 
+/**
+ * What a local process hands the composition instead of AWS: its one clock (shared with the
+ * simulator), where events go besides the webhook, and a hook to wrap the publisher (fault
+ * injection in tests). Deployed functions never set these.
+ */
+export interface LocalParts {
+  clock?: Clock;
+  publishers?: EventPublisher[];
+  wrapPublisher?: (publisher: EventPublisher) => EventPublisher;
+}
+
+let localParts: LocalParts = {};
+
+export const useLocalParts = (parts: LocalParts): void => {
+  localParts = parts;
+  built = undefined;
+};
+
+const secretValue = (source: { secretId: string } | { value: string }): (() => Promise<string>) => {
+  if ('value' in source) return async () => source.value;
+  const secret = new SecretsManagerWebhookSecret({ secretId: source.secretId });
+  return () => secret.get();
+};
+
+const buildPublisher = (config: Config): EventPublisher => {
+  const publishers: EventPublisher[] = [...(localParts.publishers ?? [])];
+  if (config.eventBusName) publishers.push(new EventBridgePublisher({ busName: config.eventBusName }));
+  if (config.webhook) publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
+  const all = publishToAll(publishers);
+  return localParts.wrapPublisher ? localParts.wrapPublisher(all) : all;
+};
+
 export const buildDependencies = (config: Config): Dependencies => {
-  const clock = clockFor(config.truelayerEnv);
+  const clock = localParts.clock ?? systemClock;
   const dynamo = new DynamoDBClient({
     region: config.region,
     ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
@@ -43,12 +83,34 @@ export const buildDependencies = (config: Config): Dependencies => {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
-  // The lease outlives the longest refresh call, so a live holder never loses it.
-  const vault = new TokenVault({ repository, cipher, auth, clock, leaseMs: config.truelayerTokenTimeoutMs + 5_000, log: log.warn });
+  const outbox = new Outbox({ repository, publisher: buildPublisher(config), clock, log: log.warn });
+  const vault = new TokenVault({
+    repository,
+    cipher,
+    auth,
+    clock,
+    leaseMs: config.refreshLeaseMs,
+    log: log.warn,
+    newEventId: randomUUID,
+    afterTransition: (record) => outbox.flushQuietly(record),
+  });
+  const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey) : undefined;
   return {
     config,
     clock,
-    services: { config, clock, repository, vault, auth, data, log, newId: randomUUID, newState: () => newState() },
+    services: {
+      config,
+      clock,
+      repository,
+      vault,
+      auth,
+      data,
+      log,
+      newId: randomUUID,
+      newState: () => newState(),
+      outbox,
+      ...(accountHashKey ? { accountHashKey } : {}),
+    },
   };
 };
 

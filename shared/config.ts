@@ -44,6 +44,20 @@ const envSchema = z
     CORS_ORIGINS: list,
     CALLBACK_URL: z.optional(url),
     DYNAMODB_ENDPOINT: z.optional(url),
+    /** How long a refresh lease lasts, in ms; longer than one token call can take. */
+    REFRESH_LEASE_MS: z.optional(z.coerce.number().check(z.int(), z.positive())),
+    /** The EventBridge bus lifecycle events go to (absent: no bus, e.g. locally). */
+    EVENT_BUS_NAME: z.optional(text()),
+    /** Where lifecycle events are POSTed, signed per Standard Webhooks (absent: no webhook). */
+    WEBHOOK_URL: z.optional(url),
+    /** Secrets Manager secret holding the webhook signing secret (`whsec_…`). */
+    WEBHOOK_SECRET_ID: z.optional(text()),
+    /** The signing secret itself, for the local stack and tests only. */
+    WEBHOOK_SECRET: z.optional(text()),
+    /** Secrets Manager secret holding the key that hashes account numbers to find duplicate connections. */
+    ACCOUNT_HASH_SECRET_ID: z.optional(text()),
+    /** That key itself, for the local stack and tests only. */
+    ACCOUNT_HASH_KEY: z.optional(text()),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
   .check(z.superRefine((env, ctx) => {
@@ -52,6 +66,12 @@ const envSchema = z
     }
     if (!env.TOKEN_KMS_KEY_ID && !env.LOCAL_TOKEN_KEY) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_KMS_KEY_ID'], message: 'set TOKEN_KMS_KEY_ID (or LOCAL_TOKEN_KEY for local use)' });
+    }
+    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET_ID && !env.WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET_ID'], message: 'set WEBHOOK_SECRET_ID (or WEBHOOK_SECRET for local use) to sign what goes to WEBHOOK_URL' });
+    }
+    if (env.REFRESH_LEASE_MS !== undefined && env.REFRESH_LEASE_MS <= env.TRUELAYER_TOKEN_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['REFRESH_LEASE_MS'], message: 'must be longer than TRUELAYER_TOKEN_TIMEOUT_MS, or a live refresh could lose its lease' });
     }
     if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
       ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
@@ -73,6 +93,10 @@ export interface Config {
   callbackUrl: string | undefined;
   dynamodbEndpoint: string | undefined;
   region: string;
+  refreshLeaseMs: number;
+  eventBusName: string | undefined;
+  webhook: { url: string; secret: { secretId: string } | { value: string } } | undefined;
+  accountHashKey: { secretId: string } | { value: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -109,5 +133,12 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
+    // The lease outlives the longest refresh call, so a live holder never loses it.
+    refreshLeaseMs: e.REFRESH_LEASE_MS ?? e.TRUELAYER_TOKEN_TIMEOUT_MS + 5_000,
+    eventBusName: e.EVENT_BUS_NAME,
+    webhook: e.WEBHOOK_URL
+      ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET_ID ? { secretId: e.WEBHOOK_SECRET_ID } : { value: e.WEBHOOK_SECRET ?? '' } }
+      : undefined,
+    accountHashKey: e.ACCOUNT_HASH_SECRET_ID ? { secretId: e.ACCOUNT_HASH_SECRET_ID } : e.ACCOUNT_HASH_KEY ? { value: e.ACCOUNT_HASH_KEY } : undefined,
   };
 };

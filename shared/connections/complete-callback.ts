@@ -5,11 +5,16 @@
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
+import { buildEvents } from '../lifecycle/events';
+import { supersedeDuplicates } from '../lifecycle/duplicates';
 import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
+import type { Me } from '../truelayer/data-client';
 import { hashState, looksLikeState } from './auth-state';
 import type { ConnectionRecord } from './connection';
+import type { TokenWrite } from './repository';
 import type { ConnectionServices } from './services';
+import { transition, type EmittedEvent, type TransitionResult } from './state-machine';
 import { mapUpstreamError } from './upstream-errors';
 
 const callbackParams = z.object({
@@ -58,11 +63,7 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     // A refused re-authentication (extend) leaves the connection as it was; a refused first
     // authorization ends it.
     if (authState.purpose === 'connect') {
-      await repository.setStatus(
-        record.connectionId,
-        { status: 'inactive', reason: code === 'access_denied' ? 'user_denied' : 'authorization_failed', detail: code, onlyIfStatus: 'authorization_required' },
-        isoAt(clock.now()),
-      );
+      await repository.transition(record, code === 'access_denied' ? 'user_denied' : 'authorization_failed', { now: clock.now(), detail: code, newEventId: services.newId });
     }
     services.log.info('callback carried an error', { connection_id: record.connectionId, error: code });
     return { ...base, error: code };
@@ -80,6 +81,7 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
   }
   try {
     const stored = await storeExchangedTokens(services, record, tokens, authState.purpose);
+    if (authState.purpose === 'connect' && stored.status === 'active') await supersedeDuplicates(services, stored);
     return { ...base, status: stored.status };
   } catch (error) {
     // Deleted (or refused) while the user was at the bank: tell the app, store nothing.
@@ -98,9 +100,9 @@ export const storeExchangedTokens = async (
   tokens: TokenSet,
   purpose: 'connect' | 'extend',
 ): Promise<ConnectionRecord> => {
-  const { repository, clock, vault } = services;
+  const { clock, vault } = services;
   const sealed = await vault.seal(record, { access_token: tokens.accessToken, refresh_token: tokens.refreshToken });
-  let me;
+  let me: Me | undefined;
   let meError: unknown;
   try {
     me = await services.data.me(tokens.accessToken);
@@ -108,32 +110,37 @@ export const storeExchangedTokens = async (
     meError = cause;
   }
   const now = clock.now();
-  const write = {
+  const fields = {
     tokens: sealed,
     accessTokenExpiresAt: tokens.expiresAt,
-    status: me ? ('active' as const) : ('authorized' as const),
-    statusReason: null,
     ...(me?.provider ? { provider: { providerId: me.provider.providerId, ...(me.provider.displayName ? { displayName: me.provider.displayName } : {}) } } : {}),
     ...(me ? { credentialsId: me.credentialsId } : {}),
     ...(me?.consentCreatedAt ? { consentCreatedAt: me.consentCreatedAt } : {}),
     ...(me?.consentExpiresAt ? { consentExpiresAt: me.consentExpiresAt } : {}),
     lastRefreshedAt: isoAt(now),
   };
-  // The item may have moved since it was read (a refresh, a status change): retry on the newest
-  // version, since these tokens are the newest TrueLayer issued.
-  let current = record;
-  for (let attempt = 0; attempt < 5; attempt += 1) {
+  // The status change comes from the state machine, decided on the item as it is when written:
+  // a first exchange makes it authorized, and (until owners complete connections themselves) an
+  // answer from /me completes it at once; a re-authentication (extend) keeps it active.
+  const build = (current: ConnectionRecord): TokenWrite => {
     // A revoke (for either purpose), or a refused first authorization, is final: never write over it.
     if (current.status === 'inactive' && (current.statusReason === 'revoked' || purpose === 'connect')) {
       throw new ConnectionInactiveError(current.statusReason);
     }
-    if (await repository.writeTokens(current.connectionId, current.version, write, isoAt(now))) {
-      if (meError) services.log.warn('tokens stored but /me failed; the connection stays authorized', { connection_id: current.connectionId, error: String(meError) });
-      return { ...current, ...write, version: current.version + 1, statusReason: undefined, statusDetail: undefined };
+    const steps: TransitionResult[] = [];
+    const after = { ...current, consentExpiresAt: fields.consentExpiresAt ?? current.consentExpiresAt };
+    const first = transition(after, purpose === 'connect' ? 'code_exchanged' : 'extended', { now });
+    if (!first) throw new ServiceError({ code: 'conflict', detail: 'The connection is not waiting for this authorization; start again.' });
+    steps.push(first);
+    if (purpose === 'connect' && me) {
+      const completed = transition({ ...after, status: first.status, statusReason: first.reason }, 'completed', { now });
+      if (completed) steps.push(completed);
     }
-    const reread = await repository.get(current.connectionId);
-    if (!reread) throw new NotFoundError();
-    current = reread;
-  }
-  throw new ServiceError({ code: 'conflict', detail: 'The connection changed while the callback was processed; start again.' });
+    const last = steps[steps.length - 1] as TransitionResult;
+    const emitted: EmittedEvent[] = steps.flatMap((step) => step.events);
+    return { ...fields, status: last.status, statusReason: null, events: buildEvents(current, emitted, now, services.newId) };
+  };
+  const stored = await vault.storeIssued(record, build);
+  if (meError) services.log.warn('tokens stored but /me failed; the connection stays authorized', { connection_id: record.connectionId, error: String(meError) });
+  return stored;
 };

@@ -12,9 +12,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../errors';
-import { connectionKey, stateKey, tableDefinition } from '../table';
+import { buildEvents, type ConnectionEvent } from '../lifecycle/events';
+import { nextDueAt } from '../lifecycle/schedule';
+import { connectionKey, dueShard, dueShards, stateKey, tableDefinition } from '../table';
 import type { AuthStateRecord } from './auth-state';
 import type { ConnectionRecord, StatusReason, StoredStatus } from './connection';
+import { transition, type TransitionInput, type TransitionName, type TransitionResult } from './state-machine';
 
 type Item = Record<string, unknown>;
 
@@ -46,7 +49,30 @@ const toItem = (r: ConnectionRecord): Item => ({
   version: r.version,
   lease_holder: r.leaseHolder,
   lease_expires_at: r.leaseExpiresAt,
+  last_fetched_at: r.lastFetchedAt,
+  last_error: r.lastError,
+  expiry_notices: r.expiryNoticesSent,
+  outbox: r.outbox,
+  account_hashes: r.accountHashes,
 });
+
+const due = tableDefinition.dueIndex;
+
+/** The due index attributes for a record as it will be after a write: SET them, or REMOVE them. */
+const dueUpdate = (record: ConnectionRecord, now: number): { sets: string[]; removes: string[]; values: Record<string, unknown> } => {
+  const dueAt = nextDueAt(record, now);
+  if (dueAt === undefined) return { sets: [], removes: [due.partitionKey.name, due.sortKey.name], values: {} };
+  return {
+    sets: [`${due.partitionKey.name} = :dueShard`, `${due.sortKey.name} = :dueAt`],
+    removes: [],
+    values: { ':dueShard': dueShard(record.connectionId), ':dueAt': dueAt },
+  };
+};
+
+const dueItemFields = (record: ConnectionRecord, now: number): Item => {
+  const dueAt = nextDueAt(record, now);
+  return dueAt === undefined ? {} : { [due.partitionKey.name]: dueShard(record.connectionId), [due.sortKey.name]: dueAt };
+};
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
@@ -77,6 +103,11 @@ const fromItem = (i: Item): ConnectionRecord => ({
   version: num(i.version) ?? 0,
   leaseHolder: str(i.lease_holder),
   leaseExpiresAt: num(i.lease_expires_at),
+  lastFetchedAt: str(i.last_fetched_at),
+  lastError: i.last_error as ConnectionRecord['lastError'],
+  expiryNoticesSent: Array.isArray(i.expiry_notices) ? (i.expiry_notices as number[]) : undefined,
+  outbox: Array.isArray(i.outbox) ? (i.outbox as ConnectionEvent[]) : undefined,
+  accountHashes: Array.isArray(i.account_hashes) ? (i.account_hashes as string[]) : undefined,
 });
 
 /** The changes a token write makes, always together and always conditional on the version read. */
@@ -91,6 +122,14 @@ export interface TokenWrite {
   consentExpiresAt?: string;
   lastRefreshedAt?: string;
   refreshed?: boolean;
+  /** Events reporting the change (activation), appended to the outbox in the same write. */
+  events?: ConnectionEvent[];
+}
+
+export interface AppliedTransition {
+  record: ConnectionRecord;
+  result: TransitionResult;
+  events: ConnectionEvent[];
 }
 
 const isConditionFailure = (error: unknown): boolean =>
@@ -141,9 +180,8 @@ export class ConnectionRepository {
   }
 
   async create(record: ConnectionRecord): Promise<void> {
-    await this.send(() =>
-      this.doc.send(new PutCommand({ TableName: this.table, Item: toItem(record), ConditionExpression: 'attribute_not_exists(pk)' })),
-    );
+    const item = { ...toItem(record), ...dueItemFields(record, Date.parse(record.createdAt)) };
+    await this.send(() => this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
@@ -234,47 +272,195 @@ export class ConnectionRepository {
   }
 
   /**
-   * Status-only change (deny, inactive, revoked); bumps the version so an in-flight token write
-   * cannot land after it. Never writes over a revoke. False when its conditions did not hold.
+   * Makes the status change the state machine decides for `name`, with the events it reports
+   * appended to the outbox in the same write. Conditional on the version read, so the change is
+   * decided on what is stored; when the item moved on, it is re-read and decided again. Undefined
+   * when the change does not apply (e.g. the connection was revoked meanwhile) or the item is gone.
+   * Bumps the version so an in-flight token write cannot land after it.
    */
-  async setStatus(
-    connectionId: string,
-    change: { status: StoredStatus; reason?: StatusReason; detail?: string; eraseTokens?: boolean; onlyIfStatus?: StoredStatus },
-    nowIso: string,
-  ): Promise<boolean> {
+  async transition(
+    record: ConnectionRecord,
+    name: TransitionName,
+    input: TransitionInput & { newEventId: () => string; noticesSent?: number[] },
+  ): Promise<AppliedTransition | undefined> {
+    let current: ConnectionRecord | undefined = record;
+    for (let attempt = 0; attempt < 5 && current; attempt += 1) {
+      const result = transition(current, name, input);
+      if (!result) return undefined;
+      const events = buildEvents(current, result.events, input.now, input.newEventId);
+      const next: ConnectionRecord = {
+        ...current,
+        status: result.status,
+        statusReason: result.reason,
+        statusDetail: result.changesStatus ? result.detail : current.statusDetail,
+        updatedAt: new Date(input.now).toISOString(),
+        version: current.version + 1,
+        ...(result.eraseTokens ? { tokens: undefined, accessTokenExpiresAt: undefined, leaseHolder: undefined, leaseExpiresAt: undefined } : {}),
+        ...(input.noticesSent ? { expiryNoticesSent: [...new Set([...(current.expiryNoticesSent ?? []), ...input.noticesSent])].sort((a, b) => b - a) } : {}),
+        outbox: [...(current.outbox ?? []), ...events],
+      };
+      if (await this.writeTransition(current, next, result, events, input.now)) return { record: next, result, events };
+      current = await this.get(record.connectionId);
+    }
+    return undefined;
+  }
+
+  private async writeTransition(before: ConnectionRecord, next: ConnectionRecord, result: TransitionResult, events: ConnectionEvent[], now: number): Promise<boolean> {
     const sets = ['#s = :s', 'updated_at = :u', 'version = version + :one'];
     const removes: string[] = [];
-    const values: Record<string, unknown> = { ':s': change.status, ':u': nowIso, ':one': 1 };
-    if (change.reason) {
+    const values: Record<string, unknown> = { ':s': next.status, ':u': next.updatedAt, ':one': 1, ':v': before.version };
+    if (next.statusReason) {
       sets.push('status_reason = :r');
-      values[':r'] = change.reason;
+      values[':r'] = next.statusReason;
     } else removes.push('status_reason');
-    if (change.detail) {
-      sets.push('status_detail = :d');
-      values[':d'] = change.detail;
-    } else removes.push('status_detail');
-    if (change.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at');
-    let condition = 'attribute_exists(pk)';
-    // A revoke is final: no later status change (a refresh refused, a 403 seen by a request that
-    // raced the delete) may write over it.
-    if (change.reason !== 'revoked') {
-      condition += ' AND NOT (#s = :inactive AND status_reason = :revoked)';
-      values[':inactive'] = 'inactive';
-      values[':revoked'] = 'revoked';
+    if (result.changesStatus) {
+      if (next.statusDetail) {
+        sets.push('status_detail = :d');
+        values[':d'] = next.statusDetail;
+      } else removes.push('status_detail');
     }
-    if (change.onlyIfStatus) {
-      condition += ' AND #s = :only';
-      values[':only'] = change.onlyIfStatus;
+    if (result.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at');
+    if (next.expiryNoticesSent !== before.expiryNoticesSent && next.expiryNoticesSent) {
+      sets.push('expiry_notices = :notices');
+      values[':notices'] = next.expiryNoticesSent;
     }
+    if (events.length) {
+      sets.push('outbox = list_append(if_not_exists(outbox, :empty), :events)');
+      values[':empty'] = [];
+      values[':events'] = events;
+    }
+    const dueChange = dueUpdate(next, now);
+    sets.push(...dueChange.sets);
+    removes.push(...dueChange.removes);
+    Object.assign(values, dueChange.values);
     return this.conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
+          Key: { pk: connectionKey(before.connectionId) },
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: condition,
+          ConditionExpression: 'attribute_exists(pk) AND version = :v',
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Drops the first outbox event once it is published: only if it is still first, and only if the
+   * item is still the version read, since the due time written with it is computed from that.
+   */
+  async removePublished(record: ConnectionRecord, eventId: string, now: number): Promise<boolean> {
+    const rest = (record.outbox ?? []).slice(1);
+    const dueChange = dueUpdate({ ...record, outbox: rest }, now);
+    const sets = dueChange.sets;
+    const removes = ['outbox[0]', ...dueChange.removes];
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(record.connectionId) },
+          UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}`,
+          ConditionExpression: 'outbox[0].event_id = :id AND version = :v',
+          ExpressionAttributeValues: { ':id': eventId, ':v': record.version, ...dueChange.values },
+        }),
+      ),
+    );
+  }
+
+  /** Rewrites the due time from the item as read (nothing else changes); false if it moved on. */
+  async reschedule(record: ConnectionRecord, now: number): Promise<boolean> {
+    const dueChange = dueUpdate(record, now);
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(record.connectionId) },
+          UpdateExpression: [dueChange.sets.length ? `SET ${dueChange.sets.join(', ')}` : '', dueChange.removes.length ? `REMOVE ${dueChange.removes.join(', ')}` : '']
+            .filter(Boolean)
+            .join(' '),
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': record.version, ...dueChange.values },
+        }),
+      ),
+    );
+  }
+
+  /** Ids of connections due at or before `now`, from every shard of the sparse due index. */
+  async dueConnectionIds(now: number, limit = Number.POSITIVE_INFINITY): Promise<{ ids: string[]; itemsRead: number }> {
+    const ids: string[] = [];
+    let itemsRead = 0;
+    for (const shard of dueShards()) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await this.send(() =>
+          this.doc.send(
+            new QueryCommand({
+              TableName: this.table,
+              IndexName: due.name,
+              KeyConditionExpression: '#p = :p AND #d <= :now',
+              ExpressionAttributeNames: { '#p': due.partitionKey.name, '#d': due.sortKey.name },
+              ExpressionAttributeValues: { ':p': shard, ':now': now },
+              ExclusiveStartKey: start,
+            }),
+          ),
+        );
+        itemsRead += out.Items?.length ?? 0;
+        for (const item of out.Items ?? []) ids.push(String(item.pk).slice('conn#'.length));
+        start = out.LastEvaluatedKey;
+      } while (start && ids.length < limit);
+    }
+    return { ids, itemsRead };
+  }
+
+  /** The earliest due time after `after` (exclusive) and at or before `until`, if any. */
+  async nextDueTime(after: number, until: number): Promise<number | undefined> {
+    let earliest: number | undefined;
+    for (const shard of dueShards()) {
+      const out = await this.send(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: due.name,
+            KeyConditionExpression: '#p = :p AND #d BETWEEN :after AND :until',
+            ExpressionAttributeNames: { '#p': due.partitionKey.name, '#d': due.sortKey.name },
+            ExpressionAttributeValues: { ':p': shard, ':after': after + 1, ':until': until },
+            Limit: 1,
+          }),
+        ),
+      );
+      const first = out.Items?.[0]?.[due.sortKey.name];
+      if (typeof first === 'number' && (earliest === undefined || first < earliest)) earliest = first;
+    }
+    return earliest;
+  }
+
+  /** Notes a Data API answer or failure for the view; plain bookkeeping, no version change. */
+  async noteFetch(connectionId: string, nowIso: string, error?: string): Promise<void> {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: error ? 'SET last_error = :e' : 'SET last_fetched_at = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: error ? { ':e': { code: error, at: nowIso } } : { ':t': nowIso },
+        }),
+      ),
+    );
+  }
+
+  /** Stores the keyed hashes of a connection's accounts (never the numbers themselves). */
+  async setAccountHashes(connectionId: string, hashes: string[]): Promise<void> {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: 'SET account_hashes = :h',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':h': hashes },
         }),
       ),
     );
@@ -317,16 +503,11 @@ export class ConnectionRepository {
    * still the one read and, when a lease holder is given, the lease is still ours. Bumps the version
    * and drops the lease.
    */
-  async writeTokens(
-    connectionId: string,
-    expectedVersion: number,
-    write: TokenWrite,
-    nowIso: string,
-    leaseHolder?: string,
-  ): Promise<boolean> {
+  async writeTokens(record: ConnectionRecord, write: TokenWrite, now: number, leaseHolder?: string): Promise<boolean> {
+    const nowIso = new Date(now).toISOString();
     const sets = ['tokens = :t', 'access_token_expires_at = :e', 'updated_at = :u', 'version = version + :one'];
     const removes = ['lease_holder', 'lease_expires_at'];
-    const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': expectedVersion };
+    const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': record.version };
     const optional: Array<[string, unknown]> = [
       ['status', write.status],
       ['provider', write.provider],
@@ -343,6 +524,27 @@ export class ConnectionRepository {
     if (write.statusReason === null) removes.push('status_reason', 'status_detail');
     if (write.refreshed) sets.push('refresh_count = if_not_exists(refresh_count, :zero) + :one');
     if (write.refreshed) values[':zero'] = 0;
+    // A new consent gets its own expiry notices.
+    const newConsent = write.consentExpiresAt !== undefined && write.consentExpiresAt !== record.consentExpiresAt;
+    if (newConsent) removes.push('expiry_notices');
+    if (write.events?.length) {
+      sets.push('outbox = list_append(if_not_exists(outbox, :empty), :events)');
+      values[':empty'] = [];
+      values[':events'] = write.events;
+    }
+    const after: ConnectionRecord = {
+      ...record,
+      tokens: write.tokens,
+      status: write.status ?? record.status,
+      consentExpiresAt: write.consentExpiresAt ?? record.consentExpiresAt,
+      lastRefreshedAt: write.lastRefreshedAt ?? record.lastRefreshedAt,
+      expiryNoticesSent: newConsent ? undefined : record.expiryNoticesSent,
+      outbox: [...(record.outbox ?? []), ...(write.events ?? [])],
+    };
+    const dueChange = dueUpdate(after, now);
+    sets.push(...dueChange.sets);
+    removes.push(...dueChange.removes);
+    Object.assign(values, dueChange.values);
     let condition = 'version = :v';
     if (leaseHolder) {
       condition += ' AND lease_holder = :h';
@@ -354,7 +556,7 @@ export class ConnectionRepository {
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
+          Key: { pk: connectionKey(record.connectionId) },
           UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
           ConditionExpression: condition,
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),

@@ -3,6 +3,7 @@ import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import type { TrueLayerDataClient } from '../truelayer/data-client';
+import type { Outbox } from '../lifecycle/outbox';
 import type { ConnectionRepository } from './repository';
 import type { TokenVault } from './token-vault';
 
@@ -21,6 +22,10 @@ export interface ConnectionServices {
   log: Logish;
   newId: () => string;
   newState: () => string;
+  /** Publishes what a state change put in the outbox (best effort in the request path). */
+  outbox: Outbox;
+  /** The key account numbers are hashed with to find duplicates; undefined when none is configured. */
+  accountHashKey?: () => Promise<string | undefined>;
 }
 
 /** The caller, as the JWT authorizer established it. */
