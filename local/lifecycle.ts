@@ -124,7 +124,11 @@ export const createLocalLifecycle = (options: LocalLifecycleOptions) => {
         const answered = !verified ? 400 : failNext > 0 ? 503 : 204;
         if (answered === 503) failNext -= 1;
         deliveries.push({ webhook_id: header('webhook-id'), webhook_timestamp: header('webhook-timestamp'), verified, answered, event });
-        send(res, answered, answered === 204 ? undefined : { error: verified ? 'told to fail (POST /__local/webhook/fail)' : 'bad signature' });
+        send(
+          res,
+          answered,
+          answered === 204 ? undefined : { error: verified ? 'told to fail (POST /__local/webhook/fail)' : 'bad signature' },
+        );
       }),
     },
     { method: 'GET', path: '/__local/webhook', handle: local((_req, res) => send(res, 200, { deliveries })) },

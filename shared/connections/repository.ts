@@ -416,6 +416,7 @@ export class ConnectionRepository {
 
   /** The earliest due time after `after` (exclusive) and at or before `until`, if any. */
   async nextDueTime(after: number, until: number): Promise<number | undefined> {
+    if (after + 1 > until) return undefined;
     let earliest: number | undefined;
     for (const shard of dueShards()) {
       const out = await this.send(() =>

@@ -109,7 +109,8 @@ export interface TransitionResult {
   events: EmittedEvent[];
 }
 
-export type Connectionish = Pick<ConnectionRecord, 'status' | 'statusReason' | 'consentExpiresAt'> & Partial<Pick<ConnectionRecord, 'expiryNoticesSent'>>;
+export type Connectionish = Pick<ConnectionRecord, 'status' | 'statusReason' | 'consentExpiresAt'> &
+  Partial<Pick<ConnectionRecord, 'expiryNoticesSent'>>;
 
 const isRevoked = (c: Connectionish): boolean => c.status === 'inactive' && c.statusReason === 'revoked';
 
@@ -129,7 +130,8 @@ export const transition = (connection: Connectionish, requested: TransitionName,
   const rule = transitions[name];
   if (isRevoked(connection) || !rule.from.includes(connection.status)) return undefined;
   // Each notice goes out once per consent, however many runs see it due.
-  if (name === 'expiry_notice' && (input.daysLeft === undefined || connection.expiryNoticesSent?.includes(input.daysLeft))) return undefined;
+  if (name === 'expiry_notice' && (input.daysLeft === undefined || connection.expiryNoticesSent?.includes(input.daysLeft)))
+    return undefined;
   const status = rule.to ?? connection.status;
   const reason = rule.reason === undefined ? connection.statusReason : (rule.reason ?? undefined);
   const events: EmittedEvent[] = [];

@@ -73,7 +73,10 @@ export const supersedeDuplicates = async (services: ConnectionServices, record: 
         if (!theirs.some((hash) => mine.has(hash))) continue;
         const { accessToken, record: fresh } = await services.vault.freshAccessToken(other);
         await services.auth.revoke(accessToken).catch((error: unknown) => {
-          services.log.warn('revoking a superseded connection at TrueLayer failed', { connection_id: other.connectionId, error: String(error) });
+          services.log.warn('revoking a superseded connection at TrueLayer failed', {
+            connection_id: other.connectionId,
+            error: String(error),
+          });
         });
         const applied = await services.repository.transition(fresh, 'superseded', {
           now: services.clock.now(),
@@ -85,7 +88,10 @@ export const supersedeDuplicates = async (services: ConnectionServices, record: 
         services.log.info('connection superseded', { connection_id: other.connectionId, superseded_by: record.connectionId });
         await services.outbox.flushQuietly(applied.record);
       } catch (error) {
-        services.log.warn('could not compare or supersede a possible duplicate', { connection_id: other.connectionId, error: String(error) });
+        services.log.warn('could not compare or supersede a possible duplicate', {
+          connection_id: other.connectionId,
+          error: String(error),
+        });
       }
     }
   } catch (error) {

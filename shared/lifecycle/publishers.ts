@@ -45,10 +45,19 @@ export class EventBridgePublisher implements EventPublisher {
     await withRetries(attempts, this.options.retryDelayMs ?? 200, async () => {
       const out = await client.send(
         new PutEventsCommand({
-          Entries: [{ EventBusName: this.options.busName, Source: eventSource, DetailType: event.type, Detail: JSON.stringify(event), Time: new Date(event.occurred_at) }],
+          Entries: [
+            {
+              EventBusName: this.options.busName,
+              Source: eventSource,
+              DetailType: event.type,
+              Detail: JSON.stringify(event),
+              Time: new Date(event.occurred_at),
+            },
+          ],
         }),
       );
-      if ((out.FailedEntryCount ?? 0) > 0) throw new PublishError(`EventBridge refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown error'}`);
+      if ((out.FailedEntryCount ?? 0) > 0)
+        throw new PublishError(`EventBridge refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown error'}`);
     });
   }
 }

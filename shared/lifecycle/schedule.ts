@@ -56,5 +56,10 @@ export const dueNotice = (record: Schedulable, now: number): { daysLeft: number;
 
 export const keepAliveDue = (record: Schedulable, now: number): boolean => {
   const lastUsed = at(record.lastRefreshedAt);
-  return (record.status === 'active' || record.status === 'authorized') && Boolean(record.tokens) && lastUsed !== undefined && lastUsed + lifecycleTimes.keepAliveAfterMs <= now;
+  return (
+    (record.status === 'active' || record.status === 'authorized') &&
+    Boolean(record.tokens) &&
+    lastUsed !== undefined &&
+    lastUsed + lifecycleTimes.keepAliveAfterMs <= now
+  );
 };

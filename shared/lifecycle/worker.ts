@@ -47,7 +47,16 @@ const describe = (error: unknown): string =>
 export const runLifecycle = async (services: ConnectionServices, options: LifecycleRunOptions = {}): Promise<LifecycleRunResult> => {
   const now = options.now ?? services.clock.now();
   const { ids, itemsRead: indexRead } = await services.repository.dueConnectionIds(now);
-  const tally: Tally = { processed: 0, refreshed: 0, notices: 0, expired: 0, linksLapsed: 0, refreshFailed: 0, eventsPublished: 0, deferred: 0 };
+  const tally: Tally = {
+    processed: 0,
+    refreshed: 0,
+    notices: 0,
+    expired: 0,
+    linksLapsed: 0,
+    refreshFailed: 0,
+    eventsPublished: 0,
+    deferred: 0,
+  };
   const failures: LifecycleRunResult['failures'] = [];
   let itemsRead = indexRead;
   let next = 0;
@@ -75,7 +84,13 @@ export const runLifecycle = async (services: ConnectionServices, options: Lifecy
   return { at: new Date(now).toISOString(), itemsRead, due: ids.length, ...tally, failures };
 };
 
-const processConnection = async (services: ConnectionServices, initial: ConnectionRecord, now: number, tally: Tally, publishAttempts: number): Promise<void> => {
+const processConnection = async (
+  services: ConnectionServices,
+  initial: ConnectionRecord,
+  now: number,
+  tally: Tally,
+  publishAttempts: number,
+): Promise<void> => {
   const { repository } = services;
   let record = initial;
   let wrote = false;
@@ -108,8 +123,7 @@ const processConnection = async (services: ConnectionServices, initial: Connecti
           tally.refreshFailed += 1;
           wrote = true;
           record = (await repository.get(record.connectionId)) ?? record;
-        }
-        else if (error instanceof ServiceError && error.code === 'refresh_in_progress') tally.deferred += 1;
+        } else if (error instanceof ServiceError && error.code === 'refresh_in_progress') tally.deferred += 1;
         else throw error;
       }
     }
