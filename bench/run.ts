@@ -16,6 +16,7 @@ import { TestApi } from '../test/support/flow';
 import { measureExpiryBurst, measureProxyOverhead, measureThroughput } from './api-latency';
 import type { DataCallTarget } from './api-latency';
 import { measureColdStarts } from './cold-start';
+import { measureLifecycleRun } from './lifecycle';
 import { directAccessToken } from './http';
 import { runRemoteCallsChild } from './remote-calls';
 import { buildRows, markdownTable, textTable } from './report';
@@ -29,6 +30,7 @@ const plan = {
   expiryBurst: { concurrency: 50, advanceSeconds: 3_700 },
   throughput: { clients: 20, seconds: 10 },
   dataPath: 'accounts',
+  lifecycle: { connections: 100_000, due: 1_000 },
 } as const;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -38,8 +40,8 @@ const parseOnly = (argv: readonly string[]): Set<number> | undefined => {
   if (index < 0) return undefined;
   const arg = argv[index] ?? '';
   const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[index + 1] ?? '';
-  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 5);
-  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 5, e.g. --only 1,3');
+  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 6);
+  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 6, e.g. --only 1,3');
   return new Set(sections);
 };
 
@@ -122,6 +124,10 @@ const methodNotes = `How each row is measured:
    once; refreshes are \`grant_type=refresh_token\` calls counted by the simulator.
 5. ${plan.throughput.clients} clients, each sending its next data call when the last one answered, for ${plan.throughput.seconds} s, on one connection;
    req/s counts 200s only.
+6. ${plan.lifecycle.connections.toLocaleString('en-GB')} connections are seeded into a fresh embedded DynamoDB with BatchWriteItem (not timed
+   against anything); ${plan.lifecycle.due.toLocaleString('en-GB')} have a consent that ended, the rest are active and due weeks later. One
+   lifecycle worker run (in-process, as the scheduled Lambda runs it) queries the sparse due index and
+   ends the due ones; items read = index entries returned + items read with GetItem. A second run follows.
 
 Every process of the bench shares the machine with whatever else runs on it: the load average above
 says how busy it was, and section 1 and 5 numbers move with it.`;
@@ -175,6 +181,7 @@ const main = async (): Promise<void> => {
   if (wanted(1)) sections.coldStart = await attempt('1. bundles and cold load', () => measureColdStarts({ ...plan.coldStart, log }));
   await runStackSections(only, sections);
   if (wanted(3)) sections.remoteCalls = await attempt('3. remote calls per steady-state data request', () => runRemoteCallsChild({ ...plan.remoteCalls, path: plan.dataPath }));
+  if (wanted(6)) sections.lifecycle = await attempt('6. lifecycle worker over a large table', () => measureLifecycleRun({ ...plan.lifecycle, log }));
 
   const rows = buildRows(sections);
   const commit = gitCommit();

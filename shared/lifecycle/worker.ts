@@ -131,7 +131,9 @@ const processConnection = async (
 
   // Whatever the steps above (or an earlier crash) left in the outbox goes out now, in order.
   if (record.outbox?.length) {
-    tally.eventsPublished += await services.outbox.flush(record, publishAttempts);
+    // Awaited first: `tally.x += await …` would read tally.x before the wait and lose other items' counts.
+    const published = await services.outbox.flush(record, publishAttempts);
+    tally.eventsPublished += published;
     return;
   }
   // Every write recomputes the item's due time; an item whose work needed no write (a keep-alive
