@@ -11,6 +11,7 @@ export type Capability =
   | 'tokenKey:encrypt' // kms:GenerateDataKey
   | 'tokenKey:decrypt' // kms:Decrypt
   | 'clientSecret:read'
+  | 'dueIndex:read' // dynamodb:Query on the table's sparse due index (tableDefinition.dueIndex)
   | 'events:publish' // events:PutEvents on the stack's bus (EVENT_BUS_NAME)
   | 'webhookSecret:read' // secretsmanager:GetSecretValue on the webhook signing secret (WEBHOOK_SECRET_ID)
   | 'accountHashKey:read'; // secretsmanager:GetSecretValue on the account hash key (ACCOUNT_HASH_SECRET_ID)
@@ -65,7 +66,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'lifecycle',
     entry: 'functions/lifecycle.ts',
     description: 'Scheduled: keep-alive refreshes, expiry notices, expiry, lapsed links; publishes the event outbox',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
+    uses: ['table:read', 'dueIndex:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
     // Stops starting new items 30 s before this; what is left stays due for the next run.
     timeoutSeconds: 300,
     memoryMb: 512,
