@@ -2,6 +2,7 @@
 import type { ExpiryBurstResult, ProxyOverheadResult, ThroughputResult } from './api-latency';
 import type { ColdStartResult } from './cold-start';
 import type { LifecycleBenchResult } from './lifecycle';
+import type { RefreshWaitsMode, RefreshWaitsResult } from './refresh-waits';
 import type { PerRequest, RemoteCallsResult } from './remote-calls';
 import { ms } from './stats';
 
@@ -30,6 +31,7 @@ export interface Sections {
   expiryBurst?: ExpiryBurstResult | Error;
   throughput?: ThroughputResult | Error;
   lifecycle?: LifecycleBenchResult | Error;
+  refreshWaits?: RefreshWaitsResult | Error;
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -149,23 +151,48 @@ const throughputRows = (result: ThroughputResult | Error | undefined): Row[] => 
   ];
 };
 
+const share = (mode: RefreshWaitsMode): string => `${mode.waited}/${mode.reads} (${((100 * mode.waited) / Math.max(1, mode.reads)).toFixed(1)} %)`;
+
+const refreshWaitRows = (result: RefreshWaitsResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(6, 'reads waiting on a refresh', result)];
+  const { before, after, plan } = result;
+  const allOk = before.notOk === 0 && after.notOk === 0;
+  return [
+    {
+      section: 6,
+      measure: `data reads that waited on a refresh, a simulated day (a read every ${plan.readEverySeconds / 60} min)`,
+      result: `before ${share(before)}, after ${share(after)}; upstream refreshes ${before.refreshes} vs ${after.refreshes}${allOk ? '' : `; not 200: ${before.notOk} / ${after.notOk}`}`,
+      target: 'after < before',
+      status: after.waited < before.waited && allOk ? 'met' : 'MISSED',
+    },
+    {
+      section: 6,
+      measure: 'latency of the reads during which a refresh ran',
+      result: `before p50 ${ms(before.refreshReads.median)}, after p50 ${ms(after.refreshReads.median)} (token ${plan.tokenDelayMs} ms, data ${plan.dataDelayMs} ms upstream); all reads p50 ${ms(before.all.median)} vs ${ms(after.all.median)}`,
+      target: '(absolute)',
+      status: 'info',
+    },
+  ];
+};
+
 const lifecycleRows = (result: LifecycleBenchResult | Error | undefined): Row[] => {
   if (!result) return [];
-  if (result instanceof Error) return [failed(6, 'lifecycle worker run', result)];
+  if (result instanceof Error) return [failed(7, 'lifecycle worker run', result)];
   const { run, idleRun } = result;
   // An index entry and one consistent read per due item, whatever the table holds.
   const budget = 2 * result.dueSeeded;
   const allDone = run.due === result.dueSeeded && run.expired === result.dueSeeded && run.failures === 0;
   return [
     {
-      section: 6,
+      section: 7,
       measure: `one worker run over ${result.connections.toLocaleString('en-GB')} connections, ${result.dueSeeded.toLocaleString('en-GB')} due`,
       result: `${run.itemsRead.toLocaleString('en-GB')} items read, ${run.seconds.toFixed(2)} s; ${run.expired} expired, ${run.eventsPublished} events published, ${run.failures} failures (seeded in ${result.seedSeconds.toFixed(0)} s)`,
       target: `≤ ${budget.toLocaleString('en-GB')} items read`,
       status: run.itemsRead <= budget && allDone ? 'met' : 'MISSED',
     },
     {
-      section: 6,
+      section: 7,
       measure: 'the next run, nothing due',
       result: `${idleRun.itemsRead} items read, ${(idleRun.seconds * 1000).toFixed(0)} ms`,
       target: '0 items read',
@@ -180,6 +207,7 @@ export const buildRows = (sections: Sections): Row[] => [
   ...remoteCallsRows(sections.remoteCalls),
   ...expiryRows(sections.expiryBurst),
   ...throughputRows(sections.throughput),
+  ...refreshWaitRows(sections.refreshWaits),
   ...lifecycleRows(sections.lifecycle),
 ];
 

@@ -18,6 +18,7 @@ import type { DataCallTarget } from './api-latency';
 import { measureColdStarts } from './cold-start';
 import { measureLifecycleRun } from './lifecycle';
 import { directAccessToken } from './http';
+import { measureRefreshWaits } from './refresh-waits';
 import { runRemoteCallsChild } from './remote-calls';
 import { buildRows, markdownTable, textTable } from './report';
 import type { Row, Sections } from './report';
@@ -29,6 +30,8 @@ const plan = {
   remoteCalls: { requests: 20, warmup: 3, timeoutMs: 120_000 },
   expiryBurst: { concurrency: 50, advanceSeconds: 3_700 },
   throughput: { clients: 20, seconds: 10 },
+  // A read every 4 minutes, inside the 5-minute refresh-ahead window, for a day: 360 reads per mode.
+  refreshWaits: { hours: 24, readEverySeconds: 240, tokenDelayMs: 100, dataDelayMs: 250, refreshAheadMs: 300_000, timeoutMs: 300_000 },
   dataPath: 'accounts',
   lifecycle: { connections: 100_000, due: 1_000 },
 } as const;
@@ -40,8 +43,8 @@ const parseOnly = (argv: readonly string[]): Set<number> | undefined => {
   if (index < 0) return undefined;
   const arg = argv[index] ?? '';
   const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[index + 1] ?? '';
-  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 6);
-  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 6, e.g. --only 1,3');
+  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 7);
+  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 7, e.g. --only 1,3');
   return new Set(sections);
 };
 
@@ -124,7 +127,13 @@ const methodNotes = `How each row is measured:
    once; refreshes are \`grant_type=refresh_token\` calls counted by the simulator.
 5. ${plan.throughput.clients} clients, each sending its next data call when the last one answered, for ${plan.throughput.seconds} s, on one connection;
    req/s counts 200s only.
-6. ${plan.lifecycle.connections.toLocaleString('en-GB')} connections are seeded into a fresh embedded DynamoDB with BatchWriteItem (not timed
+6. Two child processes, each with its own stack: "before" with TOKEN_REFRESH_AHEAD_MS=0 (a read refreshes only
+   a token past expiry, then makes its data call), "after" with ${plan.refreshWaits.refreshAheadMs / 60_000} minutes (a read finding the token that close
+   to expiry refreshes it alongside its data call, awaiting both). One data read every ${plan.refreshWaits.readEverySeconds / 60} minutes of the shared
+   clock for ${plan.refreshWaits.hours} hours; the simulator delays token calls ${plan.refreshWaits.tokenDelayMs} ms and Data API answers ${plan.refreshWaits.dataDelayMs} ms (the token is
+   checked on arrival, as at TrueLayer's gateway). A read "waited on a refresh" when a refresh happened during it
+   (the simulator's count moved) and it took longer than the median read without one plus ${plan.refreshWaits.tokenDelayMs} ms.
+7. ${plan.lifecycle.connections.toLocaleString('en-GB')} connections are seeded into a fresh embedded DynamoDB with BatchWriteItem (not timed
    against anything); ${plan.lifecycle.due.toLocaleString('en-GB')} have a consent that ended, the rest are active and due weeks later. One
    lifecycle worker run (in-process, as the scheduled Lambda runs it) queries the sparse due index and
    ends the due ones; items read = index entries returned + items read with GetItem. A second run follows.
@@ -144,6 +153,7 @@ const writeResults = async (rows: readonly Row[], sections: Sections, meta: Reco
       latencyRatio: 1.1,
       remoteCallsPerDataRequest: { dynamodb: 1, kms: 0, secretsManager: 0, truelayer: 1 },
       refreshesPerExpiryBurst: 1,
+      readsWaitingOnRefresh: 'after < before',
     },
     rows,
     sections: Object.fromEntries(Object.entries(sections).map(([name, value]) => [name, serialise(value)])),
@@ -181,7 +191,8 @@ const main = async (): Promise<void> => {
   if (wanted(1)) sections.coldStart = await attempt('1. bundles and cold load', () => measureColdStarts({ ...plan.coldStart, log }));
   await runStackSections(only, sections);
   if (wanted(3)) sections.remoteCalls = await attempt('3. remote calls per steady-state data request', () => runRemoteCallsChild({ ...plan.remoteCalls, path: plan.dataPath }));
-  if (wanted(6)) sections.lifecycle = await attempt('6. lifecycle worker over a large table', () => measureLifecycleRun({ ...plan.lifecycle, log }));
+  if (wanted(6)) sections.refreshWaits = await attempt('6. reads waiting on a refresh over a simulated day', () => measureRefreshWaits(plan.refreshWaits));
+  if (wanted(7)) sections.lifecycle = await attempt('7. lifecycle worker over a large table', () => measureLifecycleRun({ ...plan.lifecycle, log }));
 
   const rows = buildRows(sections);
   const commit = gitCommit();

@@ -2,9 +2,10 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { dependencies, logger } from '../shared/composition';
 import { completeCallback, type CallbackOutcome } from '../shared/connections/complete-callback';
+import { returnUrlWith } from '../shared/connections/return-url';
 import { htmlPage } from '../shared/http/html';
 import { problemBody, problemResponse } from '../shared/http/problem';
-import { callbackParams, wantsHtml, type HttpEvent } from '../shared/http/request';
+import { callbackParams, requestBudget, wantsHtml, type HttpEvent } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 const html = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
@@ -15,21 +16,29 @@ const html = (statusCode: number, body: string): APIGatewayProxyStructuredResult
 
 const respond = (outcome: CallbackOutcome): APIGatewayProxyStructuredResultV2 => {
   if (outcome.returnUrl) {
-    const target = new URL(outcome.returnUrl);
-    target.searchParams.set('connection_id', outcome.connectionId);
-    if (outcome.error) target.searchParams.set('error', outcome.error);
-    else target.searchParams.set('status', outcome.status ?? 'active');
-    return { statusCode: 302, headers: { location: target.toString(), 'cache-control': 'no-store' }, body: '' };
+    const location = returnUrlWith(
+      outcome.returnUrl,
+      outcome.error
+        ? { connection_id: outcome.connectionId, error: outcome.error }
+        : {
+            connection_id: outcome.connectionId,
+            status: outcome.status ?? 'authorized',
+            ...(outcome.completionCode ? { completion_code: outcome.completionCode } : {}),
+          },
+    );
+    // The location carries the completion code: no referrer leaves with it.
+    return { statusCode: 302, headers: { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }, body: '' };
   }
   return outcome.error
     ? html(200, htmlPage('Bank connection not completed', [`The bank connection was not completed (${outcome.error}).`, outcome.errorDescription ?? 'You can close this window and try again from the app.']))
-    : html(200, htmlPage('Bank connected', ['Your bank account is connected. You can close this window and return to the app.', `Connection: ${outcome.connectionId}`]));
+    : html(200, htmlPage('Bank authorized', ['Your bank authorized the connection. Return to the app to finish it.', `Connection: ${outcome.connectionId}`]));
 };
 
 export const handler = httpStack(
-  async (event: HttpEvent) => {
+  async (event: HttpEvent, context) => {
     try {
-      return respond(await completeCallback(dependencies().services, callbackParams(event)));
+      const { services, config } = dependencies();
+      return respond(await completeCallback(services, callbackParams(event), requestBudget(context, config.apiGatewayTimeoutMs)));
     } catch (error) {
       // A person's browser is on the other end: show a page when it asks for one.
       if (!wantsHtml(event)) throw error;

@@ -1,25 +1,32 @@
-/** GET /connections, GET|DELETE /connections/{id}, POST /connections/{id}/extend */
+/** GET /connections, GET|DELETE /connections/{id}, POST /connections/{id}/extend, POST /connections/{id}/complete */
 import { dependencies, logger } from '../shared/composition';
+import { completeConnection } from '../shared/connections/complete-connection';
 import { extendConnection, getConnection, listConnections, revokeConnection } from '../shared/connections/manage-connections';
 import { NotFoundError } from '../shared/errors';
 import { jsonResponse } from '../shared/http/problem';
-import { callerOf, jsonBody } from '../shared/http/request';
+import { callerOf, jsonBody, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 export const handler = httpStack(
-  async (event) => {
-    const { services } = dependencies();
+  async (event, context) => {
+    const { services, config } = dependencies();
+    const budget = requestBudget(context, config.apiGatewayTimeoutMs);
     const caller = callerOf(event);
     const id = event.pathParameters?.id ?? '';
     switch (event.routeKey) {
       case 'GET /connections':
-        return jsonResponse(200, await listConnections(services, caller));
+        return jsonResponse(
+          200,
+          await listConnections(services, caller, { limit: event.queryStringParameters?.limit, cursor: event.queryStringParameters?.cursor }),
+        );
       case 'GET /connections/{id}':
         return jsonResponse(200, await getConnection(services, caller, id));
       case 'POST /connections/{id}/extend':
-        return jsonResponse(200, await extendConnection(services, caller, id, jsonBody(event)));
+        return jsonResponse(200, await extendConnection(services, caller, id, jsonBody(event), budget));
+      case 'POST /connections/{id}/complete':
+        return jsonResponse(200, await completeConnection(services, caller, id, jsonBody(event), budget));
       case 'DELETE /connections/{id}':
-        await revokeConnection(services, caller, id);
+        await revokeConnection(services, caller, id, budget);
         return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
       default:
         throw new NotFoundError(`No route ${event.routeKey}.`);

@@ -1,18 +1,19 @@
 /** GET /connections/{id}/{data path}: TrueLayer's Data API v1 response, passed through. */
 import { dependencies, logger } from '../shared/composition';
 import { readData } from '../shared/connections/read-data';
-import { callerOf } from '../shared/http/request';
+import { callerOf, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 export const handler = httpStack(
   async (event, context) => {
-    const response = await readData(dependencies().services, callerOf(event), {
+    const { services, config } = dependencies();
+    const response = await readData(services, callerOf(event), {
       connectionId: event.pathParameters?.id ?? '',
       path: event.pathParameters?.proxy ?? '',
       query: event.queryStringParameters ?? {},
       psuIp: event.headers?.['x-psu-ip'],
-      // Retries stop in time to answer before the function (and API Gateway's 30 s) gives up.
-      deadline: Date.now() + context.getRemainingTimeInMillis() - 1_500,
+      // The data call answers before API Gateway gives up; a refresh may run on to the function's timeout.
+      budget: requestBudget(context, config.apiGatewayTimeoutMs),
     });
     return {
       statusCode: response.status,

@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'lifecycle';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi' | 'lifecycle';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -22,19 +22,33 @@ export interface FunctionSpec {
   entry: string;
   description: string;
   uses: readonly Capability[];
-  /** Seconds; above the TrueLayer timeout plus one refresh. */
+  /**
+   * Seconds. A function that makes token calls (code exchange, refresh, extend) runs past API
+   * Gateway's 29 s (`tokenCallFunctionTimeoutSeconds`): when the gateway has already answered the
+   * client, the invocation still finishes the token call and stores the pair TrueLayer rotated.
+   */
   timeoutSeconds: number;
   memoryMb: number;
   /** Run by a schedule instead of a route: how often. */
   schedule?: { everyMinutes: number };
 }
 
+/** What API Gateway (an HTTP API integration) waits for a function's answer before it answers 503 itself. */
+export const apiGatewayTimeoutSeconds = 29;
+
+/** Above API Gateway's 29 s and the 50 s token-call deadline, with room to store what the call returned. */
+const tokenCallFunctionTimeoutSeconds = 60;
+
+/** The functions that make token calls, so tests can check each outlives both deadlines. */
+export const tokenCallingFunctions: readonly FunctionName[] = ['callback', 'data', 'connections', 'lifecycle'];
+
 export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   authLink: {
     name: 'authLink',
     entry: 'functions/auth-link.ts',
     description: 'POST /connections: creates a connection and its TrueLayer auth link',
-    uses: ['table:write', 'clientSecret:read'],
+    // Reads the owner's pending slots; seals the PKCE verifier with a data key.
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
     timeoutSeconds: 10,
     memoryMb: 256,
   },
@@ -42,8 +56,9 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'callback',
     entry: 'functions/callback.ts',
     description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read', 'accountHashKey:read'],
-    timeoutSeconds: 29,
+    // Emits no events: the callback only stores tokens (`authorized`); the owner's completion activates.
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
   data: {
@@ -51,15 +66,33 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     entry: 'functions/data.ts',
     description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
-    timeoutSeconds: 29,
+    timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
   connections: {
     name: 'connections',
     entry: 'functions/connections.ts',
-    description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
-    timeoutSeconds: 29,
+    description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend|complete',
+    // The completion activates (connection.activated) and supersedes duplicates (account hash key).
+    uses: [
+      'table:read',
+      'table:write',
+      'tokenKey:encrypt',
+      'tokenKey:decrypt',
+      'clientSecret:read',
+      'events:publish',
+      'webhookSecret:read',
+      'accountHashKey:read',
+    ],
+    timeoutSeconds: tokenCallFunctionTimeoutSeconds,
+    memoryMb: 256,
+  },
+  openapi: {
+    name: 'openapi',
+    entry: 'functions/openapi.ts',
+    description: 'GET /openapi.json: the OpenAPI 3.1 document of this API, public',
+    uses: [],
+    timeoutSeconds: 10,
     memoryMb: 256,
   },
   lifecycle: {
@@ -81,7 +114,7 @@ export interface Route {
   /** API Gateway HTTP API route path: `{name}` is one segment, a final `{name+}` the greedy rest. */
   path: string;
   function: FunctionName;
-  /** `jwt`: behind the JWT authorizer; `none`: public (TrueLayer sends the browser there). */
+  /** `jwt`: behind the JWT authorizer; `none`: public (/callback, where TrueLayer sends the browser; /openapi.json). */
   auth: 'jwt' | 'none';
 }
 
@@ -91,9 +124,11 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
   { method: 'DELETE', path: '/connections/{id}', function: 'connections', auth: 'jwt' },
   { method: 'POST', path: '/connections/{id}/extend', function: 'connections', auth: 'jwt' },
+  { method: 'POST', path: '/connections/{id}/complete', function: 'connections', auth: 'jwt' },
   { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
   { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
+  { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
 ];
 
 /** The API Gateway route key, e.g. `GET /connections/{id}`. */

@@ -4,9 +4,9 @@
  */
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { createTableInput, tableDefinition } from '../shared/table';
+import { closeServer, httpOrigin, listen } from './http';
 
 interface DynaliteOptions {
   path?: string;
@@ -42,23 +42,6 @@ export interface RunningDynamo {
 
 const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
 
-const listen = (server: Server, port: number, host: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-
-const closeServer = (server: Server): Promise<void> =>
-  new Promise((resolve, reject) => {
-    // dynalite waits for open connections; the SDK keeps its sockets alive, so end them first.
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeAllConnections();
-  });
-
 const waitUntilActive = async (client: DynamoDBClient, tableName: string): Promise<void> => {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
@@ -72,8 +55,8 @@ const waitUntilActive = async (client: DynamoDBClient, tableName: string): Promi
 export const startDynamo = async (options: DynamoOptions): Promise<RunningDynamo> => {
   const host = options.host ?? '127.0.0.1';
   const server = dynalite({ path: options.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const port = await listen(server, options.port ?? 8000, host);
-  const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { port } = await listen(server, options.port ?? 8000, host);
+  const endpoint = httpOrigin(host, port);
   const clients: DynamoDBClient[] = [];
   const client = (): DynamoDBClient => {
     const created = new DynamoDBClient({

@@ -2,6 +2,8 @@
  * The lifecycle worker on one machine: `POST /__local/clock` runs it at every due time passed on
  * the way, in order, as the schedule would; `GET /__local/events` lists what was emitted; a webhook
  * receiver at `/__local/webhook` checks each delivery's Standard Webhooks signature and records it.
+ * Every route goes through the `/__local` guard (loopback Host, JSON bodies on POST); our own
+ * publisher posts the webhook to 127.0.0.1 as application/json, so it passes.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +11,8 @@ import { Webhook } from 'standardwebhooks';
 import type { AdjustableClock } from '../shared/clock';
 import { MemoryEventSink } from '../shared/lifecycle/publishers';
 import type { RawRoute } from './api-gateway';
+import { readBody, sendJson } from './http';
+import { localOnly } from './local-auth';
 
 export interface WebhookDelivery {
   webhook_id: string | undefined;
@@ -34,43 +38,20 @@ const maxBodyBytes = 64 * 1024;
 /** A guard against a worker that keeps making work due: far more runs than any real jump needs. */
 const maxRunsPerAdvance = 5_000;
 
-const isLoopback = (req: IncomingMessage): boolean => {
-  const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
-};
-
 const send = (res: ServerResponse, status: number, body?: unknown): void => {
-  res.statusCode = status;
   res.setHeader('cache-control', 'no-store');
-  if (body === undefined) return void res.end();
-  const text = JSON.stringify(body);
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
+  if (body === undefined) {
+    res.statusCode = status;
+    return void res.end();
+  }
+  sendJson(res, status, body);
 };
 
-const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBodyBytes) chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-
-/** Local controls answer only requests addressed to this machine, so a web page cannot drive them. */
-const local =
-  (handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void) =>
-  async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (!isLoopback(req)) return send(res, 403, { error: 'local controls answer only 127.0.0.1 and localhost' });
-    if (req.method === 'POST' && !(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json')) {
-      return send(res, 415, { error: 'send a JSON body (content-type: application/json)' });
-    }
-    await handle(req, res);
-  };
+/** The body as text; past the limit, what was read (the signature check then fails). */
+const readText = async (req: IncomingMessage): Promise<string> => {
+  const body = await readBody(req, maxBodyBytes);
+  return body === 'too-large' ? '' : body.toString('utf8');
+};
 
 export const createLocalLifecycle = (options: LocalLifecycleOptions) => {
   const sink = new MemoryEventSink();
@@ -102,12 +83,12 @@ export const createLocalLifecycle = (options: LocalLifecycleOptions) => {
   };
 
   const routes: RawRoute[] = [
-    { method: 'GET', path: '/__local/events', handle: local((_req, res) => send(res, 200, { events: sink.events })) },
+    { method: 'GET', path: '/__local/events', handle: localOnly((_req, res) => send(res, 200, { events: sink.events })) },
     {
       method: 'POST',
       path: '/__local/webhook',
-      handle: local(async (req, res) => {
-        const payload = await readBody(req);
+      handle: localOnly(async (req, res) => {
+        const payload = await readText(req);
         const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
         let event: unknown;
         let verified = false;
@@ -131,14 +112,14 @@ export const createLocalLifecycle = (options: LocalLifecycleOptions) => {
         );
       }),
     },
-    { method: 'GET', path: '/__local/webhook', handle: local((_req, res) => send(res, 200, { deliveries })) },
+    { method: 'GET', path: '/__local/webhook', handle: localOnly((_req, res) => send(res, 200, { deliveries })) },
     {
       method: 'POST',
       path: '/__local/webhook/fail',
-      handle: local(async (req, res) => {
+      handle: localOnly(async (req, res) => {
         let times: unknown;
         try {
-          times = (JSON.parse((await readBody(req)) || '{}') as { times?: unknown }).times;
+          times = (JSON.parse((await readText(req)) || '{}') as { times?: unknown }).times;
         } catch {
           times = undefined;
         }

@@ -8,9 +8,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JSONWebKeySet } from 'jose';
 import { AdjustableClock, isoAt } from '../shared/clock';
-import { ValidationError } from '../shared/errors';
+import { ServiceError, ValidationError } from '../shared/errors';
 import { problemBody } from '../shared/http/problem';
 import type { RawRoute } from './api-gateway';
+import { readBody, sendJson as sendHttpJson } from './http';
 
 export const localAudience = 'truelayer-connections-local';
 export const localTokenLifetimeSeconds = 3600;
@@ -52,39 +53,63 @@ export const validateSub = (sub: unknown): string => {
   return sub;
 };
 
-const sendJson = (res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void => {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', contentType);
-  res.setHeader('cache-control', 'no-store');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
-};
+const sendJson = (res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void =>
+  sendHttpJson(res, status, body, { 'content-type': contentType, 'cache-control': 'no-store' });
 
 const sendValidationProblem = (res: ServerResponse, detail: string): void =>
   sendJson(res, 400, problemBody(new ValidationError(detail)), 'application/problem+json');
 
-/** Reads a small JSON body whatever its content type, so `curl -d '{"sub":"alice"}'` just works. */
-const readJson = (req: IncomingMessage): Promise<unknown> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxControlBodyBytes) chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      if (size > maxControlBodyBytes) return reject(new LocalInputError(`body must be at most ${maxControlBodyBytes} bytes`));
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (text.length === 0) return resolve({});
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new LocalInputError('body must be JSON'));
-      }
-    });
-  });
+/** Reads a small JSON body (the guard has checked its content type). */
+const readJson = async (req: IncomingMessage): Promise<unknown> => {
+  const body = await readBody(req, maxControlBodyBytes);
+  if (body === 'too-large') throw new LocalInputError(`body must be at most ${maxControlBodyBytes} bytes`);
+  const text = body.toString('utf8').trim();
+  if (text.length === 0) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new LocalInputError('body must be JSON');
+  }
+};
+
+/** `127.0.0.1`, `localhost` or `[::1]`, with any port: what a developer's own tools send. */
+const isLoopbackHost = (host: string | undefined): boolean => /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i.test(host ?? '');
+
+const isJson = (req: IncomingMessage): boolean => /^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
+
+/**
+ * The guard every `/__local` route goes through. What keeps a web page the developer happens to visit from driving the controls: a page on another
+ * name that resolves to 127.0.0.1 (DNS rebinding) sends its own Host, and a cross-site form or
+ * `text/plain` fetch cannot send `application/json` without a CORS preflight nobody answers.
+ */
+export const localOnly =
+  (handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>) =>
+  async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!isLoopbackHost(req.headers.host)) {
+      req.resume();
+      return sendJson(
+        res,
+        403,
+        problemBody(new ServiceError({ code: 'local_only', detail: 'The /__local controls answer only requests addressed to 127.0.0.1 or localhost.' })),
+        'application/problem+json',
+      );
+    }
+    if (req.method === 'POST' && !isJson(req)) {
+      req.resume();
+      return sendJson(
+        res,
+        415,
+        problemBody(
+          new ServiceError({
+            code: 'unsupported_media_type',
+            detail: 'Send the body as JSON with content-type: application/json, e.g. curl -H \'content-type: application/json\' -d \'{"sub":"alice"}\'.',
+          }),
+        ),
+        'application/problem+json',
+      );
+    }
+    await handle(req, res);
+  };
 
 const field = (body: unknown, name: string): unknown =>
   typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
@@ -128,7 +153,7 @@ export const createLocalAuth = async (options: LocalAuthOptions = {}): Promise<L
 
   const clockState = () => ({ now: isoAt(clock.now()), offset_seconds: clock.offsetSeconds });
 
-  const routes: RawRoute[] = [
+  const rawRoutes: RawRoute[] = [
     {
       method: 'POST',
       path: '/__local/token',
@@ -163,6 +188,8 @@ export const createLocalAuth = async (options: LocalAuthOptions = {}): Promise<L
       }),
     },
   ];
+
+  const routes = rawRoutes.map((route) => ({ ...route, handle: localOnly(route.handle) }));
 
   return {
     audience,

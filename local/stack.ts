@@ -31,6 +31,12 @@ export interface LocalStackOptions {
   host?: string;
   /** Simulator refresh-token rotation. Default true, as TrueLayer does. */
   rotateRefreshTokens?: boolean;
+  /**
+   * How long the local API waits for a function before answering 503 as API Gateway does (the
+   * function runs on to its own timeout). Default 29 000 ms; tests shorten it. The handlers are told
+   * (API_GATEWAY_TIMEOUT_MS) unless `env` says otherwise.
+   */
+  gatewayTimeoutMs?: number;
   /** Environment for the handlers, applied over everything the stack sets. */
   env?: Record<string, string>;
   /** Folder to persist DynamoDB in. Default: `DYNAMODB_PATH`, else in memory. */
@@ -171,6 +177,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       TABLE_NAME: tableName,
       LOCAL_TOKEN_KEY: given('LOCAL_TOKEN_KEY') ?? randomBytes(32).toString('base64'),
       AWS_REGION: given('AWS_REGION') ?? 'eu-west-2',
+      ...(options.gatewayTimeoutMs !== undefined ? { API_GATEWAY_TIMEOUT_MS: String(options.gatewayTimeoutMs) } : {}),
       // dynalite ignores signatures; real credentials already in the shell are harmless and kept.
       ...(given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY') ? {} : { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }),
     });
@@ -221,6 +228,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       fallback: createDemoStatic(),
       cors,
       region: given('AWS_REGION') ?? 'eu-west-2',
+      ...(options.gatewayTimeoutMs !== undefined ? { integrationTimeoutMs: options.gatewayTimeoutMs } : {}),
       log,
     });
     const port = options.port ?? 3000;

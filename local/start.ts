@@ -40,7 +40,9 @@ const describe = (stack: LocalStack): string => {
     `    curl -s -X POST ${stack.apiUrl}/__local/clock ${json} -d '{"advance_seconds":3600}'   (runs the lifecycle worker on the way)`,
     `    curl -s ${stack.apiUrl}/__local/events                (lifecycle events; webhook deliveries at /__local/webhook)`,
     '',
-    '  Open the auth_link in a browser and sign in to the mock bank as john / doe.',
+    '  Open the auth_link in a browser and sign in to the mock bank as john / doe; you land on the demo',
+    '  page with ?connection_id=ID&completion_code=CODE. Finish it as the same user:',
+    `    curl -s -X POST ${stack.apiUrl}/connections/ID/complete -H "authorization: Bearer $TOKEN" ${json} -d '{"completion_code":"CODE"}'`,
     `  Stop with Ctrl-C (or kill -TERM ${process.pid}).`,
     '',
   ].join('\n');

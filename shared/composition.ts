@@ -3,7 +3,7 @@
  * container, lazily (the first request pays, an import does not). Handlers get what they need from
  * here and nothing reaches AWS through a module singleton elsewhere.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Clock, systemClock } from './clock';
 import { loadConfig, type Config } from './config';
@@ -78,18 +78,21 @@ export const buildDependencies = (config: Config): Dependencies => {
   const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey), clock });
   const credentials = createCredentialsSource(config.credentials);
   const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs });
-  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs });
+  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs });
   const log = {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
   const outbox = new Outbox({ repository, publisher: buildPublisher(config), clock, log: log.warn });
+  // The lease outlives the longest refresh call, so a live holder never loses it.
   const vault = new TokenVault({
     repository,
     cipher,
     auth,
     clock,
+    tokenTimeoutMs: config.truelayerTokenTimeoutMs,
     leaseMs: config.refreshLeaseMs,
+    refreshAheadMs: config.tokenRefreshAheadMs,
     log: log.warn,
     newEventId: randomUUID,
     afterTransition: (record) => outbox.flushQuietly(record),
@@ -103,11 +106,13 @@ export const buildDependencies = (config: Config): Dependencies => {
       clock,
       repository,
       vault,
+      cipher,
       auth,
       data,
       log,
       newId: randomUUID,
       newState: () => newState(),
+      newSecret: () => randomBytes(32).toString('base64url'),
       outbox,
       ...(accountHashKey ? { accountHashKey } : {}),
     },

@@ -34,8 +34,15 @@ const envSchema = z
     TRUELAYER_CLIENT_ID: z.optional(text()),
     TRUELAYER_CLIENT_SECRET: z.optional(text()),
     TRUELAYER_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 8000),
-    /** Token calls get longer: a refresh TrueLayer completes after we gave up may have rotated the only refresh token. */
-    TRUELAYER_TOKEN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 15000),
+    /**
+     * Token calls (code exchange, refresh, extend) get their own, longer deadline, past API Gateway's
+     * 29 s: a token call TrueLayer completes after we gave up may have rotated the only refresh token.
+     */
+    TRUELAYER_TOKEN_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 50_000),
+    /** How long API Gateway waits for a function's answer (an HTTP API integration: 29 s); waiters answer before it. */
+    API_GATEWAY_TIMEOUT_MS: z._default(z.coerce.number().check(z.int(), z.positive()), 29_000),
+    /** A read that finds the access token this close to expiry refreshes it alongside its data call; 0 turns that off. */
+    TOKEN_REFRESH_AHEAD_MS: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 300_000),
     /** KMS key (id, ARN or alias) for token envelope keys. */
     TOKEN_KMS_KEY_ID: z.optional(text()),
     /** Base64 of 32 bytes: the local stand-in for KMS (local stack and tests only). */
@@ -44,8 +51,6 @@ const envSchema = z
     CORS_ORIGINS: list,
     CALLBACK_URL: z.optional(url),
     DYNAMODB_ENDPOINT: z.optional(url),
-    /** How long a refresh lease lasts, in ms; longer than one token call can take. */
-    REFRESH_LEASE_MS: z.optional(z.coerce.number().check(z.int(), z.positive())),
     /** The EventBridge bus lifecycle events go to (absent: no bus, e.g. locally). */
     EVENT_BUS_NAME: z.optional(text()),
     /** Where lifecycle events are POSTed, signed per Standard Webhooks (absent: no webhook). */
@@ -70,9 +75,6 @@ const envSchema = z
     if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET_ID && !env.WEBHOOK_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET_ID'], message: 'set WEBHOOK_SECRET_ID (or WEBHOOK_SECRET for local use) to sign what goes to WEBHOOK_URL' });
     }
-    if (env.REFRESH_LEASE_MS !== undefined && env.REFRESH_LEASE_MS <= env.TRUELAYER_TOKEN_TIMEOUT_MS) {
-      ctx.addIssue({ code: 'custom', path: ['REFRESH_LEASE_MS'], message: 'must be longer than TRUELAYER_TOKEN_TIMEOUT_MS, or a live refresh could lose its lease' });
-    }
     if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
       ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
     }
@@ -87,13 +89,16 @@ export interface Config {
   credentials: { secretId: string } | { clientId: string; clientSecret: string };
   truelayerTimeoutMs: number;
   truelayerTokenTimeoutMs: number;
+  /** The refresh lease: outlasts the token call and the writes after it, so a live holder never loses it. */
+  refreshLeaseMs: number;
+  apiGatewayTimeoutMs: number;
+  tokenRefreshAheadMs: number;
   tokenKey: { kmsKeyId: string } | { localKey: Uint8Array };
   allowedReturnUrls: string[];
   corsOrigins: string[];
   callbackUrl: string | undefined;
   dynamodbEndpoint: string | undefined;
   region: string;
-  refreshLeaseMs: number;
   eventBusName: string | undefined;
   webhook: { url: string; secret: { secretId: string } | { value: string } } | undefined;
   accountHashKey: { secretId: string } | { value: string } | undefined;
@@ -102,6 +107,12 @@ export interface Config {
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/**
+ * The refresh lease for a token-call deadline: the call itself, then sealing and storing the new pair
+ * (a store briefly unavailable gets about 3 s of retries), with room to spare.
+ */
+export const refreshLeaseMsFor = (tokenTimeoutMs: number): number => tokenTimeoutMs + 10_000;
 
 const trimSlash = (value: string): string => value.replace(/\/+$/, '');
 
@@ -125,6 +136,9 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       : { clientId: e.TRUELAYER_CLIENT_ID ?? 'sandbox-local', clientSecret: e.TRUELAYER_CLIENT_SECRET ?? 'local-secret' },
     truelayerTimeoutMs: e.TRUELAYER_TIMEOUT_MS,
     truelayerTokenTimeoutMs: e.TRUELAYER_TOKEN_TIMEOUT_MS,
+    refreshLeaseMs: refreshLeaseMsFor(e.TRUELAYER_TOKEN_TIMEOUT_MS),
+    apiGatewayTimeoutMs: e.API_GATEWAY_TIMEOUT_MS,
+    tokenRefreshAheadMs: e.TOKEN_REFRESH_AHEAD_MS,
     tokenKey: e.TOKEN_KMS_KEY_ID
       ? { kmsKeyId: e.TOKEN_KMS_KEY_ID }
       : { localKey: new Uint8Array(Buffer.from(e.LOCAL_TOKEN_KEY ?? '', 'base64')) },
@@ -133,8 +147,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
-    // The lease outlives the longest refresh call, so a live holder never loses it.
-    refreshLeaseMs: e.REFRESH_LEASE_MS ?? e.TRUELAYER_TOKEN_TIMEOUT_MS + 5_000,
     eventBusName: e.EVENT_BUS_NAME,
     webhook: e.WEBHOOK_URL
       ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET_ID ? { secretId: e.WEBHOOK_SECRET_ID } : { value: e.WEBHOOK_SECRET ?? '' } }

@@ -21,6 +21,8 @@ export const problemCatalogue = {
   upstream_bad_request: { status: 400, title: 'TrueLayer refused the request' },
   unauthorized: { status: 401, title: 'Unauthorized' },
   upstream_forbidden: { status: 403, title: 'TrueLayer refused access' },
+  // The local stack's /__local controls, asked on a host other than 127.0.0.1/localhost.
+  local_only: { status: 403, title: 'Local controls answer on 127.0.0.1 and localhost only' },
   not_found: { status: 404, title: 'Not found' },
   account_not_found: { status: 404, title: 'Account not found at TrueLayer' },
   upstream_not_found: { status: 404, title: 'Not found at TrueLayer' },
@@ -123,6 +125,17 @@ export class ConnectionNotReadyError extends ServiceError {
   override name = 'ConnectionNotReadyError';
   constructor(status: string) {
     super({ code: 'connection_not_ready', detail: `This connection is ${status}: the user must finish the bank authorization first.` });
+  }
+}
+
+/** An `authorized` connection its owner has not completed: nothing may be read through it yet. */
+export class ConnectionNotConfirmedError extends ServiceError {
+  override name = 'ConnectionNotConfirmedError';
+  constructor() {
+    super({
+      code: 'connection_not_confirmed',
+      detail: 'Its owner has not completed this connection yet: POST /connections/{id}/complete with the completion_code the return_url received.',
+    });
   }
 }
 

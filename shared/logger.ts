@@ -4,6 +4,7 @@
  */
 import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, LogLevel, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+import { problemCatalogue } from './errors';
 
 export const SERVICE_NAME = 'truelayer-connections';
 export const REDACTED = '[REDACTED]';
@@ -13,6 +14,7 @@ const MAX_DEPTH = 24;
 /** Key names compared lower-cased with `-` and `_` removed, so `refreshToken`, `Set-Cookie`, `CLIENT_SECRET` all match. */
 const SENSITIVE_KEYS = new Set([
   'code',
+  'completioncode',
   'state',
   'token',
   'tokens',
@@ -54,7 +56,25 @@ const isDiagnosticCode = (key: string, value: unknown): boolean =>
   normalizeKey(key) === 'code' &&
   (typeof value === 'number' || (typeof value === 'string' && /^(?:E[A-Z]{2,20}|ERR_[A-Z0-9_]{1,60}|UND_ERR_[A-Z_]{1,40})$/.test(value)));
 
-const QUERY_KEYS = 'code|state|token|access_token|refresh_token|id_token|client_secret|password|code_verifier|client_assertion';
+/**
+ * A `code` is an OAuth authorization code by where it sits: beside `state`, `redirect_uri` or
+ * `grant_type`, or inside a query, form or parameter map. Anywhere else (a problem, a TrueLayer
+ * error, a log field) a `code` that reads as an error word (`upstream_unavailable`, `invalid_grant`,
+ * `not_found`) is a diagnosis and stays readable; anything else under `code` is still withheld.
+ */
+const OAUTH_SIBLINGS = new Set(['state', 'redirecturi', 'granttype', 'codeverifier', 'clientid', 'clientsecret', 'completioncode']);
+const OAUTH_CONTAINERS = new Set(['querystringparameters', 'multivaluequerystringparameters', 'query', 'params', 'form', 'fields', 'body', 'searchparams']);
+const SINGLE_WORD_CODES = new Set([...Object.keys(problemCatalogue), 'timeout', 'forbidden', 'conflict', 'unauthorized']);
+
+const isOAuthCarrier = (parentKey: string | undefined, keys: readonly string[]): boolean =>
+  (parentKey !== undefined && OAUTH_CONTAINERS.has(normalizeKey(parentKey))) || keys.some((key) => OAUTH_SIBLINGS.has(normalizeKey(key)));
+
+const isErrorWord = (key: string, value: unknown): boolean =>
+  normalizeKey(key) === 'code' &&
+  typeof value === 'string' &&
+  (/^[a-z][a-z0-9]{0,40}(?:[_.][a-z0-9]{1,40}){1,6}$/.test(value) || SINGLE_WORD_CODES.has(value));
+
+const QUERY_KEYS = 'code|state|token|access_token|refresh_token|id_token|client_secret|password|code_verifier|completion_code|client_assertion';
 const JSON_KEYS = `${QUERY_KEYS}|secret|authorization|cookie|set-cookie`;
 
 const STRING_RULES: ReadonlyArray<readonly [RegExp, string]> = [
@@ -89,7 +109,7 @@ const plainError: ErrorToObject = (error) => {
 
 const isBinary = (value: object): boolean => ArrayBuffer.isView(value) || value instanceof ArrayBuffer;
 
-const redactWith = (value: unknown, toObject: ErrorToObject, ancestors: object[], depth: number): unknown => {
+const redactWith = (value: unknown, toObject: ErrorToObject, ancestors: object[], depth: number, parentKey?: string): unknown => {
   if (typeof value === 'string') return redactString(value);
   if (typeof value !== 'object' || value === null) return value;
   if (depth > MAX_DEPTH) return '[Truncated]';
@@ -98,9 +118,9 @@ const redactWith = (value: unknown, toObject: ErrorToObject, ancestors: object[]
   if (ancestors.includes(value)) return '[Circular]';
   ancestors.push(value);
   try {
-    const next = (child: unknown): unknown => redactWith(child, toObject, ancestors, depth + 1);
-    if (value instanceof Error) return next(toObject(value));
-    if (Array.isArray(value)) return value.map(next);
+    const next = (child: unknown, key?: string): unknown => redactWith(child, toObject, ancestors, depth + 1, key);
+    if (value instanceof Error) return next(toObject(value), parentKey);
+    if (Array.isArray(value)) return value.map((child) => next(child, parentKey));
     if (value instanceof Map) return next(Object.fromEntries([...value].map(([k, v]) => [String(k), v])));
     if (value instanceof Set) return next([...value]);
     const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -109,12 +129,14 @@ const redactWith = (value: unknown, toObject: ErrorToObject, ancestors: object[]
     // An API Gateway event's base64 body cannot be searched, and on /callback it carries code and state.
     const opaqueBody = source.isBase64Encoded === true && typeof source.body === 'string';
     const result: Record<string, unknown> = {};
-    for (const key of Object.keys(source)) {
+    const keys = Object.keys(source);
+    const oauth = isOAuthCarrier(parentKey, keys);
+    for (const key of keys) {
       const child = source[key];
       if (child === undefined || child === null) result[key] = child;
-      else if (isSensitiveKey(key) && !isDiagnosticCode(key, child)) result[key] = REDACTED;
+      else if (isSensitiveKey(key) && !isDiagnosticCode(key, child) && (oauth || !isErrorWord(key, child))) result[key] = REDACTED;
       else if (opaqueBody && key === 'body') result[key] = REDACTED;
-      else result[key] = next(child);
+      else result[key] = next(child, key);
     }
     return result;
   } finally {

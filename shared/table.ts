@@ -6,7 +6,12 @@
  * - connection: `pk = "conn#<connection_id>"`, carries `gsi_owner` (the user's `sub`) and
  *   `created_at`, so it appears in the owner index;
  * - auth state: `pk = "state#<sha256(state) hex>"`, with `ttl` (epoch seconds) for TTL deletion;
- *   it has no `gsi_owner`, so it never appears in the owner index.
+ *   it has no `gsi_owner`, so it never appears in the owner index;
+ * - pending slots: `pk = "pending#<owner>"`, the owner's connections still waiting for consent or
+ *   completion (a map of connection id to expiry), so the per-user limit holds under concurrency.
+ *
+ * A connection carries `ttl` while it waits (the link, then the completion, plus the retention
+ * below) and again once it is finished (inactive), so abandoned rows are removed; an active one has none.
  *
  * The due index is sparse: a connection carries `gsi_due` (one of a few shard names, from a hash of
  * its id) and `due_at` (epoch ms) only while the lifecycle worker has work for it, so a run queries
@@ -19,6 +24,28 @@ export const tableDefinition = {
     name: 'by-owner',
     partitionKey: { name: 'gsi_owner', type: 'S' },
     sortKey: { name: 'created_at', type: 'S' },
+    /**
+     * The index projects only what a list shows (INCLUDE), never the token blob: a leaked query on
+     * it cannot carry tokens, and the index stays small.
+     */
+    projection: 'INCLUDE',
+    nonKeyAttributes: [
+      'connection_id',
+      'status',
+      'status_reason',
+      'status_detail',
+      'scopes',
+      'provider',
+      'updated_at',
+      'auth_link_expires_at',
+      'completion_expires_at',
+      'consent_expires_at',
+      'return_url',
+      // The view's bookkeeping and what next_action is decided from.
+      'last_refreshed_at',
+      'last_fetched_at',
+      'last_error',
+    ],
   },
   dueIndex: {
     name: 'by-due',
@@ -39,8 +66,15 @@ export const dueShard = (connectionId: string): string => {
 
 export const dueShards = (): string[] => Array.from({ length: tableDefinition.dueIndex.shards }, (_, i) => `due#${i}`);
 
+/** How long a finished (inactive) or abandoned connection stays readable before TTL removes it. */
+export const FINISHED_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** A `ttl` attribute value (epoch seconds) for a time in epoch ms. */
+export const ttlAt = (ms: number): number => Math.ceil(ms / 1000);
+
 export const connectionKey = (connectionId: string): string => `conn#${connectionId}`;
 export const stateKey = (stateHash: string): string => `state#${stateHash}`;
+export const pendingKey = (owner: string): string => `pending#${owner}`;
 
 /** The CreateTable input used by the local stack (CDK builds the same shape from `tableDefinition`). */
 export const createTableInput = (tableName: string) => ({
@@ -61,7 +95,7 @@ export const createTableInput = (tableName: string) => ({
         { AttributeName: tableDefinition.ownerIndex.partitionKey.name, KeyType: 'HASH' as const },
         { AttributeName: tableDefinition.ownerIndex.sortKey.name, KeyType: 'RANGE' as const },
       ],
-      Projection: { ProjectionType: 'ALL' as const },
+      Projection: { ProjectionType: tableDefinition.ownerIndex.projection, NonKeyAttributes: [...tableDefinition.ownerIndex.nonKeyAttributes] },
     },
     {
       IndexName: tableDefinition.dueIndex.name,

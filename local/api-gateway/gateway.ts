@@ -5,10 +5,10 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
 import { systemClock } from '../../shared/clock';
 import type { Clock } from '../../shared/clock';
+import { closeServer, httpOrigin, listen as listenOn, readBody } from '../http';
 import { BadRequestError, buildEvent, newRequestId, splitTarget } from './event-builder';
 import { createJwtAuthorizer } from './jwt-authorizer';
 import type { JwtAuthorization, JwtAuthorizerConfig } from './jwt-authorizer';
@@ -28,7 +28,7 @@ export interface LambdaFunction {
   handler: LambdaHandler;
   /** Defaults to the route's `function`. */
   functionName?: string;
-  /** Defaults to 29 (the most an HTTP API waits for an integration is 30 s). */
+  /** The function's own timeout. Defaults to 29; may exceed the gateway's `integrationTimeoutMs`. */
   timeoutSeconds?: number;
   memoryMb?: number;
 }
@@ -67,6 +67,11 @@ export interface ApiGatewayOptions<R extends GatewayRoute> {
   region?: string;
   accountId?: string;
   apiId?: string;
+  /**
+   * How long the gateway waits for a function before answering 503 `{"message":"Service Unavailable"}`
+   * itself, as an HTTP API does; the invocation runs on to its own timeout. Default 29 s.
+   */
+  integrationTimeoutMs?: number;
   /** HTTP APIs refuse larger payloads with 413. Default 10 MB. */
   maxBodyBytes?: number;
   /** One line per request (never a query string, header or body) and handler errors. */
@@ -85,23 +90,23 @@ export interface ApiGateway {
 
 const defaultMaxBodyBytes = 10 * 1024 * 1024;
 const defaultTimeoutSeconds = 29;
+const defaultIntegrationTimeoutMs = 29_000;
+
+const integrationTimedOut = Symbol('integration timed out');
+
+/** The invocation's result, or `integrationTimedOut` once the gateway stops waiting for it. */
+const awaitIntegration = (invocation: Promise<unknown>, timeoutMs: number): Promise<unknown> => {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<typeof integrationTimedOut>((resolve) => {
+    timer = setTimeout(() => resolve(integrationTimedOut), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([invocation, cut]).finally(() => clearTimeout(timer));
+};
 
 class LambdaTimeout extends Error {
   override name = 'LambdaTimeout';
 }
-
-const readBody = (req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // Past the limit keep draining without storing, so the client gets its 413 instead of a reset.
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 
 const invoke = (fn: LambdaFunction, event: APIGatewayProxyEventV2WithJWTAuthorizer, context: Context, timeoutMs: number) =>
   new Promise<unknown>((resolve, reject) => {
@@ -156,6 +161,7 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
   const accountId = options.accountId ?? '123456789012';
   const apiId = options.apiId ?? randomApiId();
   const maxBodyBytes = options.maxBodyBytes ?? defaultMaxBodyBytes;
+  const integrationTimeoutMs = options.integrationTimeoutMs ?? defaultIntegrationTimeoutMs;
   const log = options.log ?? (() => undefined);
   const matchRoute = createRouteMatcher(options.routes);
   if (!options.jwt && options.routes.some((route) => route.auth === 'jwt')) {
@@ -270,7 +276,19 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
         startedAt: Date.now(),
         logStreamName,
       });
-      response = mapLambdaResult(await invoke(fn, event, context, timeoutSeconds * 1000));
+      const invocation = invoke(fn, event, context, timeoutSeconds * 1000);
+      const result = await awaitIntegration(invocation, integrationTimeoutMs);
+      if (result === integrationTimedOut) {
+        // API Gateway has answered the client; the function, as in AWS, runs on to its end.
+        log(`${match.routeKey} (${match.route.function}) integration timed out after ${integrationTimeoutMs} ms; the invocation runs on`);
+        invocation.then(
+          () => log(`${match.routeKey} (${match.route.function}) invocation finished after the gateway answered`),
+          (error: unknown) => log(`ERROR ${match.routeKey} (${match.route.function}) invocation failed after the gateway answered: ${error instanceof Error ? error.message : String(error)}`),
+        );
+        send(gatewayErrors.serviceUnavailable());
+        return match.route.function;
+      }
+      response = mapLambdaResult(result);
       // With CORS configured, API Gateway ignores the integration's own CORS headers.
       if (options.cors) for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
     } catch (error) {
@@ -307,23 +325,11 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
     get url() {
       return url;
     },
-    listen: ({ port = 0, host = '127.0.0.1' } = {}) =>
-      new Promise<string>((resolve, reject) => {
-        const onError = (error: Error) => reject(error);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          const address = server.address() as AddressInfo;
-          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-          url = `http://${shownHost}:${address.port}`;
-          resolve(url);
-        });
-      }),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        if (!server.listening) return resolve();
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
+    listen: async ({ port = 0, host = '127.0.0.1' } = {}) => {
+      const address = await listenOn(server, port, host);
+      url = httpOrigin(address.address, address.port);
+      return url;
+    },
+    close: () => closeServer(server),
   };
 };

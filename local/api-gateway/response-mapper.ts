@@ -48,6 +48,8 @@ export const gatewayErrors = {
   notFound: () => jsonResponse(404, { message: 'Not Found' }),
   tooLarge: () => jsonResponse(413, { message: 'Request Entity Too Large' }),
   internal: () => jsonResponse(500, { message: 'Internal Server Error' }),
+  /** What an HTTP API answers when the integration outlives its timeout (29 s). */
+  serviceUnavailable: () => jsonResponse(503, { message: 'Service Unavailable' }),
 };
 
 /**

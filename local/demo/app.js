@@ -59,11 +59,15 @@ const reasonDescriptions = {
   consent_revoked: 'the bank or TrueLayer withdrew the consent',
   refresh_rejected: 'TrueLayer refused to renew access',
   revoked: 'you deleted it',
+  owner_mismatch: 'someone other than its creator tried to complete it, so it was revoked',
+  completion_failed: 'too many wrong completion codes',
+  not_confirmed: 'it was not completed within 10 minutes of the bank sign-in',
 };
 
 const callbackErrors = {
   access_denied: 'You chose Deny at the bank, so nothing was connected.',
   code_exchange_failed: 'The bank sign-in could not be completed (its code was refused or had lapsed). Try connecting again.',
+  connection_inactive: 'The connection was deleted while you were at the bank.',
 };
 
 const bankName = (connection) =>
@@ -472,12 +476,23 @@ const signIn = async (name) => {
   sessionStorage.setItem(keys.user, user);
   renderSession();
   announce(`Signed in as ${user}.`);
-  await loadConnections();
+  const returned = state.completeAfterSignIn;
+  state.completeAfterSignIn = undefined;
+  if (returned?.completionCode) {
+    try {
+      await completeReturned(returned);
+    } finally {
+      await loadConnections();
+    }
+    if (returned.foreign) state.openAfterSignIn = undefined;
+  } else await loadConnections();
   if (state.openAfterSignIn) {
     const id = state.openAfterSignIn;
     state.openAfterSignIn = undefined;
     await selectConnection(id);
   }
+  // After the data load, which announces itself: the completion is the news.
+  if (returned?.completed) reportCallback(returned);
 };
 
 const signOut = () => {
@@ -497,7 +512,7 @@ const connectBank = async () => {
   const returnUrl = `${location.origin}${location.pathname}`;
   const created = await api('POST', '/connections', { return_url: returnUrl });
   const link = navigableLink(created.auth_link);
-  sessionStorage.setItem(keys.pending, JSON.stringify({ kind: 'connect', id: created.connection_id }));
+  sessionStorage.setItem(keys.pending, JSON.stringify({ kind: 'connect', id: created.connection_id, user: sessionStorage.getItem(keys.user) }));
   announce('Opening your bank…');
   location.assign(link);
 };
@@ -536,8 +551,15 @@ const deleteConnection = async () => {
 /** What the callback said, read once from the URL, which is then cleaned so a reload does not repeat it. */
 const takeCallbackResult = () => {
   const params = new URLSearchParams(location.search);
-  const result = { id: params.get('connection_id') ?? undefined, status: params.get('status') ?? undefined, error: params.get('error') ?? undefined };
-  if (result.id || result.status || result.error) history.replaceState(null, '', location.pathname);
+  const result = {
+    id: params.get('connection_id') ?? undefined,
+    status: params.get('status') ?? undefined,
+    error: params.get('error') ?? undefined,
+    // Kept in memory only: it is the one thing that lets the signed-in user claim this connection.
+    completionCode: params.get('completion_code') ?? undefined,
+  };
+  // The code leaves the address bar (and history) at once.
+  if (result.id || result.status || result.error || result.completionCode) history.replaceState(null, '', location.pathname);
   let pending;
   try {
     pending = JSON.parse(sessionStorage.getItem(keys.pending) ?? 'null');
@@ -548,8 +570,41 @@ const takeCallbackResult = () => {
   return { ...result, pending };
 };
 
+/**
+ * The bank sent the browser back with a completion code: the signed-in user completes the
+ * connection. Only its creator can; anyone else's completion is refused (404) and revokes it, so a
+ * bank sign-in made through someone else's link never reaches that person.
+ */
+const completeReturned = async (result) => {
+  if (result.status !== 'authorized' || !result.id || !result.completionCode) return;
+  const user = sessionStorage.getItem(keys.user);
+  const creator = result.pending?.kind === 'connect' && result.pending.id === result.id ? result.pending.user : undefined;
+  const code = result.completionCode;
+  result.completionCode = undefined;
+  try {
+    await api('POST', pathOf(result.id, '/complete'), { completion_code: code });
+    result.completed = true;
+  } catch (error) {
+    result.completed = false;
+    if (error instanceof ApiError && error.status === 404) {
+      result.foreign = true;
+      const who = creator && creator !== user ? ` It was started by ${creator}, and you are signed in as ${user}.` : '';
+      throw new Error(
+        `This bank connection was not started by you (${user}), so it cannot be completed as you.${who} ` +
+          'It has been revoked: nobody can read the bank account you signed in to.',
+      );
+    }
+    throw error;
+  }
+};
+
 const reportCallback = (result) => {
   const extending = result.pending?.kind === 'extend' && result.pending.id === result.id;
+  if (result.foreign || result.completed === false) return;
+  if (result.completed) {
+    announce('Bank connected: the connection is active.');
+    return;
+  }
   if (result.error) {
     const text = callbackErrors[result.error] ?? 'Your bank did not complete the connection.';
     showError(`${extending ? 'Extending the consent failed' : 'Connecting the bank failed'}: ${text} (${result.error})`);
@@ -592,11 +647,17 @@ const init = async () => {
   if (!sessionStorage.getItem(keys.user)) {
     reportCallback(callback);
     state.openAfterSignIn = callback.id;
+    state.completeAfterSignIn = callback;
+    if (callback.completionCode) announce('Your bank sent you back. Sign in to finish connecting it.');
     return;
   }
   await run(async () => {
-    await loadConnections();
-    if (callback.id) await selectConnection(callback.id);
+    try {
+      await completeReturned(callback);
+    } finally {
+      await loadConnections();
+    }
+    if (callback.id && !callback.foreign) await selectConnection(callback.id);
   });
   // After the load, which clears old errors and announces itself: the callback's outcome is the news.
   reportCallback(callback);

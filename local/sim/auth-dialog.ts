@@ -1,5 +1,5 @@
 /**
- * The auth dialog at `GET /` (reference §2): validates the auth link, shows the mock bank's sign-in
+ * The auth dialog at `GET /` (TrueLayer's auth link): validates the auth link, shows the mock bank's sign-in
  * page, and sends the browser back to `redirect_uri` with a code (or an error), by redirect or by an
  * auto-submitting form for `response_mode=form_post`.
  */
@@ -15,7 +15,7 @@ import type { DialogSession, ResponseMode } from './store';
 
 /** Provider selectors that show the mock bank (`uk-cs-mock` is what TrueLayer's sandbox demos use). */
 const mockSelectors = ['uk-cs-mock', 'mock', 'uk-ob-all', 'uk-oauth-all'];
-/** TrueLayer's default when `providers` is left out (reference §2.1: begins `uk-oa…`). */
+/** TrueLayer's default when `providers` is left out: its docs show only that it begins `uk-oa…`, so this is a guess. */
 const defaultProviders = 'uk-oauth-all uk-ob-all';
 
 const dialogQuerySchema = z.object({
@@ -29,6 +29,8 @@ const dialogQuerySchema = z.object({
   state: z.string().optional(),
   response_mode: z.string().optional(),
   enable_mock: z.string().optional(),
+  code_challenge: z.string().optional(),
+  code_challenge_method: z.string().optional(),
 });
 
 const dialogFormSchema = z.object({
@@ -68,7 +70,7 @@ const page = (title: string, body: string): string => `<!doctype html>
 <title>${escapeHtml(title)}</title><style>${pageStyle}</style></head>
 <body><main>${body}</main></body></html>`;
 
-// The dialog must not be framed (reference §2.1); it posts only to itself, then redirects anywhere.
+// The dialog must not be framed (TrueLayer's sends CSP frame-ancestors too); it posts only to itself, then redirects anywhere.
 const dialogCsp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
 
 const errorPage = (res: ServerResponse, status: number, message: string): void => {
@@ -170,8 +172,20 @@ export const handleDialogPage = (ctx: SimContext, request: SimRequest, res: Serv
     if (!mockShown) return fail('invalid_request', 'provider_id must be covered by providers (add uk-cs-mock, mock, uk-ob-all or uk-oauth-all).');
   }
   if (!mockShown) return fail('invalid_request', 'No available provider matches providers; use uk-cs-mock, mock, uk-ob-all or uk-oauth-all.');
+  // PKCE (RFC 7636 §4.3): only S256 is offered; a challenge is base64url of a SHA-256 hash.
+  if (query.code_challenge !== undefined) {
+    if ((query.code_challenge_method ?? 'plain') !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256.');
+    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge)) return fail('invalid_request', 'code_challenge must be base64url of a SHA-256 hash (43 characters).');
+  } else if (query.code_challenge_method !== undefined) return fail('invalid_request', 'code_challenge_method was given without a code_challenge.');
 
-  const session = ctx.store.createSession({ clientId: client.client_id, redirectUri, scopes: scopes.scopes, state: query.state, responseMode });
+  const session = ctx.store.createSession({
+    clientId: client.client_id,
+    redirectUri,
+    scopes: scopes.scopes,
+    state: query.state,
+    responseMode,
+    ...(query.code_challenge === undefined ? {} : { codeChallenge: query.code_challenge }),
+  });
   renderLogin(res, session);
 };
 
@@ -201,6 +215,7 @@ export const handleDialogSubmit = (ctx: SimContext, request: SimRequest, res: Se
     user,
     scopes: session.scopes,
     ...(session.renewalOf === undefined ? {} : { renewalOf: session.renewalOf }),
+    ...(session.codeChallenge === undefined ? {} : { codeChallenge: session.codeChallenge }),
   });
   const scope = session.scopes.join(' ');
   deliver(res, session.redirectUri, session.responseMode, session.responseMode === 'form_post' ? { code, state: session.state, scope } : { code, state: session.state });

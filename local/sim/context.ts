@@ -10,7 +10,7 @@ export interface SimContext {
   signer: TokenSigner;
   banks: MockBankDirectory;
   rotateRefreshTokens: boolean;
-  /** The `error` for an unknown, reused or lapsed code (UNCONFIRMED at TrueLayer, reference §3.3). */
+  /** The `error` for an unknown, reused or lapsed code: TrueLayer's docs say invalid_authorization_code, OAuth says invalid_grant. */
   codeErrorCode: CodeErrorCode;
   /** The simulator's own URL, e.g. http://127.0.0.1:3100. */
   baseUrl(): string;

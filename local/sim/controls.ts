@@ -1,4 +1,4 @@
-/** The simulator's test controls (DESIGN §6): request counts and injected faults, under `/__sim`. */
+/** The simulator's test controls: request counts (`GET /__sim/stats`) and injected faults (`/__sim/faults`), under `/__sim`. */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { parseJsonBody, sendEmpty, sendJson } from './http';
@@ -19,8 +19,11 @@ const faultSchema = z
     delay_ms: z.int().min(0).max(120_000).optional(),
     times: z.int().positive().optional(),
     rate: z.number().gt(0).max(1).optional(),
+    /** Process the call as usual (a token call rotates the pair), then reset the connection instead of answering. */
+    reset: z.literal(true).optional(),
   })
-  .refine((fault) => fault.status !== undefined || fault.delay_ms !== undefined, { message: 'give a status, a delay_ms, or both' })
+  .refine((fault) => fault.status !== undefined || fault.delay_ms !== undefined || fault.reset !== undefined, { message: 'give a status, a delay_ms, a reset, or a delay with either' })
+  .refine((fault) => fault.reset === undefined || fault.status === undefined, { message: 'a reset sends no answer, so it takes no status', path: ['reset'] })
   .refine((fault) => fault.body === undefined || fault.status !== undefined, { message: 'a body needs a status', path: ['status'] })
   .refine((fault) => fault.status === undefined || fault.status >= 400 || fault.body !== undefined, { message: 'a non-error status needs a body', path: ['body'] })
   .refine((fault) => !fault.path.slice(0, -1).includes('*'), { message: 'only a trailing * is supported', path: ['path'] })

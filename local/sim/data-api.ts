@@ -1,4 +1,4 @@
-/** Data API v1 reads under `/data/v1` (reference §4), with TrueLayer's token, scope and rate rules. */
+/** Data API v1 reads under `/data/v1` (`{results, status}` envelopes), with TrueLayer's token, scope and rate rules. */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { MockBank } from './bank-data';

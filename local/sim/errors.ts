@@ -1,4 +1,4 @@
-/** TrueLayer's error bodies, with the words TrueLayer uses (reference §3.3 and §5.2). */
+/** TrueLayer's error bodies (`{error, error_description?, error_details?}`), with the words TrueLayer uses. */
 
 export interface TrueLayerErrorBody {
   error: string;
@@ -59,7 +59,7 @@ export const defaultErrorForStatus = (status: number, area: 'data' | 'auth'): Tr
     : { error: 'validation_error', error_description: 'The supplied parameters are not valid.', error_details: {} };
 };
 
-/** `/connections/extend` answers in RFC 7807 problem+json (reference §6.2). */
+/** `/connections/extend` answers in RFC 7807 problem+json, unlike TrueLayer's other endpoints. */
 export interface ExtendProblem {
   type: string;
   title: string;

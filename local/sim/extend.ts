@@ -1,5 +1,5 @@
 /**
- * `POST /data/v1/connections/extend` (reference §6.2): a new 90-day consent on the same connection,
+ * `POST /data/v1/connections/extend` (the refresh token in the body names the connection): a new 90-day consent on the same connection,
  * straight away for `john`/`eternal`, or after the user signs in again through `user_input_link`.
  * The refresh token names the connection, so this works after the consent has lapsed too.
  */
@@ -28,7 +28,8 @@ const extendSchema = z.object({
   refresh_token: z.string().min(1),
   redirect_uri: z.url(),
   state: z.string().optional(),
-  code_challenge: z.string().optional(),
+  code_challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be an S256 challenge: base64url of a SHA-256 hash').optional(),
+  code_challenge_method: z.enum(['S256']).optional(),
   response_mode: z.enum(['form_post']).optional(),
 });
 
@@ -104,6 +105,7 @@ export const handleExtend = async (ctx: SimContext, request: SimRequest, res: Se
     responseMode: body.response_mode ?? 'query',
     renewalOf: credential.credentialsId,
     expectedUsername: credential.username,
+    ...(body.code_challenge === undefined ? {} : { codeChallenge: body.code_challenge }),
   });
   send(request, res, 200, { action_needed: 'authentication_needed', user_input_link: `${ctx.baseUrl()}/?session_id=${encodeURIComponent(session.id)}` }, false);
 };

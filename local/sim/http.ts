@@ -1,6 +1,7 @@
 /** Small node:http helpers: body reading and parsing, JSON/HTML/empty answers, TrueLayer's headers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { readBody as readWholeBody } from '../http';
 
 const maxBodyBytes = 1024 * 1024;
 
@@ -18,22 +19,12 @@ export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
 }
 
-export const readBody = (req: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        tooLarge = true;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => (tooLarge ? reject(new BodyTooLargeError('request body over 1 MiB')) : resolve(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', reject);
-  });
+/** The body as text; over 1 MiB it is read to its end, then refused. */
+export const readBody = async (req: IncomingMessage): Promise<string> => {
+  const body = await readWholeBody(req, maxBodyBytes);
+  if (body === 'too-large') throw new BodyTooLargeError('request body over 1 MiB');
+  return body.toString('utf8');
+};
 
 export type ParsedBody = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string };
 
@@ -73,7 +64,7 @@ export const parseJsonBody = (request: SimRequest): ParsedBody => {
   return parseJsonObject(request.rawBody);
 };
 
-/** The security headers TrueLayer's APIs send (reference §4.1). */
+/** The security headers TrueLayer's APIs send on every response. */
 export const apiSecurityHeaders: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none';",
   'x-content-type-options': 'nosniff',

@@ -1,12 +1,12 @@
 /**
- * A local stand-in for TrueLayer's auth server and Data API v1 (DESIGN §6): one node:http server
+ * A local stand-in for TrueLayer's auth server and Data API v1, for `npm start` and the tests: one node:http server
  * with the auth dialog, `/connect/token`, `/api/delete`, the Data API, extend, and test controls.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AdjustableClock } from '../../shared/clock';
+import { closeServer, httpOrigin, listen } from '../http';
 import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
 import { MockBankDirectory, mockProvider } from './bank-data';
 import type { SimContext } from './context';
@@ -28,7 +28,7 @@ import type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 export type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 export type { SimStats } from './controls';
 
-/** The one client the simulator knows by default (DESIGN §6). */
+/** The one client the simulator knows by default; the local stack adds its own callback URLs to it. */
 export const defaultSimClient: Readonly<SimClient> = Object.freeze({
   client_id: 'sandbox-local',
   client_secret: 'local-secret',
@@ -50,10 +50,6 @@ export class SimulatorPortInUseError extends Error {
   }
 }
 
-const urlHost = (host: string): string => {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
-};
 
 type Area = 'auth' | 'data' | 'extend';
 
@@ -162,11 +158,46 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     count(request);
     const fault = controls.takeFault(request.path);
     if (fault !== undefined) {
+      // A Data API call is checked (token, limits) on arrival and its answer held back, as behind
+      // TrueLayer's gateway a slow bank delays the answer, not the token check.
+      if (fault.delay_ms !== undefined && fault.delay_ms > 0 && fault.status === undefined && !fault.reset && areaOf(request.path) === 'data') {
+        return answerLate(request, res, fault.delay_ms);
+      }
       if (fault.delay_ms !== undefined && fault.delay_ms > 0) await sleep(fault.delay_ms);
-      // A fault answers before any processing, so a faulted token call changes no token state.
+      // A fault answers before any processing, so a faulted token call changes no token state...
       if (fault.status !== undefined) return sendFault(request, res, { ...fault, status: fault.status });
+      // ...except a reset, which processes the call and then drops the connection unanswered.
+      if (fault.reset) return processThenReset(request, res);
     }
     await route(request, res);
+  };
+
+  /** The call is processed now; its answer (sent with `end`) leaves after `delayMs`. */
+  const answerLate = async (request: SimRequest, res: ServerResponse, delayMs: number): Promise<void> => {
+    const due = sleep(delayMs);
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    let ended: Promise<void> = Promise.resolve();
+    Object.assign(res, {
+      end: (...args: unknown[]) => {
+        ended = due.then(() => {
+          end(...args);
+        });
+        return res;
+      },
+    });
+    await route(request, res);
+    await ended;
+  };
+
+  /** The call takes effect as usual, but its answer is discarded and the client gets a TCP reset. */
+  const processThenReset = async (request: SimRequest, res: ServerResponse): Promise<void> => {
+    const socket = request.raw.socket;
+    const discard = function (this: ServerResponse) {
+      return this;
+    };
+    Object.assign(res, { writeHead: discard, setHeader: discard, write: () => true, end: discard, flushHeaders: () => undefined });
+    await route(request, res);
+    socket.resetAndDestroy();
   };
 
   const server = createServer((req, res) => {
@@ -179,21 +210,10 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
   });
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      reject(error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error);
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      resolve();
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(requestedPort, host);
+  const { port } = await listen(server, requestedPort, host).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === 'EADDRINUSE' ? new SimulatorPortInUseError(host, requestedPort) : error;
   });
-  const port = (server.address() as AddressInfo).port;
-  baseUrl = `http://${urlHost(host)}:${port}`;
+  baseUrl = httpOrigin(host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host, port);
   signer.setIssuer(baseUrl);
 
   return {
@@ -201,10 +221,6 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     port,
     addRedirectUris: (clientId, uris) => store.addRedirectUris(clientId, uris),
     reset: () => controls.reset(),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error === undefined ? resolve() : reject(error)));
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 };

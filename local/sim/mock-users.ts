@@ -1,4 +1,4 @@
-/** The sandbox mock bank's users, as TrueLayer documents them (reference §5.2, docs "mock users"). */
+/** The sandbox mock bank's users, as TrueLayer's docs ("mock users") list them, with the errors the `error.*` ones cause. */
 import { tlError } from './errors';
 import type { SimError } from './errors';
 

@@ -1,4 +1,4 @@
-/** `DELETE /api/delete` (reference §6.3): revokes the connection behind the bearer access token. */
+/** `DELETE /api/delete` (200, no body, as TrueLayer answers): revokes the connection behind the bearer access token. */
 import type { ServerResponse } from 'node:http';
 import type { SimContext } from './context';
 import { dataErrors } from './errors';

@@ -1,4 +1,4 @@
-/** Data API v1 scopes and their dependencies (reference §2.1). */
+/** Data API v1 scopes and what each needs (balance, transactions: accounts or cards; standing_orders, direct_debits: accounts). */
 
 export const knownScopes = ['info', 'accounts', 'balance', 'cards', 'transactions', 'direct_debits', 'standing_orders', 'offline_access'] as const;
 

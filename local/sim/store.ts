@@ -9,7 +9,7 @@ import type { SimClient } from './types';
 const minute = 60_000;
 const day = 24 * 60 * minute;
 
-/** Lifetimes from TrueLayer's docs (reference §3.4, §6, §7), all measured on the injected clock. */
+/** Lifetimes from TrueLayer's docs (codes 5 min, access tokens 1 h, consent 90 days, 4 unattended calls a day), on the injected clock. */
 export const lifetimes = {
   codeMs: 5 * minute,
   refreshIdleMs: 30 * day,
@@ -35,6 +35,8 @@ export interface DialogSession {
   renewalOf?: string;
   /** The bank user who must sign in again for a renewal. */
   expectedUsername?: string;
+  /** PKCE (RFC 7636): the S256 challenge the auth link carried; its code then needs the verifier. */
+  codeChallenge?: string;
 }
 
 export interface AuthCode {
@@ -45,6 +47,7 @@ export interface AuthCode {
   issuedAt: number;
   used: boolean;
   renewalOf?: string;
+  codeChallenge?: string;
 }
 
 export interface Credential {
@@ -61,7 +64,7 @@ export interface Credential {
   sessionId: string;
   credentialsKey: string;
   revokedAt?: number;
-  /** Only the newest access token of a connection is accepted (reference §3.4, S15). */
+  /** Only the newest access token of a connection is accepted, as TrueLayer warns: a refresh makes older ones stale. */
   accessJti?: string;
 }
 

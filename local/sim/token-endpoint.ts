@@ -1,7 +1,8 @@
 /**
- * `POST /connect/token` (reference §3): the authorization_code and refresh_token grants, with
+ * `POST /connect/token` (TrueLayer's token endpoint): the authorization_code and refresh_token grants, with
  * TrueLayer's lifetimes, single-use codes, refresh-token rotation and only-the-newest access token.
  */
+import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SimContext } from './context';
@@ -128,6 +129,15 @@ const handle = async (ctx: SimContext, request: SimRequest): Promise<{ status: n
     // Binding failures leave the code usable by its rightful client, as it was never redeemed.
     if (code.clientId !== client.client_id) return invalidGrant('code was issued to another client');
     if (code.redirectUri !== grant.data.redirect_uri) return invalidGrant('redirect_uri does not match the one of the auth link');
+    // PKCE: a code whose link carried a challenge redeems only with the matching verifier, so a code
+    // seen on its way back (a log, a referrer, a redirect) is useless on its own.
+    if (code.codeChallenge !== undefined) {
+      const verifier = grant.data.code_verifier;
+      if (verifier === undefined) return invalidGrant('code_verifier is required: the auth link carried a code_challenge');
+      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier, 'ascii').digest('base64url') !== code.codeChallenge) {
+        return invalidGrant('code_verifier does not match the code_challenge');
+      }
+    }
     code.used = true;
 
     if (code.renewalOf !== undefined) {

@@ -1,4 +1,4 @@
-/** RS256 access tokens shaped like TrueLayer's (reference §3.2), signed with a key pair made at start. */
+/** RS256 JWT access tokens shaped like TrueLayer's (with `exp`, which clients check), signed with a key pair made at start. */
 import { SignJWT, calculateJwkThumbprint, errors, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import type { CryptoKey, JWK } from 'jose';
 import { randomHex, randomUrlSafe } from './random';

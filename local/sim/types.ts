@@ -16,7 +16,7 @@ export interface SimulatorOptions {
   port?: number;
   /** Refresh-token rotation (old refresh token revoked on use). Default true. */
   rotateRefreshTokens?: boolean;
-  /** Registered clients; default: the one `sandbox-local` client of DESIGN §6. */
+  /** Registered clients; default: the one `sandbox-local` client (`defaultSimClient`). */
   clients?: SimClient[];
   /** Redirect URIs added to the default client (e.g. the local API's callback). */
   extraRedirectUris?: string[];

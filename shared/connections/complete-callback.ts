@@ -1,20 +1,23 @@
 /**
  * GET|POST /callback: TrueLayer sends the user's browser here. Consumes the state once, then either
- * records the user's refusal or exchanges the code, reads /me and stores the tokens encrypted.
+ * records the user's refusal or exchanges the code (with the PKCE verifier) and stores the tokens
+ * encrypted before anything else is awaited. A first authorization becomes `authorized`, never
+ * `active`: whoever finished the bank's dialog may not be the creator, so the creator completes it
+ * with the one-time code sent to the return_url.
  */
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { buildEvents } from '../lifecycle/events';
-import { supersedeDuplicates } from '../lifecycle/duplicates';
 import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
-import type { Me } from '../truelayer/data-client';
-import { hashState, looksLikeState } from './auth-state';
+import { hashState, looksLikeState, openVerifier } from './auth-state';
+import { COMPLETION_TTL_MS, hashCompletionCode } from './completion-code';
+import { readConsentDetails, releaseSlot } from './complete-connection';
 import type { ConnectionRecord } from './connection';
 import type { TokenWrite } from './repository';
-import type { ConnectionServices } from './services';
-import { transition, type EmittedEvent, type TransitionResult } from './state-machine';
+import type { ConnectionServices, RequestBudget } from './services';
+import { transition } from './state-machine';
 import { mapUpstreamError } from './upstream-errors';
 
 const callbackParams = z.object({
@@ -30,13 +33,25 @@ export interface CallbackOutcome {
   connectionId: string;
   returnUrl?: string | undefined;
   status?: string;
+  /** The one-time code for POST /connections/{id}/complete (first authorizations only). */
+  completionCode?: string;
   error?: string;
   errorDescription?: string;
 }
 
+/** Time kept back from the deadline for storing the tokens after the exchange. */
+const STORE_RESERVE_MS = 3_000;
+/** Below this much time left, /me is not attempted: the completion reads it instead. */
+const MIN_ME_MS = 1_000;
+
+export interface StoreOptions {
+  /** Epoch ms (real time) by which the request must have answered: later upstream calls (/me) stop there. */
+  deadline?: number | undefined;
+}
+
 const errorCode = (value: string): string => (/^[a-z0-9_.-]{1,64}$/i.test(value) ? value : 'authorization_failed');
 
-export const completeCallback = async (services: ConnectionServices, params: Record<string, unknown>): Promise<CallbackOutcome> => {
+export const completeCallback = async (services: ConnectionServices, params: Record<string, unknown>, budget: RequestBudget = {}): Promise<CallbackOutcome> => {
   const parsed = callbackParams.safeParse(params);
   if (!parsed.success) throw new ValidationError('The callback parameters are malformed: expected code and state (or error and state) from TrueLayer.');
   const { state, code, error } = parsed.data;
@@ -63,26 +78,40 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     // A refused re-authentication (extend) leaves the connection as it was; a refused first
     // authorization ends it.
     if (authState.purpose === 'connect') {
-      await repository.transition(record, code === 'access_denied' ? 'user_denied' : 'authorization_failed', { now: clock.now(), detail: code, newEventId: services.newId });
+      await repository.transition(record, code === 'access_denied' ? 'user_denied' : 'authorization_failed', {
+        now: clock.now(),
+        detail: code,
+        newEventId: services.newId,
+      });
+      await releaseSlot(services, record);
     }
     services.log.info('callback carried an error', { connection_id: record.connectionId, error: code });
     return { ...base, error: code };
   }
 
+  const codeVerifier = authState.codeVerifier ? await openVerifier(services.cipher, authState, authState.codeVerifier) : undefined;
   let tokens: TokenSet;
   try {
-    tokens = await services.auth.exchangeCode({ code: code as string, redirectUri: authState.redirectUri });
+    // The exchange runs on the invocation's time, past API Gateway's (a browser told to retry loses
+    // nothing, while an exchange abandoned early could spend the code for tokens never stored), and
+    // leaves time to store what it returns.
+    tokens = await services.auth.exchangeCode({
+      code: code as string,
+      redirectUri: authState.redirectUri,
+      codeVerifier,
+      ...(budget.workUntil !== undefined ? { deadline: budget.workUntil - STORE_RESERVE_MS } : {}),
+    });
   } catch (cause) {
     if (cause instanceof TrueLayerError && cause.status >= 400 && cause.status < 500) {
       services.log.warn('code exchange refused', { connection_id: record.connectionId, upstream_code: cause.code });
+      if (authState.purpose === 'connect') await releaseSlot(services, record);
       return { ...base, error: 'code_exchange_failed', errorDescription: 'TrueLayer refused the authorization code (expired or already used): connect again.' };
     }
     throw mapUpstreamError(cause);
   }
   try {
-    const stored = await storeExchangedTokens(services, record, tokens, authState.purpose);
-    if (authState.purpose === 'connect' && stored.status === 'active') await supersedeDuplicates(services, stored);
-    return { ...base, status: stored.status };
+    const stored = await storeExchangedTokens(services, record, tokens, authState.purpose, { deadline: budget.answerBy });
+    return { ...base, status: stored.record.status, ...(stored.completionCode ? { completionCode: stored.completionCode } : {}) };
   } catch (error) {
     // Deleted (or refused) while the user was at the bank: tell the app, store nothing.
     if (error instanceof ConnectionInactiveError) return { ...base, error: 'connection_inactive' };
@@ -91,56 +120,60 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
 };
 
 /**
- * Stores a freshly exchanged (or extended) token pair with what /me says about the consent. If /me
- * fails, the tokens are still stored (status `authorized`) so nothing TrueLayer issued is lost.
+ * Stores a freshly exchanged (or extended) token pair at once, then asks /me about the consent with
+ * whatever time is left. A first authorization is stored `authorized` with a new completion code
+ * (returned, stored only as its hash); a re-authentication (extend) makes the connection `active`
+ * again. If /me fails or runs out of time, the tokens are stored all the same.
  */
 export const storeExchangedTokens = async (
   services: ConnectionServices,
   record: ConnectionRecord,
   tokens: TokenSet,
   purpose: 'connect' | 'extend',
-): Promise<ConnectionRecord> => {
-  const { clock, vault } = services;
+  options: StoreOptions = {},
+): Promise<{ record: ConnectionRecord; completionCode?: string }> => {
+  const { repository, clock, vault } = services;
   const sealed = await vault.seal(record, { access_token: tokens.accessToken, refresh_token: tokens.refreshToken });
-  let me: Me | undefined;
-  let meError: unknown;
-  try {
-    me = await services.data.me(tokens.accessToken);
-  } catch (cause) {
-    meError = cause;
-  }
   const now = clock.now();
-  const fields = {
-    tokens: sealed,
-    accessTokenExpiresAt: tokens.expiresAt,
-    ...(me?.provider ? { provider: { providerId: me.provider.providerId, ...(me.provider.displayName ? { displayName: me.provider.displayName } : {}) } } : {}),
-    ...(me ? { credentialsId: me.credentialsId } : {}),
-    ...(me?.consentCreatedAt ? { consentCreatedAt: me.consentCreatedAt } : {}),
-    ...(me?.consentExpiresAt ? { consentExpiresAt: me.consentExpiresAt } : {}),
-    lastRefreshedAt: isoAt(now),
-  };
-  // The status change comes from the state machine, decided on the item as it is when written:
-  // a first exchange makes it authorized, and (until owners complete connections themselves) an
-  // answer from /me completes it at once; a re-authentication (extend) keeps it active.
+  const completionCode = purpose === 'connect' ? services.newSecret() : undefined;
+  const completion = completionCode ? { codeHash: hashCompletionCode(completionCode), expiresAt: isoAt(now + COMPLETION_TTL_MS) } : undefined;
+  // The status change comes from the state machine, decided on the item as it is when written: a
+  // first exchange makes it `authorized` (the owner completes it), a re-authentication (extend)
+  // makes it `active` again. The vault retries on the newest version if the item moved meanwhile.
   const build = (current: ConnectionRecord): TokenWrite => {
     // A revoke (for either purpose), or a refused first authorization, is final: never write over it.
     if (current.status === 'inactive' && (current.statusReason === 'revoked' || purpose === 'connect')) {
       throw new ConnectionInactiveError(current.statusReason);
     }
-    const steps: TransitionResult[] = [];
-    const after = { ...current, consentExpiresAt: fields.consentExpiresAt ?? current.consentExpiresAt };
-    const first = transition(after, purpose === 'connect' ? 'code_exchanged' : 'extended', { now });
-    if (!first) throw new ServiceError({ code: 'conflict', detail: 'The connection is not waiting for this authorization; start again.' });
-    steps.push(first);
-    if (purpose === 'connect' && me) {
-      const completed = transition({ ...after, status: first.status, statusReason: first.reason }, 'completed', { now });
-      if (completed) steps.push(completed);
-    }
-    const last = steps[steps.length - 1] as TransitionResult;
-    const emitted: EmittedEvent[] = steps.flatMap((step) => step.events);
-    return { ...fields, status: last.status, statusReason: null, events: buildEvents(current, emitted, now, services.newId) };
+    const step = transition(current, purpose === 'connect' ? 'code_exchanged' : 'extended', { now });
+    if (!step) throw new ServiceError({ code: 'conflict', detail: 'The connection is not waiting for this authorization; start again.' });
+    return {
+      tokens: sealed,
+      accessTokenExpiresAt: tokens.expiresAt,
+      status: step.status,
+      statusReason: null,
+      lastRefreshedAt: isoAt(now),
+      ...(completion ? { completion } : {}),
+      events: buildEvents(current, step.events, now, services.newId),
+    };
   };
-  const stored = await vault.storeIssued(record, build);
-  if (meError) services.log.warn('tokens stored but /me failed; the connection stays authorized', { connection_id: record.connectionId, error: String(meError) });
-  return stored;
+  let stored = await vault.storeIssued(record, build);
+  if (completion) {
+    // The owner's pending slot now runs until the completion deadline.
+    await repository.extendPendingSlot(stored.owner, stored.connectionId, Date.parse(completion.expiresAt)).catch(() => false);
+  }
+
+  // Only now, with the tokens safe, any further upstream call, and only on the time left.
+  const left = options.deadline === undefined ? Number.POSITIVE_INFINITY : options.deadline - Date.now();
+  if (left < MIN_ME_MS) {
+    services.log.warn('no time left for /me; the consent details are read at completion', { connection_id: stored.connectionId });
+    return { record: stored, ...(completionCode ? { completionCode } : {}) };
+  }
+  try {
+    const details = await readConsentDetails(services, tokens.accessToken, options.deadline);
+    stored = (await repository.writeConsentDetails(stored, details, clock.now())) ?? { ...stored, ...details };
+  } catch (cause) {
+    services.log.warn('tokens stored but /me failed; the consent details are read at completion', { connection_id: stored.connectionId, error: String(cause) });
+  }
+  return { record: stored, ...(completionCode ? { completionCode } : {}) };
 };

@@ -49,6 +49,11 @@ export interface ConnectionRecord {
   accessTokenExpiresAt?: number | undefined;
   lastRefreshedAt?: string | undefined;
   refreshCount: number;
+  /**
+   * Set when a call that spends the refresh token (refresh, extend) was sent and no answer came:
+   * TrueLayer may have rotated the pair. Cleared by the next token write.
+   */
+  refreshOutcomeUnknownAt?: string | undefined;
   version: number;
   leaseHolder?: string | undefined;
   leaseExpiresAt?: number | undefined;
@@ -61,6 +66,12 @@ export interface ConnectionRecord {
   outbox?: ConnectionEvent[] | undefined;
   /** Keyed hashes of the accounts' sort code + number or IBAN, to find duplicate connections. */
   accountHashes?: string[] | undefined;
+  /** While `authorized`: the sha256 (hex) of the one-time completion code, never the code. */
+  completionCodeHash?: string | undefined;
+  /** While `authorized`: when the owner's time to complete it runs out. */
+  completionExpiresAt?: string | undefined;
+  /** Wrong completion codes presented so far. */
+  completionTries?: number | undefined;
 }
 
 export interface ConnectionView {
@@ -73,6 +84,7 @@ export interface ConnectionView {
   updated_at: string;
   consent_expires_at?: string;
   auth_link_expires_at?: string;
+  completion_expires_at?: string;
   return_url?: string;
   last_refreshed_at?: string;
   last_fetched_at?: string;
@@ -85,12 +97,17 @@ export interface EffectiveStatus {
   reason?: StatusReason | undefined;
 }
 
+/** An `authorized` connection its owner did not complete in time (one without a deadline predates completion). */
+export const isUnconfirmed = (record: Pick<ConnectionRecord, 'status' | 'completionExpiresAt'>, now: number): boolean =>
+  record.status === 'authorized' && record.completionExpiresAt !== undefined && Date.parse(record.completionExpiresAt) <= now;
+
 /** The status a reader should see now, whatever has been written down so far. */
 export const effectiveStatus = (record: ConnectionRecord, now: number): EffectiveStatus => {
   if (record.status === 'inactive') return { status: 'inactive', reason: record.statusReason };
   if (record.status === 'authorization_required' && Date.parse(record.authLinkExpiresAt) <= now) {
     return { status: 'inactive', reason: 'authorization_expired' };
   }
+  if (record.status === 'authorized' && isUnconfirmed(record, now)) return { status: 'inactive', reason: 'not_confirmed' };
   if (record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now) {
     return { status: 'inactive', reason: 'consent_expired' };
   }
@@ -111,6 +128,7 @@ export const toView = (record: ConnectionRecord, now: number): ConnectionView =>
     updated_at: record.updatedAt,
     ...(record.consentExpiresAt ? { consent_expires_at: record.consentExpiresAt } : {}),
     ...(record.status === 'authorization_required' ? { auth_link_expires_at: record.authLinkExpiresAt } : {}),
+    ...(status === 'authorized' && record.completionExpiresAt ? { completion_expires_at: record.completionExpiresAt } : {}),
     ...(record.returnUrl ? { return_url: record.returnUrl } : {}),
     ...(record.lastRefreshedAt ? { last_refreshed_at: record.lastRefreshedAt } : {}),
     ...(record.lastFetchedAt ? { last_fetched_at: record.lastFetchedAt } : {}),

@@ -1,23 +1,54 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
 import * as z from '../zod';
-import { ConnectionInactiveError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
+import { isoAt } from '../clock';
+import { ConnectionInactiveError, ConnectionNotConfirmedError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
-import { hashState, STATE_TTL_MS } from './auth-state';
+import { codeChallengeS256, hashState, sealVerifier, STATE_TTL_MS } from './auth-state';
+import { expireUnconfirmed, releaseSlot } from './complete-connection';
+import { openCursor, sealCursor } from './list-cursor';
 import { storeExchangedTokens } from './complete-callback';
 import { effectiveStatus, toView, type ConnectionView } from './connection';
 import { loadOwned } from './load-owned';
-import type { Caller, ConnectionServices } from './services';
+import type { Caller, ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 import { describeZodError } from './validation';
 
-export const listConnections = async (services: ConnectionServices, caller: Caller): Promise<{ connections: ConnectionView[] }> => {
+export const LIST_DEFAULT_LIMIT = 50;
+export const LIST_MAX_LIMIT = 100;
+
+export interface ListQuery {
+  limit?: string | undefined;
+  cursor?: string | undefined;
+}
+
+export const listConnections = async (
+  services: ConnectionServices,
+  caller: Caller,
+  query: ListQuery = {},
+): Promise<{ connections: ConnectionView[]; next_cursor?: string }> => {
+  let limit = LIST_DEFAULT_LIMIT;
+  if (query.limit !== undefined) {
+    if (!/^\d{1,3}$/.test(query.limit) || Number(query.limit) < 1 || Number(query.limit) > LIST_MAX_LIMIT) {
+      throw new ValidationError(`limit must be a whole number from 1 to ${LIST_MAX_LIMIT} (default ${LIST_DEFAULT_LIMIT}).`);
+    }
+    limit = Number(query.limit);
+  }
+  const start = query.cursor === undefined ? undefined : await openCursor(services, caller.owner, query.cursor);
+  const page = await services.repository.listByOwner(caller.owner, { limit, start });
+  // Lapsed completions are revoked as they are seen; the view already reads them inactive.
+  await Promise.all(page.records.map((record) => expireUnconfirmed(services, record)));
   const now = services.clock.now();
-  const records = await services.repository.listByOwner(caller.owner);
-  return { connections: records.map((record) => toView(record, now)) };
+  return {
+    connections: page.records.map((record) => toView(record, now)),
+    ...(page.next ? { next_cursor: await sealCursor(services, caller.owner, page.next) } : {}),
+  };
 };
 
-export const getConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<ConnectionView> =>
-  toView(await loadOwned(services, caller, connectionId), services.clock.now());
+export const getConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<ConnectionView> => {
+  const record = await loadOwned(services, caller, connectionId);
+  await expireUnconfirmed(services, record);
+  return toView(record, services.clock.now());
+};
 
 export const extendBody = z.strictObject({
   user_has_reconfirmed_consent: z.literal(true, { error: 'must be true: show the user your reconfirmation screen first' }),
@@ -43,31 +74,56 @@ const cannotExtend = (detail: string, error?: TrueLayerError) =>
     extra: error ? { upstream_status: error.status, upstream_code: error.code } : {},
   });
 
-export const extendConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, body: unknown): Promise<ExtendOutcome> => {
+export const extendConnection = async (
+  services: ConnectionServices,
+  caller: Caller,
+  connectionId: string,
+  body: unknown,
+  budget: RequestBudget = {},
+): Promise<ExtendOutcome> => {
   const parsed = extendBody.safeParse(body === undefined ? {} : body);
   if (!parsed.success) throw new ValidationError(describeZodError(parsed.error));
   const record = await loadOwned(services, caller, connectionId);
   if (record.status === 'authorization_required') throw new ConnectionNotReadyError(record.status);
+  if (record.status === 'authorized') throw new ConnectionNotConfirmedError();
   if (!record.tokens) throw new ConnectionInactiveError(record.statusReason ?? 'revoked');
   const pair = await services.vault.open(record);
   if (!pair.refresh_token) throw cannotExtend('This connection has no refresh token (no offline_access scope), so it cannot be extended: create a new one.');
 
   const { repository, clock } = services;
   // The extend spends the refresh token like a refresh does, so it takes the same lease, which the
-  // vault releases whatever happens (storing the new pair drops it too).
+  // vault releases whatever happens (storing the new pair drops it too), and its call gets the
+  // token-call deadline: abandoned early, TrueLayer may still rotate the pair.
   const leased = await services.vault.withLease(record, async () => {
     const state = services.newState();
+    // The re-authentication link carries PKCE like every auth link.
+    const verifier = services.newSecret();
     let result;
     try {
-      await repository.putState({ stateHash: hashState(state), owner: record.owner, connectionId: record.connectionId, redirectUri: record.redirectUri, purpose: 'extend', expiresAt: clock.now() + STATE_TTL_MS });
+      await repository.putState({
+        stateHash: hashState(state),
+        owner: record.owner,
+        connectionId: record.connectionId,
+        redirectUri: record.redirectUri,
+        purpose: 'extend',
+        expiresAt: clock.now() + STATE_TTL_MS,
+        codeVerifier: await sealVerifier(services.cipher, record, verifier),
+      });
       result = await services.data.extend({
         refreshToken: pair.refresh_token as string,
         redirectUri: record.redirectUri,
         user: parsed.data.user,
         state,
         responseMode: record.responseMode,
+        deadline: Math.min(Date.now() + services.vault.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY),
+        codeChallenge: codeChallengeS256(verifier),
       });
     } catch (error) {
+      if (error instanceof TrueLayerError && error.outcomeUnknown) {
+        // Sent, never answered: the next refresh settles whether TrueLayer spent the stored token.
+        await repository.markRefreshOutcomeUnknown(record.connectionId, record.version, isoAt(clock.now())).catch(() => false);
+        services.log.warn('extend sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
+      }
       if (error instanceof TrueLayerError && (error.status === 401 || error.status === 422)) {
         throw cannotExtend(error.status === 401 ? 'TrueLayer no longer knows this connection\'s refresh token: create a new connection.' : 'TrueLayer says this connection cannot be extended: create a new connection.', error);
       }
@@ -77,7 +133,7 @@ export const extendConnection = async (services: ConnectionServices, caller: Cal
       services.log.info('extend needs the user to authenticate', { connection_id: record.connectionId });
       return { action_needed: 'authentication_needed', user_input_link: result.userInputLink } as const;
     }
-    const stored = await storeExchangedTokens(services, record, result.tokens, 'extend');
+    const { record: stored } = await storeExchangedTokens(services, record, result.tokens, 'extend');
     services.log.info('connection extended', { connection_id: record.connectionId });
     return { status: 'active', ...(stored.consentExpiresAt ? { consent_expires_at: stored.consentExpiresAt } : {}) } as const;
   });
@@ -86,13 +142,13 @@ export const extendConnection = async (services: ConnectionServices, caller: Cal
 };
 
 /** Revokes at TrueLayer with a fresh token, then erases the token blob. Safe to repeat. */
-export const revokeConnection = async (services: ConnectionServices, caller: Caller, connectionId: string): Promise<void> => {
+export const revokeConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, budget: RequestBudget = {}): Promise<void> => {
   const record = await loadOwned(services, caller, connectionId);
   const { repository, clock } = services;
   if (record.tokens && effectiveStatus(record, clock.now()).status !== 'inactive') {
     let accessToken: string | undefined;
     try {
-      accessToken = (await services.vault.freshAccessToken(record)).accessToken;
+      accessToken = (await services.vault.freshAccessToken(record, budget)).accessToken;
     } catch (error) {
       // A connection TrueLayer already refuses needs no revocation there; anything else is a real failure.
       if (!(error instanceof ConnectionInactiveError)) throw error;
@@ -109,6 +165,7 @@ export const revokeConnection = async (services: ConnectionServices, caller: Cal
   if (record.status === 'inactive' && record.statusReason === 'revoked' && !record.tokens) return;
   const current = (await repository.get(record.connectionId)) ?? record;
   const applied = await repository.transition(current, 'revoked', { now: clock.now(), newEventId: services.newId });
-  services.log.info('connection revoked', { connection_id: record.connectionId });
+  await releaseSlot(services, record);
+  services.log.info('connection revoked', { connection_id: record.connectionId, status_reason: 'revoked' });
   if (applied) await services.outbox.flushQuietly(applied.record);
 };

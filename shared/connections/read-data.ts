@@ -1,13 +1,13 @@
 /** GET /connections/{id}/{data path}: TrueLayer's Data API v1 body, fetched with a fresh access token. */
 import { isIP } from 'node:net';
 import { isoAt } from '../clock';
-import { ConnectionInactiveError, ServiceError, ValidationError } from '../errors';
+import { ConnectionInactiveError, ConnectionNotConfirmedError, ServiceError, ValidationError } from '../errors';
 import { dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
 import type { DataResponse } from '../truelayer/data-client';
 import { TrueLayerError } from '../truelayer/errors';
 import { effectiveStatus, type ConnectionRecord } from './connection';
 import { loadOwned } from './load-owned';
-import type { Caller, ConnectionServices } from './services';
+import type { Caller, ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
 
 export interface DataRequest {
@@ -17,8 +17,8 @@ export interface DataRequest {
   query: Record<string, string | undefined>;
   /** The end user's IP when they are present (X-PSU-IP), which lifts the unattended 4-a-day limit. */
   psuIp?: string | undefined;
-  /** Epoch ms (real time) by which the answer must be back: the function's own timeout, less a margin. */
-  deadline?: number | undefined;
+  /** When the answer is due and when the invocation ends (real epoch ms); the data call ends by `answerBy`. */
+  budget?: RequestBudget | undefined;
 }
 
 const allowedQuery = new Set(['from', 'to']);
@@ -43,16 +43,22 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
   const record = await loadOwned(services, caller, request.connectionId);
   const effective = effectiveStatus(record, services.clock.now());
   if (effective.status === 'inactive') throw new ConnectionInactiveError(effective.reason);
+  // Whoever finished the bank's dialog may not be the owner: nothing is read until the owner completes it.
+  if (record.status === 'authorized') throw new ConnectionNotConfirmedError();
 
+  const budget = request.budget ?? {};
   const call = (accessToken: string) =>
     services.data.get(path, {
       accessToken,
       ...(Object.keys(range).length ? { query: range } : {}),
       ...(request.psuIp ? { psuIp: request.psuIp } : {}),
-      ...(request.deadline ? { deadline: request.deadline } : {}),
+      ...(budget.answerBy ? { deadline: budget.answerBy } : {}),
     });
 
-  let fresh = await services.vault.freshAccessToken(record);
+  let fresh = await services.vault.freshAccessToken(record, budget);
+  // A token close to expiry is refreshed alongside the data call, which still uses the valid one;
+  // awaited before answering, since nothing runs once the function has returned.
+  const ahead = services.vault.refreshAhead(fresh, budget);
   try {
     const answer = await call(fresh.accessToken);
     await noteFetch(services, fresh.record);
@@ -61,8 +67,9 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
     if (error instanceof TrueLayerError) await noteFetch(services, fresh.record, error.code ?? `upstream_${error.status}`);
     if (!(error instanceof TrueLayerError)) throw error;
     if (error.status === 401) {
-      // A token we thought valid was refused: one forced refresh, one retry.
-      fresh = await services.vault.freshAccessToken(fresh.record, { rejectedToken: fresh.accessToken });
+      // A token we thought valid was refused (or just replaced by the refresh ahead): one forced
+      // refresh, or the result of the one in flight, and one retry.
+      fresh = await services.vault.freshAccessToken(fresh.record, { ...budget, rejectedToken: fresh.accessToken });
       try {
         return await call(fresh.accessToken);
       } catch (retryError) {
@@ -70,6 +77,8 @@ export const readData = async (services: ConnectionServices, caller: Caller, req
       }
     }
     throw await settleUpstream(services, fresh.record, error);
+  } finally {
+    await ahead;
   }
 };
 

@@ -11,10 +11,11 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError } from '../errors';
 import { buildEvents, type ConnectionEvent } from '../lifecycle/events';
 import { nextDueAt } from '../lifecycle/schedule';
-import { connectionKey, dueShard, dueShards, stateKey, tableDefinition } from '../table';
+import { connectionKey, dueShard, dueShards, FINISHED_RETENTION_MS, pendingKey, stateKey, tableDefinition, ttlAt } from '../table';
 import type { AuthStateRecord } from './auth-state';
 import type { ConnectionRecord, StatusReason, StoredStatus } from './connection';
 import { transition, type TransitionInput, type TransitionName, type TransitionResult } from './state-machine';
@@ -46,6 +47,7 @@ const toItem = (r: ConnectionRecord): Item => ({
   access_token_expires_at: r.accessTokenExpiresAt,
   last_refreshed_at: r.lastRefreshedAt,
   refresh_count: r.refreshCount,
+  refresh_outcome_unknown_at: r.refreshOutcomeUnknownAt,
   version: r.version,
   lease_holder: r.leaseHolder,
   lease_expires_at: r.leaseExpiresAt,
@@ -54,6 +56,9 @@ const toItem = (r: ConnectionRecord): Item => ({
   expiry_notices: r.expiryNoticesSent,
   outbox: r.outbox,
   account_hashes: r.accountHashes,
+  completion_code_hash: r.completionCodeHash,
+  completion_expires_at: r.completionExpiresAt,
+  completion_tries: r.completionTries,
 });
 
 const due = tableDefinition.dueIndex;
@@ -100,6 +105,7 @@ const fromItem = (i: Item): ConnectionRecord => ({
   accessTokenExpiresAt: num(i.access_token_expires_at),
   lastRefreshedAt: str(i.last_refreshed_at),
   refreshCount: num(i.refresh_count) ?? 0,
+  refreshOutcomeUnknownAt: str(i.refresh_outcome_unknown_at),
   version: num(i.version) ?? 0,
   leaseHolder: str(i.lease_holder),
   leaseExpiresAt: num(i.lease_expires_at),
@@ -108,7 +114,26 @@ const fromItem = (i: Item): ConnectionRecord => ({
   expiryNoticesSent: Array.isArray(i.expiry_notices) ? (i.expiry_notices as number[]) : undefined,
   outbox: Array.isArray(i.outbox) ? (i.outbox as ConnectionEvent[]) : undefined,
   accountHashes: Array.isArray(i.account_hashes) ? (i.account_hashes as string[]) : undefined,
+  completionCodeHash: str(i.completion_code_hash),
+  completionExpiresAt: str(i.completion_expires_at),
+  completionTries: num(i.completion_tries),
 });
+
+/** Where a page of a list starts: DynamoDB's LastEvaluatedKey, opaque to everyone but the repository. */
+export type PageKey = Record<string, unknown>;
+
+export interface Page {
+  records: ConnectionRecord[];
+  next?: PageKey | undefined;
+}
+
+/** What /me said about the consent, written once it is known. */
+export interface ConsentDetails {
+  provider?: ConnectionRecord['provider'];
+  credentialsId?: string;
+  consentCreatedAt?: string;
+  consentExpiresAt?: string;
+}
 
 /** The changes a token write makes, always together and always conditional on the version read. */
 export interface TokenWrite {
@@ -122,8 +147,10 @@ export interface TokenWrite {
   consentExpiresAt?: string;
   lastRefreshedAt?: string;
   refreshed?: boolean;
-  /** Events reporting the change (activation), appended to the outbox in the same write. */
+  /** Events reporting the change, appended to the outbox in the same write. */
   events?: ConnectionEvent[];
+  /** A first authorization: the completion code's hash and deadline (status goes to `authorized`). */
+  completion?: { codeHash: string; expiresAt: string };
 }
 
 export interface AppliedTransition {
@@ -131,6 +158,39 @@ export interface AppliedTransition {
   result: TransitionResult;
   events: ConnectionEvent[];
 }
+
+/** What a status change may carry beyond the state machine's input. */
+export interface TransitionWrite extends TransitionInput {
+  newEventId: () => string;
+  /** For `expiry_notice`: every notice now counted as sent. */
+  noticesSent?: number[];
+  /**
+   * For `completed`: the completion code hash that must still be stored, unexpired, when the write
+   * lands (a condition of the write), so a code works once even when two requests race.
+   */
+  completionCodeHash?: string;
+  /** For `completed`: what /me said about the consent, written with the change. */
+  details?: ConsentDetails;
+}
+
+const definedDetails = (details: ConsentDetails | undefined): Partial<ConnectionRecord> => {
+  const out: Partial<ConnectionRecord> = {};
+  if (details?.provider !== undefined) out.provider = details.provider;
+  if (details?.credentialsId !== undefined) out.credentialsId = details.credentialsId;
+  if (details?.consentCreatedAt !== undefined) out.consentCreatedAt = details.consentCreatedAt;
+  if (details?.consentExpiresAt !== undefined) out.consentExpiresAt = details.consentExpiresAt;
+  return out;
+};
+
+const detailFields = (details: ConsentDetails | undefined): Array<[string, unknown]> =>
+  (
+    [
+      ['provider', details?.provider],
+      ['credentials_id', details?.credentialsId],
+      ['consent_created_at', details?.consentCreatedAt],
+      ['consent_expires_at', details?.consentExpiresAt],
+    ] as Array<[string, unknown]>
+  ).filter(([, value]) => value !== undefined);
 
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException ||
@@ -143,6 +203,13 @@ const isUnavailable = (error: unknown): boolean => {
   const status = e?.$metadata?.httpStatusCode;
   return status === undefined || status >= 500 || Boolean(e.$retryable) || throttling.has(e.name ?? '');
 };
+
+/** The completion code `codeHash` is the one stored, and its deadline has not passed. */
+const completionHolds = (record: ConnectionRecord, codeHash: string, now: number): boolean =>
+  record.status === 'authorized' &&
+  record.completionCodeHash === codeHash &&
+  record.completionExpiresAt !== undefined &&
+  Date.parse(record.completionExpiresAt) > now;
 
 export class ConnectionRepository {
   private readonly doc: DynamoDBDocumentClient;
@@ -180,8 +247,20 @@ export class ConnectionRepository {
   }
 
   async create(record: ConnectionRecord): Promise<void> {
-    const item = { ...toItem(record), ...dueItemFields(record, Date.parse(record.createdAt)) };
-    await this.send(() => this.doc.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' })));
+    await this.send(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          // An abandoned link leaves a row that TTL removes in time; the callback moves it on.
+          Item: {
+            ...toItem(record),
+            ...dueItemFields(record, Date.parse(record.createdAt)),
+            [tableDefinition.ttlAttribute]: ttlAt(Date.parse(record.authLinkExpiresAt) + FINISHED_RETENTION_MS),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
@@ -191,27 +270,25 @@ export class ConnectionRepository {
     return out.Item && out.Item.kind === 'connection' ? fromItem(out.Item) : undefined;
   }
 
-  async listByOwner(owner: string): Promise<ConnectionRecord[]> {
-    const records: ConnectionRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.send(() =>
-        this.doc.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: tableDefinition.ownerIndex.name,
-            KeyConditionExpression: '#o = :o',
-            ExpressionAttributeNames: { '#o': tableDefinition.ownerIndex.partitionKey.name },
-            ExpressionAttributeValues: { ':o': owner },
-            ScanIndexForward: false,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of out.Items ?? []) records.push(fromItem(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return records;
+  /** One page of the owner's connections, newest first, as the owner index projects them (no tokens). */
+  async listByOwner(owner: string, page: { limit: number; start?: PageKey | undefined }): Promise<Page> {
+    const out = await this.send(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: tableDefinition.ownerIndex.name,
+          KeyConditionExpression: '#o = :o',
+          ExpressionAttributeNames: { '#o': tableDefinition.ownerIndex.partitionKey.name },
+          ExpressionAttributeValues: { ':o': owner },
+          ScanIndexForward: false,
+          Limit: page.limit,
+          ...(page.start ? { ExclusiveStartKey: page.start } : {}),
+        }),
+      ),
+    );
+    const records = (out.Items ?? []).map(fromItem);
+    // DynamoDB may hand back a key after the last item; a page that came back short of the limit is the last.
+    return { records, next: out.LastEvaluatedKey && records.length === page.limit ? out.LastEvaluatedKey : undefined };
   }
 
   async putState(state: AuthStateRecord): Promise<void> {
@@ -227,6 +304,7 @@ export class ConnectionRepository {
             redirect_uri: state.redirectUri,
             purpose: state.purpose,
             expires_at: state.expiresAt,
+            code_verifier: state.codeVerifier,
             [tableDefinition.ttlAttribute]: Math.ceil(state.expiresAt / 1000),
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -262,6 +340,7 @@ export class ConnectionRepository {
           redirectUri: String(i.redirect_uri),
           purpose: i.purpose === 'extend' ? 'extend' : 'connect',
           expiresAt: Number(i.expires_at),
+          codeVerifier: str(i.code_verifier),
         },
       };
     } catch (error) {
@@ -276,39 +355,54 @@ export class ConnectionRepository {
    * appended to the outbox in the same write. Conditional on the version read, so the change is
    * decided on what is stored; when the item moved on, it is re-read and decided again. Undefined
    * when the change does not apply (e.g. the connection was revoked meanwhile) or the item is gone.
-   * Bumps the version so an in-flight token write cannot land after it.
+   * Bumps the version so an in-flight token write cannot land after it. A connection that leaves
+   * `authorized` loses its completion code; one that ends gets a `ttl` (kept readable a while).
    */
-  async transition(
-    record: ConnectionRecord,
-    name: TransitionName,
-    input: TransitionInput & { newEventId: () => string; noticesSent?: number[] },
-  ): Promise<AppliedTransition | undefined> {
+  async transition(record: ConnectionRecord, name: TransitionName, input: TransitionWrite): Promise<AppliedTransition | undefined> {
     let current: ConnectionRecord | undefined = record;
     for (let attempt = 0; attempt < 5 && current; attempt += 1) {
-      const result = transition(current, name, input);
+      if (input.completionCodeHash !== undefined && !completionHolds(current, input.completionCodeHash, input.now)) return undefined;
+      const updated: ConnectionRecord = { ...current, ...definedDetails(input.details) };
+      const result = transition(updated, name, input);
       if (!result) return undefined;
       const events = buildEvents(current, result.events, input.now, input.newEventId);
       const next: ConnectionRecord = {
-        ...current,
+        ...updated,
         status: result.status,
         statusReason: result.reason,
         statusDetail: result.changesStatus ? result.detail : current.statusDetail,
         updatedAt: new Date(input.now).toISOString(),
         version: current.version + 1,
-        ...(result.eraseTokens ? { tokens: undefined, accessTokenExpiresAt: undefined, leaseHolder: undefined, leaseExpiresAt: undefined } : {}),
+        ...(result.eraseTokens
+          ? { tokens: undefined, accessTokenExpiresAt: undefined, leaseHolder: undefined, leaseExpiresAt: undefined, refreshOutcomeUnknownAt: undefined }
+          : {}),
+        ...(result.status === 'authorized' ? {} : { completionCodeHash: undefined, completionExpiresAt: undefined, completionTries: undefined }),
         ...(input.noticesSent ? { expiryNoticesSent: [...new Set([...(current.expiryNoticesSent ?? []), ...input.noticesSent])].sort((a, b) => b - a) } : {}),
         outbox: [...(current.outbox ?? []), ...events],
       };
-      if (await this.writeTransition(current, next, result, events, input.now)) return { record: next, result, events };
+      if (await this.writeTransition(current, next, result, events, input)) return { record: next, result, events };
       current = await this.get(record.connectionId);
     }
     return undefined;
   }
 
-  private async writeTransition(before: ConnectionRecord, next: ConnectionRecord, result: TransitionResult, events: ConnectionEvent[], now: number): Promise<boolean> {
+  private async writeTransition(
+    before: ConnectionRecord,
+    next: ConnectionRecord,
+    result: TransitionResult,
+    events: ConnectionEvent[],
+    input: TransitionWrite,
+  ): Promise<boolean> {
+    const { now } = input;
     const sets = ['#s = :s', 'updated_at = :u', 'version = version + :one'];
     const removes: string[] = [];
+    const names: Record<string, string> = { '#s': 'status' };
     const values: Record<string, unknown> = { ':s': next.status, ':u': next.updatedAt, ':one': 1, ':v': before.version };
+    for (const [name, value] of detailFields(input.details)) {
+      sets.push(`#${name} = :${name}`);
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+    }
     if (next.statusReason) {
       sets.push('status_reason = :r');
       values[':r'] = next.statusReason;
@@ -319,7 +413,27 @@ export class ConnectionRepository {
         values[':d'] = next.statusDetail;
       } else removes.push('status_detail');
     }
-    if (result.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at');
+    if (result.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
+    // Out of `authorized` (completed, or ended), the completion code is void.
+    if (next.status !== 'authorized' && (before.completionCodeHash !== undefined || before.completionExpiresAt !== undefined)) {
+      removes.push('completion_code_hash', 'completion_expires_at', 'completion_tries');
+    }
+    if (next.status === 'inactive' && result.changesStatus) {
+      // A finished connection stays readable for a while, then TTL removes it.
+      sets.push('#ttl = :ttl');
+      names['#ttl'] = tableDefinition.ttlAttribute;
+      values[':ttl'] = ttlAt(now + FINISHED_RETENTION_MS);
+    } else if (next.status === 'active' && before.status !== 'active') {
+      // An active connection lives until it ends: no ttl.
+      removes.push('#ttl');
+      names['#ttl'] = tableDefinition.ttlAttribute;
+    }
+    let condition = 'attribute_exists(pk) AND version = :v';
+    if (input.completionCodeHash !== undefined) {
+      condition += ' AND completion_code_hash = :ch AND completion_expires_at > :nowIso';
+      values[':ch'] = input.completionCodeHash;
+      values[':nowIso'] = new Date(now).toISOString();
+    }
     if (next.expiryNoticesSent !== before.expiryNoticesSent && next.expiryNoticesSent) {
       sets.push('expiry_notices = :notices');
       values[':notices'] = next.expiryNoticesSent;
@@ -339,8 +453,8 @@ export class ConnectionRepository {
           TableName: this.table,
           Key: { pk: connectionKey(before.connectionId) },
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(pk) AND version = :v',
-          ExpressionAttributeNames: { '#s': 'status' },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
       ),
@@ -500,14 +614,33 @@ export class ConnectionRepository {
   }
 
   /**
+   * Records that a call spending the refresh token was sent and never answered, so the next attempt
+   * knows a refusal of the stored token may mean TrueLayer rotated it. Only while the version is the
+   * one the call was made from (a newer pair makes the question moot); the lease is left as it is.
+   */
+  async markRefreshOutcomeUnknown(connectionId: string, expectedVersion: number, atIso: string): Promise<boolean> {
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: 'SET refresh_outcome_unknown_at = :at',
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':at': atIso, ':v': expectedVersion },
+        }),
+      ),
+    );
+  }
+
+  /**
    * Writes a new token pair (and what came with it) in one conditional update: only if the version is
-   * still the one read and, when a lease holder is given, the lease is still ours. Bumps the version
-   * and drops the lease.
+   * still the one read and, when a lease holder is given, the lease is still ours. Bumps the version,
+   * drops the lease, and clears an unknown refresh outcome (the pair stored now is known good).
    */
   async writeTokens(record: ConnectionRecord, write: TokenWrite, now: number, leaseHolder?: string): Promise<boolean> {
     const nowIso = new Date(now).toISOString();
     const sets = ['tokens = :t', 'access_token_expires_at = :e', 'updated_at = :u', 'version = version + :one'];
-    const removes = ['lease_holder', 'lease_expires_at'];
+    const removes = ['lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at'];
     const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': record.version };
     const optional: Array<[string, unknown]> = [
       ['status', write.status],
@@ -541,17 +674,30 @@ export class ConnectionRepository {
       lastRefreshedAt: write.lastRefreshedAt ?? record.lastRefreshedAt,
       expiryNoticesSent: newConsent ? undefined : record.expiryNoticesSent,
       outbox: [...(record.outbox ?? []), ...(write.events ?? [])],
+      ...(write.completion ? { completionCodeHash: write.completion.codeHash, completionExpiresAt: write.completion.expiresAt, completionTries: 0 } : {}),
     };
     const dueChange = dueUpdate(after, now);
     sets.push(...dueChange.sets);
     removes.push(...dueChange.removes);
     Object.assign(values, dueChange.values);
+    const names: Record<string, string> = {};
+    if (write.completion) {
+      sets.push('completion_code_hash = :ch', 'completion_expires_at = :ce', 'completion_tries = :zero', '#ttl = :ttl');
+      values[':ch'] = write.completion.codeHash;
+      values[':ce'] = write.completion.expiresAt;
+      values[':zero'] = 0;
+      values[':ttl'] = ttlAt(Date.parse(write.completion.expiresAt) + FINISHED_RETENTION_MS);
+      names['#ttl'] = tableDefinition.ttlAttribute;
+    } else if (write.status === 'active' && record.status !== 'active') {
+      // Revived by a re-authentication: an active connection has no ttl.
+      removes.push('#ttl');
+      names['#ttl'] = tableDefinition.ttlAttribute;
+    }
     let condition = 'version = :v';
     if (leaseHolder) {
       condition += ' AND lease_holder = :h';
       values[':h'] = leaseHolder;
     }
-    const names: Record<string, string> = {};
     for (const [name, value] of optional) if (value !== undefined) names[`#${name}`] = name;
     return this.conditional(() =>
       this.doc.send(
@@ -562,6 +708,149 @@ export class ConnectionRepository {
           ConditionExpression: condition,
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
           ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * What /me said, written after the tokens; never over a finished connection. Conditional on the
+   * version (and bumps it) since the due time and the expiry notices follow the consent's end: a
+   * new end gets its own notices. Re-reads and retries if the item moved; the record as written,
+   * or undefined when it is gone or finished.
+   */
+  async writeConsentDetails(record: ConnectionRecord, details: ConsentDetails, now: number): Promise<ConnectionRecord | undefined> {
+    const fields = detailFields(details);
+    let current: ConnectionRecord | undefined = record;
+    for (let attempt = 0; attempt < 3 && current && current.status !== 'inactive'; attempt += 1) {
+      if (fields.length === 0) return current;
+      const before: ConnectionRecord = current;
+      const newConsent = details.consentExpiresAt !== undefined && details.consentExpiresAt !== before.consentExpiresAt;
+      const after: ConnectionRecord = {
+        ...before,
+        ...definedDetails(details),
+        updatedAt: new Date(now).toISOString(),
+        version: before.version + 1,
+        ...(newConsent ? { expiryNoticesSent: undefined } : {}),
+      };
+      const names: Record<string, string> = { '#s': 'status' };
+      const values: Record<string, unknown> = { ':u': after.updatedAt, ':inactive': 'inactive', ':v': before.version, ':one': 1 };
+      const sets = ['updated_at = :u', 'version = version + :one'];
+      const removes: string[] = newConsent ? ['expiry_notices'] : [];
+      for (const [name, value] of fields) {
+        names[`#${name}`] = name;
+        values[`:${name}`] = value;
+        sets.push(`#${name} = :${name}`);
+      }
+      const dueChange = dueUpdate(after, now);
+      sets.push(...dueChange.sets);
+      removes.push(...dueChange.removes);
+      Object.assign(values, dueChange.values);
+      const written = await this.conditional(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: connectionKey(before.connectionId) },
+            UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: 'attribute_exists(pk) AND #s <> :inactive AND version = :v',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      );
+      if (written) return after;
+      current = await this.get(before.connectionId);
+    }
+    return undefined;
+  }
+
+  /**
+   * Counts one wrong completion code; the new count, or undefined when the connection no longer
+   * waits for completion (completed, revoked or lapsed meanwhile).
+   */
+  async countCompletionFailure(connectionId: string, nowIso: string): Promise<number | undefined> {
+    try {
+      const out = await this.send(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: connectionKey(connectionId) },
+            UpdateExpression: 'SET completion_tries = if_not_exists(completion_tries, :zero) + :one, updated_at = :u',
+            ConditionExpression: '#s = :authorized AND attribute_exists(completion_code_hash)',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':u': nowIso, ':authorized': 'authorized' },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        ),
+      );
+      return num(out.Attributes?.completion_tries);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Takes one of the owner's pending slots (connections waiting for consent or completion) if fewer
+   * than `max` are live. The slots live on one item per owner, rewritten under its version, so the
+   * limit holds exactly even when requests race; lapsed slots are dropped on the way.
+   */
+  async reservePendingSlot(owner: string, connectionId: string, expiresAt: number, now: number, max: number): Promise<boolean> {
+    const Key = { pk: pendingKey(owner) };
+    for (let attempt = 0; attempt < 25; attempt += 1) {
+      // Lost a race for the item: step aside a moment (jittered) so the writers spread out.
+      if (attempt > 0) await sleep(5 + Math.random() * 20 * Math.min(attempt, 5));
+      const out = await this.send(() => this.doc.send(new GetCommand({ TableName: this.table, Key, ConsistentRead: true })));
+      const version = num(out.Item?.version);
+      const slots: Record<string, number> = {};
+      for (const [id, until] of Object.entries((out.Item?.slots ?? {}) as Record<string, unknown>)) {
+        if (typeof until === 'number' && until > now) slots[id] = until;
+      }
+      if (Object.keys(slots).length >= max) return false;
+      slots[connectionId] = expiresAt;
+      const latest = Math.max(...Object.values(slots));
+      const written = await this.conditional(() =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: { ...Key, kind: 'pending', slots, version: (version ?? 0) + 1, [tableDefinition.ttlAttribute]: ttlAt(latest + FINISHED_RETENTION_MS) },
+            ConditionExpression: version === undefined ? 'attribute_not_exists(pk)' : 'version = :v',
+            ...(version === undefined ? {} : { ExpressionAttributeValues: { ':v': version } }),
+          }),
+        ),
+      );
+      if (written) return true;
+    }
+    throw new DependencyUnavailableError('Too many connections are being created for this user at once; try again.');
+  }
+
+  /** Moves a slot's expiry (the link was used: now the completion deadline counts), if it is still held. */
+  async extendPendingSlot(owner: string, connectionId: string, expiresAt: number): Promise<boolean> {
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pendingKey(owner) },
+          UpdateExpression: 'SET slots.#id = :until, version = version + :one, #ttl = :ttl',
+          ConditionExpression: 'attribute_exists(slots.#id)',
+          ExpressionAttributeNames: { '#id': connectionId, '#ttl': tableDefinition.ttlAttribute },
+          ExpressionAttributeValues: { ':until': expiresAt, ':one': 1, ':ttl': ttlAt(expiresAt + FINISHED_RETENTION_MS) },
+        }),
+      ),
+    );
+  }
+
+  /** Frees a slot once the connection no longer waits (completed, refused, revoked). */
+  async releasePendingSlot(owner: string, connectionId: string): Promise<void> {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: pendingKey(owner) },
+          UpdateExpression: 'REMOVE slots.#id SET version = version + :one',
+          ConditionExpression: 'attribute_exists(slots.#id)',
+          ExpressionAttributeNames: { '#id': connectionId },
+          ExpressionAttributeValues: { ':one': 1 },
         }),
       ),
     );

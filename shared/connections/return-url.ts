@@ -35,3 +35,17 @@ export const checkReturnUrl = (candidate: string, allowed: readonly string[]): R
       : `return_url must start with one of the allowed return URLs: ${allowed.join(', ')}`,
   };
 };
+
+/** The parameters the callback adds to a return_url; any already in the URL are dropped first. */
+export const callbackParamNames = ['connection_id', 'status', 'error', 'completion_code'] as const;
+
+/** The return_url with our parameters, never doubled: an app cannot be fed a second `status` or `completion_code`. */
+export const returnUrlWith = (returnUrl: string, params: Partial<Record<(typeof callbackParamNames)[number], string>>): string => {
+  const target = new URL(returnUrl);
+  for (const name of callbackParamNames) target.searchParams.delete(name);
+  for (const name of callbackParamNames) {
+    const value = params[name];
+    if (value !== undefined) target.searchParams.set(name, value);
+  }
+  return target.toString();
+};

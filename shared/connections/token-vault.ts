@@ -1,7 +1,7 @@
 /**
  * The token vault: seals token pairs into the connection item and hands out a fresh access token,
- * refreshing it single-flight under a conditional lease (DESIGN §4) so that rotation never loses the
- * newest refresh token.
+ * refreshing it single-flight under a conditional lease (one refresher per connection; the rest re-read) so that rotation never loses the newest
+ * refresh token, and settling refreshes that were sent but never answered.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,8 +11,10 @@ import { TokenDecryptionError, type TokenCipher } from '../crypto/token-cipher';
 import { ConnectionInactiveError, ConnectionNotReadyError, DependencyUnavailableError, NotFoundError, ServiceError } from '../errors';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import { TrueLayerError } from '../truelayer/errors';
+import { refreshLeaseMsFor } from '../config';
 import { effectiveStatus, type ConnectionRecord } from './connection';
 import type { ConnectionRepository, TokenWrite } from './repository';
+import type { RequestBudget } from './services';
 import type { TransitionName } from './state-machine';
 import { mapUpstreamError } from './upstream-errors';
 
@@ -26,7 +28,9 @@ export interface TokenVaultOptions {
   cipher: TokenCipher;
   auth: Pick<TrueLayerAuthClient, 'refresh'>;
   clock: Clock;
-  /** Longer than one refresh call can take, so a live holder never loses its lease (from config). */
+  /** The longest one refresh call may take, retries included. Default 50 s. */
+  tokenTimeoutMs?: number;
+  /** Longer than one refresh call can take, so a live holder never loses its lease. Default: derived from `tokenTimeoutMs`. */
   leaseMs?: number;
   /** Ids for the events a status change emits. */
   newEventId?: () => string;
@@ -34,7 +38,9 @@ export interface TokenVaultOptions {
   afterTransition?: (record: ConnectionRecord) => Promise<void>;
   /** Refresh this long before the access token's expiry. */
   skewMs?: number;
-  /** How long a waiter sleeps between re-reads, and the most it waits in all (real time). */
+  /** A read finding the token this close to expiry refreshes it alongside its data call (`refreshAhead`); 0: never. */
+  refreshAheadMs?: number;
+  /** How long a waiter sleeps between re-reads, and the most it waits in all (real time) when its caller gave no `answerBy`. */
   waitStepMs?: number;
   maxWaitMs?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -45,17 +51,31 @@ export interface FreshToken {
   record: ConnectionRecord;
 }
 
+export interface FreshTokenOptions extends RequestBudget {
+  /** TrueLayer just answered 401 to this token: return another one. */
+  rejectedToken?: string;
+  /** Refresh unless a refresh happened after this (epoch ms), even if the access token is still valid. */
+  refreshedAfter?: number;
+}
+
+/** Most a client is told to wait before asking again while another request refreshes. */
+const maxRetryAfterSeconds = 5;
+
 export class TokenVault {
-  private readonly leaseMs: number;
+  readonly leaseMs: number;
+  readonly tokenTimeoutMs: number;
   private readonly skewMs: number;
+  private readonly refreshAheadMs: number;
   private readonly waitStepMs: number;
   private readonly maxWaitMs: number;
 
   constructor(private readonly options: TokenVaultOptions) {
-    this.leaseMs = options.leaseMs ?? 30_000;
+    this.tokenTimeoutMs = options.tokenTimeoutMs ?? 50_000;
+    this.leaseMs = options.leaseMs ?? refreshLeaseMsFor(this.tokenTimeoutMs);
     this.skewMs = options.skewMs ?? 60_000;
+    this.refreshAheadMs = options.refreshAheadMs ?? 0;
     this.waitStepMs = options.waitStepMs ?? 50;
-    this.maxWaitMs = options.maxWaitMs ?? 35_000;
+    this.maxWaitMs = options.maxWaitMs ?? this.leaseMs;
   }
 
   seal(record: Pick<ConnectionRecord, 'connectionId' | 'owner'>, pair: TokenPair): Promise<string> {
@@ -83,11 +103,13 @@ export class TokenVault {
 
   /**
    * An access token that is valid now. With `rejectedToken` (TrueLayer just answered 401 to it), a
-   * token other than that one: one forced refresh, unless another request already did it.
+   * token other than that one: one forced refresh, unless another request already did it. A request
+   * that finds another one refreshing waits for its result until `answerBy`, then answers 409
+   * `refresh_in_progress` with Retry-After while the holder carries on.
    */
-  async freshAccessToken(record: ConnectionRecord, options: { rejectedToken?: string; refreshedAfter?: number } = {}): Promise<FreshToken> {
+  async freshAccessToken(record: ConnectionRecord, options: FreshTokenOptions = {}): Promise<FreshToken> {
     const { repository, clock } = this.options;
-    const startedWaiting = Date.now();
+    const giveUpAt = options.answerBy ?? Date.now() + this.maxWaitMs;
     let current = record;
     for (;;) {
       const now = clock.now();
@@ -104,13 +126,11 @@ export class TokenVault {
       const leaseLive = (current.leaseExpiresAt ?? 0) > now;
       const holder = randomUUID();
       if (!leaseLive && (await repository.acquireLease(current.connectionId, current.version, holder, now, this.leaseMs))) {
-        return this.refreshUnderLease(current, pair, holder);
+        return this.refreshUnderLease(current, pair, holder, options);
       }
       // Someone else holds the lease (or the item moved on): wait for their result instead of
       // refreshing too, since with rotation a second refresh would revoke the first one's token.
-      if (Date.now() - startedWaiting > this.maxWaitMs) {
-        throw new ServiceError({ code: 'refresh_in_progress', detail: 'Another request is refreshing this connection\'s token; try again shortly.', headers: { 'retry-after': '1' } });
-      }
+      if (Date.now() + this.waitStepMs > giveUpAt) throw this.refreshInProgress(current, now);
       await sleep(this.waitStepMs);
       const reread = await repository.get(current.connectionId);
       if (!reread) throw new NotFoundError();
@@ -166,14 +186,19 @@ export class TokenVault {
       const write = build(current);
       const now = clock.now();
       if (await this.persistently(() => repository.writeTokens(current, write, now))) {
+        const { events, completion, refreshed: _refreshed, statusReason: _reason, ...fields } = write;
+        const newConsent = write.consentExpiresAt !== undefined && write.consentExpiresAt !== current.consentExpiresAt;
         const stored: ConnectionRecord = {
           ...current,
-          ...write,
+          ...fields,
           status: write.status ?? current.status,
           version: current.version + 1,
           statusReason: write.statusReason === null ? undefined : current.statusReason,
           statusDetail: write.statusReason === null ? undefined : current.statusDetail,
-          outbox: [...(current.outbox ?? []), ...(write.events ?? [])],
+          outbox: [...(current.outbox ?? []), ...(events ?? [])],
+          ...(completion ? { completionCodeHash: completion.codeHash, completionExpiresAt: completion.expiresAt, completionTries: 0 } : {}),
+          ...(newConsent ? { expiryNoticesSent: undefined } : {}),
+          refreshOutcomeUnknownAt: undefined,
           leaseHolder: undefined,
           leaseExpiresAt: undefined,
         };
@@ -185,6 +210,46 @@ export class TokenVault {
       current = reread;
     }
     throw new ServiceError({ code: 'conflict', detail: 'The connection changed while its new tokens were stored; start again.' });
+  }
+
+  /**
+   * For a read that has its token: when that token expires within `refreshAheadMs`, refreshes it
+   * under the lease now, to run alongside the read's data call. Lambda freezes once the handler
+   * returns, so the caller must await the promise before answering; the read then waits on the
+   * longer of the two calls, not their sum. Never rejects: a failure is settled (and recorded) by
+   * the refresh path, and the read keeps the data it fetched. Undefined when nothing is due.
+   */
+  refreshAhead(fresh: FreshToken, budget: RequestBudget = {}): Promise<void> | undefined {
+    const { repository, clock } = this.options;
+    const { record } = fresh;
+    const now = clock.now();
+    if (this.refreshAheadMs <= 0 || (record.accessTokenExpiresAt ?? 0) - now > this.refreshAheadMs) return undefined;
+    if ((record.leaseExpiresAt ?? 0) > now) return undefined;
+    return (async () => {
+      try {
+        const pair = await this.open(record);
+        if (!pair.refresh_token) return;
+        const holder = randomUUID();
+        if (!(await repository.acquireLease(record.connectionId, record.version, holder, now, this.leaseMs))) return;
+        await this.refreshUnderLease(record, pair, holder, budget);
+      } catch (error) {
+        this.options.log?.('refresh ahead of expiry failed; the next read retries', {
+          connection_id: record.connectionId,
+          error: error instanceof ServiceError ? error.code : error instanceof Error ? error.name : 'unknown',
+        });
+      }
+    })();
+  }
+
+  /** 409 `refresh_in_progress`, with a Retry-After no later than the holder's lease ends. */
+  private refreshInProgress(record: ConnectionRecord, now: number): ServiceError {
+    const leaseLeft = Math.ceil(((record.leaseExpiresAt ?? now) - now) / 1000);
+    const retryAfter = Math.min(maxRetryAfterSeconds, Math.max(1, leaseLeft));
+    return new ServiceError({
+      code: 'refresh_in_progress',
+      detail: 'Another request is refreshing this connection\'s token; try again shortly.',
+      headers: { 'retry-after': String(retryAfter) },
+    });
   }
 
   private assertUsable(record: ConnectionRecord, now: number): void {
@@ -211,18 +276,46 @@ export class TokenVault {
     }
   }
 
-  private async refreshUnderLease(record: ConnectionRecord, pair: TokenPair, holder: string): Promise<FreshToken> {
+  /**
+   * Spends the stored refresh token under our lease. The call gets the token-call deadline (capped by
+   * the invocation's `workUntil`), not the request's: a refresh abandoned early could be one
+   * TrueLayer completes, rotating the pair we would then never store.
+   */
+  private async refreshUnderLease(
+    record: ConnectionRecord,
+    pair: TokenPair,
+    holder: string,
+    budget: RequestBudget,
+    leaseTakenAt = Date.now(),
+  ): Promise<FreshToken> {
     const { repository, clock, auth } = this.options;
+    const deadline = Math.min(Date.now() + this.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY);
     let refreshed;
     try {
-      refreshed = await auth.refresh(pair.refresh_token as string);
+      refreshed = await auth.refresh(pair.refresh_token as string, { deadline });
     } catch (error) {
-      await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
       if (error instanceof TrueLayerError && error.status === 400 && error.code === 'invalid_grant') {
-        // The state machine calls a refusal after the consent's end what it is: the consent ended.
-        const reason = await this.end(record, 'refresh_refused', 'invalid_grant');
+        await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
+        // After a refresh that went unanswered, a refused stored token means TrueLayer did rotate it
+        // then: the pair was lost in flight, not refused by the bank. The state machine calls a
+        // refusal after the consent's end what it is: the consent ended.
+        const reason = await this.end(record, record.refreshOutcomeUnknownAt ? 'refresh_lost' : 'refresh_refused', 'invalid_grant');
         throw new ConnectionInactiveError(reason, { upstream_code: 'invalid_grant' });
       }
+      if (error instanceof TrueLayerError && error.outcomeUnknown) {
+        const at = isoAt(clock.now());
+        await this.persistently(() => repository.markRefreshOutcomeUnknown(record.connectionId, record.version, at)).catch((markError: unknown) => {
+          this.options.log?.('could not record an unknown refresh outcome', { connection_id: record.connectionId, error: String(markError) });
+        });
+        this.options.log?.('refresh sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
+        // A reset answers fast: try the stored token once more now, while our lease still covers a
+        // whole call. A timeout has used that time up; the next request tries it.
+        const retried = record.refreshOutcomeUnknownAt !== undefined;
+        if (!retried && error.kind === 'network' && Date.now() + this.tokenTimeoutMs < leaseTakenAt + this.leaseMs) {
+          return this.refreshUnderLease({ ...record, refreshOutcomeUnknownAt: at }, pair, holder, budget, leaseTakenAt);
+        }
+      }
+      await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
       throw mapUpstreamError(error);
     }
     // Stable mode answers without a new refresh token: keep the one we have.
@@ -233,7 +326,16 @@ export class TokenVault {
     if (await this.persistently(() => repository.writeTokens(record, write, now, holder))) {
       return {
         accessToken: next.access_token,
-        record: { ...record, tokens, accessTokenExpiresAt: refreshed.expiresAt, lastRefreshedAt: write.lastRefreshedAt, version: record.version + 1, leaseHolder: undefined, leaseExpiresAt: undefined },
+        record: {
+          ...record,
+          tokens,
+          accessTokenExpiresAt: refreshed.expiresAt,
+          lastRefreshedAt: write.lastRefreshedAt,
+          refreshOutcomeUnknownAt: undefined,
+          version: record.version + 1,
+          leaseHolder: undefined,
+          leaseExpiresAt: undefined,
+        },
       };
     }
     // The lease was lost while we refreshed. Our pair is the newest TrueLayer issued, so it must be

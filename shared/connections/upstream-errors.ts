@@ -1,4 +1,4 @@
-/** TrueLayer's answers mapped to ours (DESIGN §2), in one place. */
+/** TrueLayer's answers mapped to our problem codes (400→400, 403 access_denied→409, 429→429, 5xx→502/503/504), in one place. */
 import { type ProblemCode, ServiceError, UpstreamError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 

@@ -1,7 +1,8 @@
 /** Reading API Gateway HTTP API (payload 2.0) events: the caller, bodies, the callback URL. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { ServiceError, ValidationError } from '../errors';
-import type { Caller } from '../connections/services';
+import type { Context } from 'aws-lambda';
+import type { Caller, RequestBudget } from '../connections/services';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer | APIGatewayProxyEventV2;
 
@@ -15,6 +16,20 @@ export const callerOf = (event: HttpEvent): Caller => {
     throw new ServiceError({ code: 'unauthorized', detail: 'A bearer token with a subject (sub) is required.' });
   }
   return { owner: sub };
+};
+
+/**
+ * This invocation's budget: the client's answer is due before API Gateway gives up (or the function
+ * does, if sooner), the work may go on until the function's own timeout. Each keeps a small margin
+ * (a twentieth, at most 1.5 s and 2 s) to answer, log and flush in.
+ */
+export const requestBudget = (context: Pick<Context, 'getRemainingTimeInMillis'>, apiGatewayTimeoutMs: number, now = Date.now()): RequestBudget => {
+  const remaining = context.getRemainingTimeInMillis();
+  const answerWindow = Math.min(remaining, apiGatewayTimeoutMs);
+  return {
+    answerBy: now + answerWindow - Math.min(1_500, answerWindow / 20),
+    workUntil: now + remaining - Math.min(2_000, remaining / 20),
+  };
 };
 
 const rawBody = (event: HttpEvent): string | undefined => {

@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { effectiveStatus, type ConnectionRecord } from '../connections/connection';
+import type { PageKey } from '../connections/repository';
 import type { ConnectionServices } from '../connections/services';
 import { parseDataPath } from '../truelayer/data-paths';
 
@@ -57,13 +58,22 @@ export const supersedeDuplicates = async (services: ConnectionServices, record: 
     const key = await services.accountHashKey?.();
     if (!key) return [];
     const now = services.clock.now();
-    const siblings = (await services.repository.listByOwner(record.owner)).filter(
-      (other) =>
-        other.connectionId !== record.connectionId &&
-        other.provider?.providerId === providerId &&
-        Boolean(other.tokens) &&
-        effectiveStatus(other, now).status === 'active',
+    // The owner index projects no tokens: pick the candidates from it, then read each item itself.
+    const rows: ConnectionRecord[] = [];
+    let start: PageKey | undefined;
+    do {
+      const page = await services.repository.listByOwner(record.owner, { limit: 100, start });
+      rows.push(...page.records);
+      start = page.next;
+    } while (start);
+    const candidates = rows.filter(
+      (other) => other.connectionId !== record.connectionId && other.provider?.providerId === providerId && effectiveStatus(other, now).status === 'active',
     );
+    const siblings: ConnectionRecord[] = [];
+    for (const candidate of candidates) {
+      const full = await services.repository.get(candidate.connectionId);
+      if (full?.tokens && effectiveStatus(full, now).status === 'active') siblings.push(full);
+    }
     // Only a possible duplicate is worth reading /accounts for (each read counts at the bank).
     if (siblings.length === 0) return [];
     const mine = new Set(await hashesOf(services, record, key));

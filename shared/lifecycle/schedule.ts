@@ -16,7 +16,8 @@ export const lifecycleTimes = {
 export type Schedulable = Pick<
   ConnectionRecord,
   'status' | 'authLinkExpiresAt' | 'consentExpiresAt' | 'lastRefreshedAt' | 'tokens' | 'expiryNoticesSent' | 'outbox'
->;
+> &
+  Partial<Pick<ConnectionRecord, 'completionExpiresAt'>>;
 
 const at = (iso: string | undefined): number | undefined => (iso === undefined ? undefined : Date.parse(iso));
 
@@ -25,6 +26,11 @@ export const nextDueAt = (record: Schedulable, now: number): number | undefined 
   const times: number[] = [];
   if ((record.outbox?.length ?? 0) > 0) times.push(now);
   if (record.status === 'authorization_required') times.push(Date.parse(record.authLinkExpiresAt));
+  // An owner who does not complete in time: the worker revokes it at TrueLayer (not_confirmed).
+  if (record.status === 'authorized') {
+    const deadline = at(record.completionExpiresAt);
+    if (deadline !== undefined) times.push(deadline);
+  }
   if (record.status === 'authorized' || record.status === 'active') {
     const lastUsed = at(record.lastRefreshedAt);
     if (record.tokens && lastUsed !== undefined) times.push(lastUsed + lifecycleTimes.keepAliveAfterMs);

@@ -1,12 +1,14 @@
 /**
  * The lifecycle worker's core: everything due between requests. It reads only the connections the
- * sparse due index lists as due, and for each: lapses an unused auth link, ends a consent that
- * passed, sends the expiry notice due, refreshes a refresh token about to die unused, and publishes
+ * sparse due index lists as due, and for each: lapses an unused auth link, revokes at TrueLayer a
+ * connection its owner did not complete in time (`not_confirmed`), ends a consent that passed,
+ * sends the expiry notice due, refreshes a refresh token about to die unused, and publishes
  * what the outbox holds. Safe to run twice at once (conditional writes, the refresh lease); one
  * item failing never stops the run, and it stays due, so the next run retries it.
  */
 import { ConnectionInactiveError, ServiceError } from '../errors';
-import type { ConnectionRecord } from '../connections/connection';
+import { expireUnconfirmed } from '../connections/complete-connection';
+import { isUnconfirmed, type ConnectionRecord } from '../connections/connection';
 import type { ConnectionServices } from '../connections/services';
 import type { TransitionName, TransitionInput } from '../connections/state-machine';
 import { dueNotice, keepAliveDue, lifecycleTimes } from './schedule';
@@ -32,6 +34,8 @@ export interface LifecycleRunResult {
   notices: number;
   expired: number;
   linksLapsed: number;
+  /** `authorized` connections their owner did not complete in time, revoked (`not_confirmed`). */
+  unconfirmed: number;
   refreshFailed: number;
   eventsPublished: number;
   /** Left for the next run: the deadline came, or another holder had the lease. */
@@ -53,6 +57,7 @@ export const runLifecycle = async (services: ConnectionServices, options: Lifecy
     notices: 0,
     expired: 0,
     linksLapsed: 0,
+    unconfirmed: 0,
     refreshFailed: 0,
     eventsPublished: 0,
     deferred: 0,
@@ -104,6 +109,13 @@ const processConnection = async (
   const consentEnded = record.consentExpiresAt !== undefined && Date.parse(record.consentExpiresAt) <= now;
   if (record.status === 'authorization_required' && Date.parse(record.authLinkExpiresAt) <= now) {
     if (await apply('link_expired')) tally.linksLapsed += 1;
+  } else if (isUnconfirmed(record, now)) {
+    // Revoked at TrueLayer with its tokens erased, through the state machine (connection.revoked).
+    if (await expireUnconfirmed(services, record, now)) {
+      tally.unconfirmed += 1;
+      wrote = true;
+      record = (await repository.get(record.connectionId)) ?? record;
+    }
   } else if ((record.status === 'active' || record.status === 'authorized') && consentEnded) {
     if (await apply('consent_ended')) tally.expired += 1;
   } else {

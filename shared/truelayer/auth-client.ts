@@ -31,6 +31,8 @@ export interface AuthLinkRequest {
   providers: string;
   providerId?: string;
   responseMode?: 'query' | 'form_post';
+  /** PKCE (RFC 7636) S256 challenge: the code then only redeems with its verifier. */
+  codeChallenge?: string;
 }
 
 export interface TrueLayerAuthClientOptions {
@@ -92,12 +94,19 @@ export class TrueLayerAuthClient {
     if (request.providerId) params.set('provider_id', request.providerId);
     // TrueLayer documents only `form_post`; query delivery is its default, so it is left implicit.
     if (request.responseMode === 'form_post') params.set('response_mode', 'form_post');
+    if (request.codeChallenge) {
+      params.set('code_challenge', request.codeChallenge);
+      params.set('code_challenge_method', 'S256');
+    }
     // URLSearchParams writes a space as `+` and a literal `+` as `%2B`, so this swap is exact.
     return `${this.authUrl}/?${params.toString().replace(/\+/g, '%20')}`;
   }
 
-  /** `POST /connect/token` with `grant_type=authorization_code`. */
-  async exchangeCode(input: { code: string; redirectUri: string }): Promise<TokenSet> {
+  /**
+   * `POST /connect/token` with `grant_type=authorization_code`. `deadline` (epoch ms, real time)
+   * bounds the call, retries included, below the client's own per-attempt timeout.
+   */
+  async exchangeCode(input: { code: string; redirectUri: string; codeVerifier?: string | undefined; deadline?: number | undefined }): Promise<TokenSet> {
     const { clientId, clientSecret } = await this.credentials.get();
     const form = new URLSearchParams({
       grant_type: 'authorization_code',
@@ -106,11 +115,12 @@ export class TrueLayerAuthClient {
       redirect_uri: input.redirectUri,
       code: input.code,
     });
-    return this.token(form, [input.code, clientSecret]);
+    if (input.codeVerifier) form.set('code_verifier', input.codeVerifier);
+    return this.token(form, [input.code, clientSecret, ...(input.codeVerifier ? [input.codeVerifier] : [])], input.deadline);
   }
 
   /** `POST /connect/token` with `grant_type=refresh_token`. The answer may carry a new refresh token. */
-  async refresh(refreshToken: string): Promise<TokenSet> {
+  async refresh(refreshToken: string, options: { deadline?: number | undefined } = {}): Promise<TokenSet> {
     const { clientId, clientSecret } = await this.credentials.get();
     const form = new URLSearchParams({
       grant_type: 'refresh_token',
@@ -118,7 +128,7 @@ export class TrueLayerAuthClient {
       client_secret: clientSecret,
       refresh_token: refreshToken,
     });
-    return this.token(form, [refreshToken, clientSecret]);
+    return this.token(form, [refreshToken, clientSecret], options.deadline);
   }
 
   /** `DELETE /api/delete`: TrueLayer deletes the connection the access token belongs to. */
@@ -135,7 +145,7 @@ export class TrueLayerAuthClient {
     if (!this.http.isSuccess(result)) throw this.http.errorFrom(call, result);
   }
 
-  private async token(form: URLSearchParams, sensitive: string[]): Promise<TokenSet> {
+  private async token(form: URLSearchParams, sensitive: string[], deadline: number | undefined): Promise<TokenSet> {
     const call: HttpCall = {
       operation: 'token',
       method: 'POST',
@@ -144,6 +154,7 @@ export class TrueLayerAuthClient {
       body: form.toString(),
       retryMode: 'unprocessed-only',
       sensitive,
+      ...(deadline === undefined ? {} : { deadline }),
     };
     const sentAt = this.http.clock.now();
     const result = await this.http.send(call);

@@ -34,6 +34,10 @@ export interface ExtendInput {
   user: { id?: string; name: string; email?: string; phone?: string };
   state?: string;
   responseMode?: 'query' | 'form_post';
+  /** Epoch ms (real time): the call, retries included, ends by then. */
+  deadline?: number | undefined;
+  /** PKCE S256 challenge for the re-authentication link, when one is needed. */
+  codeChallenge?: string;
 }
 
 export interface TrueLayerDataClientOptions {
@@ -43,6 +47,8 @@ export interface TrueLayerDataClientOptions {
   clock: Clock;
   /** Per attempt. */
   timeoutMs: number;
+  /** Per attempt of an extend, which spends the refresh token like a refresh does. Default `timeoutMs`. */
+  tokenTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
 }
 
@@ -52,8 +58,10 @@ export class TrueLayerDataClient {
   private readonly apiUrl: string;
   private readonly credentials: ClientCredentialsSource;
   private readonly http: TrueLayerHttp;
+  private readonly tokenTimeoutMs: number;
 
   constructor(options: TrueLayerDataClientOptions) {
+    this.tokenTimeoutMs = options.tokenTimeoutMs ?? options.timeoutMs;
     this.apiUrl = options.apiUrl.replace(/\/+$/, '');
     this.credentials = options.credentials;
     this.http = new TrueLayerHttp({
@@ -90,8 +98,8 @@ export class TrueLayerDataClient {
   }
 
   /** `GET /data/v1/me`: the connection's credentials id, consent dates, provider and granted scopes. */
-  async me(accessToken: string, options: { psuIp?: string } = {}): Promise<Me> {
-    const call = this.dataCall('me', `${this.apiUrl}/data/v1/me`, accessToken, options.psuIp);
+  async me(accessToken: string, options: { psuIp?: string; deadline?: number } = {}): Promise<Me> {
+    const call = { ...this.dataCall('me', `${this.apiUrl}/data/v1/me`, accessToken, options.psuIp), ...(options.deadline ? { deadline: options.deadline } : {}) };
     const result = await this.http.send(call);
     if (!this.http.isSuccess(result)) throw this.http.errorFrom(call, result);
     // The schema requires at least one result, so the first is always there.
@@ -128,6 +136,10 @@ export class TrueLayerDataClient {
       redirect_uri: input.redirectUri,
     };
     if (input.state !== undefined) body.state = input.state;
+    if (input.codeChallenge !== undefined) {
+      body.code_challenge = input.codeChallenge;
+      body.code_challenge_method = 'S256';
+    }
     // TrueLayer's schema allows only `form_post`; GET delivery is its default.
     if (input.responseMode === 'form_post') body.response_mode = 'form_post';
     const call: HttpCall = {
@@ -138,6 +150,8 @@ export class TrueLayerDataClient {
       body: JSON.stringify(body),
       retryMode: 'unprocessed-only',
       sensitive: [input.refreshToken, clientSecret],
+      timeoutMs: this.tokenTimeoutMs,
+      ...(input.deadline === undefined ? {} : { deadline: input.deadline }),
     };
     const sentAt = this.http.clock.now();
     const result = await this.http.send(call);

@@ -17,6 +17,11 @@ export interface TrueLayerErrorDetails {
   correlationId?: string;
   /** Attempts made, retries included. */
   attempts?: number;
+  /**
+   * No answer came for a request TrueLayer may have received (a timeout, a connection reset or
+   * closed after sending): whether it acted on it is unknown.
+   */
+  outcomeUnknown?: boolean;
   cause?: unknown;
 }
 
@@ -51,6 +56,7 @@ export class TrueLayerError extends Error {
   readonly retryAfterSeconds?: number;
   readonly correlationId?: string;
   readonly attempts?: number;
+  readonly outcomeUnknown: boolean;
 
   constructor(details: TrueLayerErrorDetails) {
     // The message is built only from our own words and TrueLayer's (already scrubbed) code, so a
@@ -64,6 +70,7 @@ export class TrueLayerError extends Error {
     if (details.retryAfterSeconds !== undefined) this.retryAfterSeconds = details.retryAfterSeconds;
     if (details.correlationId !== undefined) this.correlationId = details.correlationId;
     if (details.attempts !== undefined) this.attempts = details.attempts;
+    this.outcomeUnknown = details.outcomeUnknown ?? false;
   }
 
   /** A plain object for structured logs. */
@@ -79,6 +86,7 @@ export class TrueLayerError extends Error {
       retryAfterSeconds: this.retryAfterSeconds,
       correlationId: this.correlationId,
       attempts: this.attempts,
+      outcomeUnknown: this.outcomeUnknown,
     };
   }
 }

@@ -11,7 +11,8 @@ import { backoffDelayMs, sleep, type RetryPolicy } from './retry';
  * `idempotent`: data GETs; retried on 500/502/503/504, timeouts and network errors.
  * `unprocessed-only`: code exchange, refresh, extend, revoke; a code is single-use and a rotating
  * refresh revokes the old token, so these are retried only when TrueLayer provably did not act on
- * them (no connection made, connection reset, or a 503), never after a timeout.
+ * them (no connection made, or a 503), never after a timeout or a connection reset: a reset can
+ * come after TrueLayer acted, so it is reported as an unknown outcome for the caller to settle.
  */
 export type RetryMode = 'idempotent' | 'unprocessed-only';
 
@@ -24,6 +25,8 @@ export interface HttpCall {
   retryMode: RetryMode;
   /** Values this call sends that must never surface in an error (tokens, code, secret). */
   sensitive: readonly string[];
+  /** Per attempt, instead of the client's own timeout (token calls get a longer one). */
+  timeoutMs?: number;
   /**
    * Epoch ms (real time) by which the caller must have its answer, e.g. before the Lambda's own
    * timeout: no retry starts that could not finish by then, and an attempt never outlasts it.
@@ -50,8 +53,11 @@ const idempotentRetryStatuses = new Set([500, 502, 503, 504]);
 const unprocessedRetryStatuses = new Set([503]);
 
 // Failures in which the request cannot have reached TrueLayer's application: no connection was made
-// (refused, DNS, connect timeout) or the peer reset it (what a stale pooled socket gives).
-const unprocessedNetworkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+// (refused, DNS, connect timeout).
+const unprocessedNetworkCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+// A reset may also be a stale pooled socket the request never reached: safe to retry when the call is
+// idempotent, an unknown outcome when it is not.
+const resetCodes = new Set(['ECONNRESET']);
 
 const errorCodesIn = (error: unknown, depth = 0): string[] => {
   if (depth > 4 || typeof error !== 'object' || error === null) return [];
@@ -161,14 +167,16 @@ export class TrueLayerHttp {
           : call.retryMode === 'idempotent' || outcome.unprocessed;
       const delay = backoffDelayMs(attempt, retry, this.random);
       if (!canRetry || !retryable || !this.fitsBefore(call, delay)) {
+        const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
         throw new TrueLayerError({
+          outcomeUnknown: outcome.type === 'timeout' || !outcome.unprocessed,
           operation: call.operation,
           status: 0,
           code: outcome.type === 'timeout' ? 'timeout' : 'network_error',
           kind: outcome.type === 'timeout' ? 'timeout' : 'network',
           description:
             outcome.type === 'timeout'
-              ? `No answer from TrueLayer within ${this.options.timeoutMs} ms.`
+              ? `No answer from TrueLayer within ${timeoutMs} ms.`
               : 'The connection to TrueLayer failed before an answer arrived.',
           attempts: attempt,
           cause: outcome.cause,
@@ -180,7 +188,7 @@ export class TrueLayerHttp {
 
   /** Whether a retry after `delayMs` still leaves a useful attempt (a second, or the whole timeout if shorter) before the deadline. */
   private fitsBefore(call: HttpCall, delayMs: number): boolean {
-    return call.deadline === undefined || Date.now() + delayMs + Math.min(this.options.timeoutMs, 1_000) <= call.deadline;
+    return call.deadline === undefined || Date.now() + delayMs + Math.min(call.timeoutMs ?? this.options.timeoutMs, 1_000) <= call.deadline;
   }
 
   private async attempt(
@@ -190,7 +198,8 @@ export class TrueLayerHttp {
     | { type: 'timeout'; cause: Error }
     | { type: 'network'; unprocessed: boolean; cause: Error }
   > {
-    const budget = call.deadline === undefined ? this.options.timeoutMs : Math.min(this.options.timeoutMs, Math.max(1, call.deadline - Date.now()));
+    const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
+    const budget = call.deadline === undefined ? timeoutMs : Math.min(timeoutMs, Math.max(1, call.deadline - Date.now()));
     const signal = AbortSignal.timeout(budget);
     let answered = false;
     try {
@@ -204,7 +213,9 @@ export class TrueLayerHttp {
     } catch (error) {
       if (isTimeout(error) || signal.aborted) return { type: 'timeout', cause: new Error('timed out') };
       // Once a status line has arrived TrueLayer has acted on the request, whatever befalls the body.
-      const unprocessed = !answered && errorCodesIn(error).some((code) => unprocessedNetworkCodes.has(code));
+      const codes = errorCodesIn(error);
+      const unprocessed =
+        !answered && codes.some((code) => unprocessedNetworkCodes.has(code) || (call.retryMode === 'idempotent' && resetCodes.has(code)));
       return { type: 'network', unprocessed, cause: networkCause(error) };
     }
   }

@@ -11,9 +11,20 @@ describe('configuration', () => {
       authUrl: 'http://127.0.0.1:3100',
       credentials: { clientId: 'sandbox-local', clientSecret: 'local-secret' },
       truelayerTimeoutMs: 8000,
-      truelayerTokenTimeoutMs: 15000,
+      truelayerTokenTimeoutMs: 50_000,
+      apiGatewayTimeoutMs: 29_000,
+      tokenRefreshAheadMs: 300_000,
       allowedReturnUrls: [],
     });
+  });
+
+  it('gives token calls a deadline past API Gateway\'s 29 s, and the refresh lease one past that', () => {
+    const config = loadConfig({ LOCAL_TOKEN_KEY: key });
+    expect(config.truelayerTokenTimeoutMs).toBeGreaterThan(config.apiGatewayTimeoutMs);
+    expect(config.refreshLeaseMs).toBeGreaterThan(config.truelayerTokenTimeoutMs);
+    const scaled = loadConfig({ LOCAL_TOKEN_KEY: key, TRUELAYER_TOKEN_TIMEOUT_MS: '5000', API_GATEWAY_TIMEOUT_MS: '2900', TOKEN_REFRESH_AHEAD_MS: '0' });
+    expect(scaled).toMatchObject({ truelayerTokenTimeoutMs: 5000, apiGatewayTimeoutMs: 2900, tokenRefreshAheadMs: 0 });
+    expect(scaled.refreshLeaseMs).toBeGreaterThan(5000);
   });
 
   it('picks TrueLayer\'s hosts and providers by TRUELAYER_ENV, and honours overrides', () => {

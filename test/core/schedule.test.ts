@@ -42,6 +42,12 @@ describe('next due time', () => {
     ).toBe(t0 + 600_000);
     expect(nextDueAt({ ...active, status: 'inactive' }, t0)).toBeUndefined();
   });
+
+  it('is the completion deadline for a connection waiting for its owner, and not once it is active', () => {
+    const authorized = { ...active, status: 'authorized' as const, completionExpiresAt: iso(t0 + 600_000) };
+    expect(nextDueAt(authorized, t0)).toBe(t0 + 600_000);
+    expect(nextDueAt({ ...authorized, status: 'active' }, t0)).toBe(t0 + 25 * day);
+  });
 });
 
 describe('the notice due', () => {

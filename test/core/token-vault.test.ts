@@ -159,4 +159,91 @@ describe('token vault', () => {
     await expect(pending).rejects.toBeInstanceOf(ConnectionInactiveError);
     expect((await repository.get(record.connectionId))?.tokens).toBeUndefined();
   });
+
+  it('records a refresh that was sent and never answered, keeps the tokens, and frees the lease', async () => {
+    const vault = new TokenVault({
+      repository,
+      cipher,
+      clock,
+      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 0, code: 'timeout', kind: 'timeout', outcomeUnknown: true }); } },
+    });
+    const record = await seed(vault);
+    await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ status: 504 });
+    const stored = await repository.get(record.connectionId);
+    expect(stored).toMatchObject({ status: 'active', version: 0, leaseHolder: undefined, refreshOutcomeUnknownAt: expect.any(String) });
+    expect(await vault.open(stored!)).toEqual({ access_token: 'at-0', refresh_token: 'rt-0' });
+  });
+
+  it('after an unknown outcome, tries the stored token: accepted, it stores the new pair and clears the mark', async () => {
+    const tl = rotatingRefresher();
+    const vault = new TokenVault({ repository, cipher, auth: tl, clock });
+    const record = await seed(vault, { refreshOutcomeUnknownAt: isoAt(clock.now() - 1_000) });
+    expect((await vault.freshAccessToken(record)).accessToken).toBe('at-1');
+    expect(tl.calls).toEqual(['rt-0']);
+    const stored = await repository.get(record.connectionId);
+    expect(stored).toMatchObject({ status: 'active', refreshOutcomeUnknownAt: undefined });
+  });
+
+  it('after an unknown outcome, a refused stored token marks the connection refresh_lost, not refresh_rejected', async () => {
+    const vault = new TokenVault({
+      repository,
+      cipher,
+      clock,
+      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 400, code: 'invalid_grant', kind: 'rejected' }); } },
+    });
+    const record = await seed(vault, { refreshOutcomeUnknownAt: isoAt(clock.now() - 1_000) });
+    await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ code: 'connection_inactive' });
+    expect(await repository.get(record.connectionId)).toMatchObject({ status: 'inactive', statusReason: 'refresh_lost', statusDetail: 'invalid_grant' });
+  });
+
+  it('retries the stored token at once after a reset, but only once', async () => {
+    const calls: string[] = [];
+    const vault = new TokenVault({
+      repository,
+      cipher,
+      clock,
+      tokenTimeoutMs: 1_000,
+      auth: {
+        refresh: async (refreshToken) => {
+          calls.push(refreshToken);
+          throw new TrueLayerError({ operation: 'token', status: 0, code: 'network_error', kind: 'network', outcomeUnknown: true });
+        },
+      },
+    });
+    const record = await seed(vault);
+    await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ status: 503 });
+    expect(calls).toEqual(['rt-0', 'rt-0']);
+    expect(await repository.get(record.connectionId)).toMatchObject({ status: 'active', leaseHolder: undefined, refreshOutcomeUnknownAt: expect.any(String) });
+  });
+
+  it('a waiter past its answer-by gives up with 409 refresh_in_progress and a Retry-After, leaving the holder\'s lease alone', async () => {
+    const vault = new TokenVault({ repository, cipher, clock, waitStepMs: 10, auth: rotatingRefresher() });
+    const record = await seed(vault);
+    expect(await repository.acquireLease(record.connectionId, 0, 'busy-holder', clock.now(), 60_000)).toBe(true);
+    const error = await vault.freshAccessToken(record, { answerBy: Date.now() + 100 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'refresh_in_progress', status: 409, headers: { 'retry-after': '5' } });
+    expect(await repository.get(record.connectionId)).toMatchObject({ leaseHolder: 'busy-holder' });
+  });
+
+  it('refreshes ahead of expiry only inside its window, and never rejects', async () => {
+    const tl = rotatingRefresher();
+    const vault = new TokenVault({ repository, cipher, auth: tl, clock, refreshAheadMs: 300_000 });
+    const far = await seed(vault, { accessTokenExpiresAt: clock.now() + 600_000 });
+    expect(vault.refreshAhead(await vault.freshAccessToken(far))).toBeUndefined();
+    const near = await seed(vault, { accessTokenExpiresAt: clock.now() + 120_000 });
+    const fresh = await vault.freshAccessToken(near);
+    expect(fresh.accessToken).toBe('at-0');
+    await vault.refreshAhead(fresh);
+    expect(tl.calls).toEqual(['rt-0']);
+    expect(await vault.open((await repository.get(near.connectionId))!)).toEqual({ access_token: 'at-1', refresh_token: 'rt-1' });
+    const failing = new TokenVault({
+      repository,
+      cipher,
+      clock,
+      refreshAheadMs: 300_000,
+      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 500, code: 'internal_server_error', kind: 'upstream' }); } },
+    });
+    const other = await seed(failing, { accessTokenExpiresAt: clock.now() + 120_000 });
+    await expect(failing.refreshAhead(await failing.freshAccessToken(other))).resolves.toBeUndefined();
+  });
 });

@@ -167,6 +167,67 @@ describe('demo page', () => {
     expect(await page.getByRole('region', { name: 'Cards' }).getByRole('article').count()).toBeGreaterThan(0);
   });
 
+  it('completes the returned connection as the signed-in user: the code leaves the address bar, the connection is active', async () => {
+    const user = newUser('completer');
+    await signIn(user);
+    await page.getByRole('button', { name: 'Connect a bank' }).click();
+    await answerDialog();
+    await textOf(statusMessage(), /Bank connected: the connection is active/);
+    expect(new URL(page.url()).search).toBe('');
+    const connection = await apiGet(user, `/connections/${await onlyConnectionId(user)}`);
+    expect(connection.status).toBe('active');
+  });
+
+  it('refuses to complete a link someone else created: says so, and the connection is revoked', async () => {
+    // Alice starts a connection and passes its bank link on (the page would have taken her there).
+    const alice = newUser('alice');
+    await signIn(alice);
+    await page.getByRole('button', { name: 'Connect a bank' }).click();
+    await page.waitForURL(onDialog);
+    const authLink = page.url();
+    const id = await onlyConnectionId(alice);
+    await context.close();
+
+    // Bob, signed in to the same app in his own browser, opens it and signs in to his own bank.
+    context = await browser.newContext();
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+    const bob = newUser('bob');
+    await signIn(bob);
+    await page.goto(authLink);
+    await answerDialog({ username: 'john7', password: 'doe7' });
+
+    const alert = await textOf(errorMessage(), /not started by you/);
+    expect(alert).toContain(bob);
+    expect(alert).toMatch(/revoked/);
+    expect(new URL(page.url()).search).toBe('');
+    expect(await page.getByText('No connections yet').isVisible()).toBe(true);
+    const connection = await apiGet(alice, `/connections/${id}`);
+    expect([connection.status, connection.status_reason]).toEqual(['inactive', 'owner_mismatch']);
+    const read = await fetch(`${stack.apiUrl}/connections/${id}/accounts`, { headers: { authorization: `Bearer ${await stack.issueToken(alice)}` } });
+    expect(read.status).toBe(409);
+  });
+
+  it('keeps the returned code until the user signs in, then completes the connection as them', async () => {
+    const user = newUser('late-signer');
+    const created = (await (
+      await fetch(`${stack.apiUrl}/connections`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await stack.issueToken(user)}`, 'content-type': 'application/json' },
+        body: '{}',
+      })
+    ).json()) as { connection_id: string; auth_link: string };
+    // A browser with no session on the app: the bank sends it back to the demo page, signed out.
+    await page.goto(created.auth_link);
+    await answerDialog();
+    await textOf(statusMessage(), /Sign in to finish connecting it/);
+    expect(new URL(page.url()).search).toBe('');
+    await page.getByLabel('User name').fill(user);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await textOf(statusMessage(), /Bank connected: the connection is active/);
+    expect((await apiGet(user, `/connections/${created.connection_id}`)).status).toBe('active');
+  });
+
   it('extends a john/doe connection by sending the user through the bank again, and comes back active', async () => {
     const user = newUser('renewer');
     await signIn(user);

@@ -21,7 +21,7 @@ export const loadEvent = (name: string): SampleEvent => JSON.parse(readFileSync(
 
 /** The function an event is for, from its file name: `auth-link-create` → `authLink`. */
 export const functionOfEvent = (name: string): string => {
-  const prefix = ['auth-link', 'callback', 'data', 'connections'].find((candidate) => name.startsWith(`${candidate}-`));
+  const prefix = ['auth-link', 'callback', 'data', 'connections', 'openapi'].find((candidate) => name.startsWith(`${candidate}-`));
   if (!prefix) throw new Error(`event ${name} does not start with a function name`);
   return prefix.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 };
@@ -36,7 +36,8 @@ export const asUser = (event: SampleEvent, sub: string): SampleEvent => {
 /** The event for another connection (and data path): path parameters, rawPath and http.path agree. */
 export const forConnection = (event: SampleEvent, connectionId: string, proxy?: string): SampleEvent => {
   const pathParameters = { ...event.pathParameters, id: connectionId, ...(proxy !== undefined ? { proxy } : {}) };
-  const rawPath = `/connections/${connectionId}${pathParameters.proxy ? `/${pathParameters.proxy}` : event.routeKey.endsWith('/extend') ? '/extend' : ''}`;
+  const action = /\/(extend|complete)$/.exec(event.routeKey)?.[0] ?? '';
+  const rawPath = `/connections/${connectionId}${pathParameters.proxy ? `/${pathParameters.proxy}` : action}`;
   return { ...event, rawPath, pathParameters, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: rawPath } } };
 };
 

@@ -92,7 +92,7 @@ const createAndAuthorize = async (responseMode: 'query' | 'form_post') => {
   return { connectionId: created.json.connection_id as string, step };
 };
 
-const journey: { connectionId?: string; formPostConnectionId?: string; accountId?: string } = {};
+const journey: { connectionId?: string; completionCode?: string; formPostConnectionId?: string; accountId?: string } = {};
 
 describe.sequential('each handler with each event, against the local stack', () => {
   it('auth-link-create.json: 201 with an auth link to the bank dialog for the deployed callback URL', async () => {
@@ -105,7 +105,7 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(header(created, 'location')).toBe(`/connections/${created.json.connection_id}`);
   });
 
-  it('callback-query.json: with the code and state the bank sent, 302 to the return URL with the connection active', async () => {
+  it('callback-query.json: with the code and state the bank sent, 302 to the return URL with the connection authorized and a completion code', async () => {
     const { connectionId, step } = await createAndAuthorize('query');
     const sentTo = new URL(step.location!);
     expect(`${sentTo.origin}${sentTo.pathname}`).toBe(deployedCallbackUrl);
@@ -115,8 +115,16 @@ describe.sequential('each handler with each event, against the local stack', () 
     const location = new URL(header(result, 'location')!);
     expect(`${location.origin}${location.pathname}`).toBe(returnUrl);
     expect(location.searchParams.get('connection_id')).toBe(connectionId);
-    expect(location.searchParams.get('status')).toBe('active');
+    expect(location.searchParams.get('status')).toBe('authorized');
     journey.connectionId = connectionId;
+    journey.completionCode = location.searchParams.get('completion_code')!;
+  });
+
+  it('connections-complete.json: with the completion code the return URL received, 200 with the connection active', async () => {
+    const event = withJsonBody(forConnection(asUser(loadEvent('connections-complete'), user), journey.connectionId!), { completion_code: journey.completionCode });
+    const result = await invoke('connections', event);
+    expect(result.statusCode, JSON.stringify(result.json)).toBe(200);
+    expect(result.json).toMatchObject({ connection_id: journey.connectionId, status: 'active' });
   });
 
   it('callback-query.json replayed: the state is spent, so it is refused without a 5xx', async () => {
@@ -129,14 +137,14 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(replay.statusCode).toBeLessThan(500);
   });
 
-  it('callback-form-post.json: with the fields the bank posted, 302 to the return URL with the connection active', async () => {
+  it('callback-form-post.json: with the fields the bank posted, 302 to the return URL with the connection authorized', async () => {
     const { connectionId, step } = await createAndAuthorize('form_post');
     expect(step.form?.action).toBe(deployedCallbackUrl);
     const result = await invoke('callback', withFormBody(loadEvent('callback-form-post'), step.form!.fields));
     expect(result.statusCode).toBe(302);
     const location = new URL(header(result, 'location')!);
     expect(location.searchParams.get('connection_id')).toBe(connectionId);
-    expect(location.searchParams.get('status')).toBe('active');
+    expect(location.searchParams.get('status')).toBe('authorized');
     journey.formPostConnectionId = connectionId;
   });
 
@@ -193,6 +201,15 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(after.statusCode === 404 || after.json?.status === 'inactive').toBe(true);
   });
 
+  it('openapi-document.json: 200 with the OpenAPI document, its server the events\' API domain', async () => {
+    const event = loadEvent('openapi-document');
+    const result = await invoke('openapi', event);
+    expect(result.statusCode).toBe(200);
+    expect(header(result, 'content-type')).toMatch(/^application\/json/);
+    expect(result.json).toMatchObject({ openapi: '3.1.0', servers: [{ url: `https://${event.requestContext.domainName}` }] });
+    expect(Object.keys(result.json.paths)).toContain('/connections');
+  });
+
   it('the events as shipped (sample ids, code and state): clean 4xx answers, never a 5xx', async () => {
     const cases: [FunctionName, string][] = [
       ['callback', 'callback-query'],
@@ -200,6 +217,7 @@ describe.sequential('each handler with each event, against the local stack', () 
       ['data', 'data-accounts'],
       ['connections', 'connections-get'],
       ['connections', 'connections-extend'],
+      ['connections', 'connections-complete'],
       ['connections', 'connections-delete'],
     ];
     for (const [name, file] of cases) {

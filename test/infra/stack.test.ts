@@ -62,7 +62,7 @@ describe('functions', () => {
     expect(/export\s*\{[^}]*\bhandler\b/.test(code)).toBe(true);
     // Bundled, not external: the client's code is in the file rather than an import of the package.
     expect(/from\s*"@aws-sdk\//.test(code)).toBe(false);
-    expect(code.includes('DynamoDBClient')).toBe(true);
+    if (functionSpecs[name].uses.some((use) => use.startsWith('table:'))) expect(code.includes('DynamoDBClient')).toBe(true);
     // Minified: esbuild writes a `// <path>` comment before each module only when it does not minify.
     expect(/^\/\/ (functions|shared|node_modules)\//m.test(code)).toBe(false);
     expect(existsSync(`${bundle}.map`)).toBe(false);
@@ -121,11 +121,11 @@ describe('least privilege', () => {
     expect(allows(grants, 'secretsmanager:GetSecretValue', secretId())).toBe(uses.has('clientSecret:read'));
   });
 
-  it('does not let the authLink function decrypt or generate token keys', () => {
+  it('lets the authLink function seal (the PKCE verifier) but never decrypt with the token key', () => {
     const grants = grantsOfRole(synthesized.json, roleIdOf('authLink'));
     const onTokenKey = grants.filter((grant) => grant.resources.includes(tokenKeyId()));
-    expect(onTokenKey).toEqual([]);
-    expect(allows(grants, 'dynamodb:Query', tableId())).toBe(false);
+    expect(onTokenKey.flatMap((grant) => grant.actions)).toEqual(['kms:GenerateDataKey']);
+    expect(allows(grants, 'kms:Decrypt', tokenKeyId())).toBe(false);
   });
 
   it.each(functionNames)('%s has no wildcard action or resource and no managed policy', (name) => {
@@ -153,10 +153,10 @@ describe('HTTP API', () => {
     expect(routeResources().map((route) => route.RouteKey).sort()).toEqual(routes.map(routeKey).sort());
   });
 
-  it('puts the JWT authorizer on every route but the two /callback routes', () => {
+  it('puts the JWT authorizer on every route but the public ones of the route table (/callback, /openapi.json)', () => {
     const authorizerId = logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiJwtAuthorizer');
     for (const route of routeResources()) {
-      if ((route.RouteKey as string).endsWith(' /callback')) {
+      if (routes.some((candidate) => candidate.auth === 'none' && routeKey(candidate) === route.RouteKey)) {
         expect(route.AuthorizationType, String(route.RouteKey)).toBe('NONE');
         expect(route.AuthorizerId).toBeUndefined();
       } else {
@@ -164,7 +164,7 @@ describe('HTTP API', () => {
         expect(referencedId(route.AuthorizerId)).toBe(authorizerId);
       }
     }
-    expect(routeResources().filter((route) => route.AuthorizationType === 'NONE').map((route) => route.RouteKey).sort()).toEqual(['GET /callback', 'POST /callback']);
+    expect(routeResources().filter((route) => route.AuthorizationType === 'NONE').map((route) => route.RouteKey).sort()).toEqual(['GET /callback', 'GET /openapi.json', 'POST /callback']);
   });
 
   it('sends each route to the function the route table names', () => {

@@ -24,14 +24,16 @@ describe('table creation', () => {
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
   });
 
-  it('creates the owner index with its hash and range keys, projecting all attributes', async () => {
+  it('creates the owner index with its hash and range keys, projecting only what a list shows (never the token blob)', async () => {
     const { Table } = await dynamo.client().send(new DescribeTableCommand({ TableName: 'connections-test' }));
     const index = Table?.GlobalSecondaryIndexes?.find((candidate) => candidate.IndexName === tableDefinition.ownerIndex.name);
     expect(index?.KeySchema).toEqual([
       { AttributeName: tableDefinition.ownerIndex.partitionKey.name, KeyType: 'HASH' },
       { AttributeName: tableDefinition.ownerIndex.sortKey.name, KeyType: 'RANGE' },
     ]);
-    expect(index?.Projection?.ProjectionType).toBe('ALL');
+    expect(index?.Projection?.ProjectionType).toBe('INCLUDE');
+    expect(index?.Projection?.NonKeyAttributes).toEqual(expect.arrayContaining(['status', 'scopes', 'provider']));
+    expect(index?.Projection?.NonKeyAttributes).not.toContain('tokens');
     expect(index?.IndexStatus).toBe('ACTIVE');
   });
 

@@ -56,8 +56,9 @@ describe('POST /__local/token', () => {
     expect(response.body.toString()).toBe('bob');
   });
 
-  it('works without a JSON content type, as curl -d sends it', async () => {
-    const response = await rawRequest(`${fixture.url}/__local/token`, { method: 'POST', body: '{"sub":"carol"}' });
+  it('works with a JSON content type on localhost too', async () => {
+    const port = new URL(fixture.url).port;
+    const response = await rawRequest(`${fixture.url}/__local/token`, { ...json({ sub: 'carol' }), headers: [['host', `localhost:${port}`], ['content-type', 'application/json; charset=utf-8']] });
     expect(response.status).toBe(200);
   });
 
@@ -69,7 +70,7 @@ describe('POST /__local/token', () => {
     ['an overlong sub', { sub: 'x'.repeat(129) }],
     ['a sub with a control character', { sub: 'ali\nce' }],
   ])('refuses %s with a 400 problem', async (_label, body) => {
-    const response = await rawRequest(`${fixture.url}/__local/token`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await rawRequest(`${fixture.url}/__local/token`, { ...json(body), body: body === undefined ? undefined : JSON.stringify(body) });
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toBe('application/problem+json');
     expect(response.json()).toMatchObject({ status: 400, code: 'validation_error' });
@@ -77,10 +78,42 @@ describe('POST /__local/token', () => {
   });
 
   it('refuses a body that is not JSON', async () => {
-    const response = await rawRequest(`${fixture.url}/__local/token`, { method: 'POST', body: 'sub=alice' });
+    const response = await rawRequest(`${fixture.url}/__local/token`, { ...json({}), body: 'sub=alice' });
     expect(response.status).toBe(400);
     expect((response.json() as { detail: string }).detail).toMatch(/JSON/);
   });
+});
+
+describe('/__local/* guards: a web page the developer visits cannot drive them', () => {
+  it.each([
+    ['no content type (curl -d without -H)', undefined],
+    ['text/plain (a cross-site fetch without preflight)', 'text/plain'],
+    ['a form post', 'application/x-www-form-urlencoded'],
+  ])('refuses a POST with %s: 415, nothing done', async (_label, type) => {
+    const before = clock.now();
+    for (const [path, body] of [['/__local/token', '{"sub":"eve"}'], ['/__local/clock', '{"advance_seconds":3600}']] as const) {
+      const response = await rawRequest(`${fixture.url}${path}`, { method: 'POST', headers: type ? [['content-type', type]] : [], body });
+      expect(response.status, path).toBe(415);
+      expect(response.json()).toMatchObject({ code: 'unsupported_media_type', detail: expect.stringMatching(/application\/json/) });
+    }
+    expect(clock.now() - before).toBeLessThan(60_000);
+  });
+
+  it.each(['evil.example', 'evil.example:3000', '127.0.0.1.evil.example', '192.168.1.20:3000', ''])(
+    'refuses a request addressed to host %j (DNS rebinding, a LAN address): 403 local_only',
+    async (host) => {
+      for (const request of [
+        { path: '/__local/token', ...json({ sub: 'eve' }) },
+        { path: '/__local/clock', ...json({ advance_seconds: 3600 }) },
+        { path: '/__local/clock', method: 'GET', headers: [] as [string, string][], body: undefined },
+        { path: '/__local/jwks.json', method: 'GET', headers: [] as [string, string][], body: undefined },
+      ]) {
+        const response = await rawRequest(`${fixture.url}${request.path}`, { method: request.method, headers: [['host', host], ...request.headers], body: request.body });
+        expect(response.status, `${request.method} ${request.path}`).toBe(403);
+        expect(response.json()).toMatchObject({ code: 'local_only' });
+      }
+    },
+  );
 });
 
 describe('/__local/clock', () => {

@@ -66,14 +66,14 @@ describe('the running stack', () => {
   });
 
   it('serves /__local/token over HTTP', async () => {
-    const response = await fetch(`${stack.apiUrl}/__local/token`, { method: 'POST', body: JSON.stringify({ sub: 'bob' }) });
+    const response = await fetch(`${stack.apiUrl}/__local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'bob' }) });
     expect(response.status).toBe(200);
     expect((await response.json()) as object).toHaveProperty('access_token');
   });
 
   it('moves the shared clock through POST /__local/clock', async () => {
     const before = stack.clock.offsetSeconds;
-    const response = await fetch(`${stack.apiUrl}/__local/clock`, { method: 'POST', body: JSON.stringify({ advance_seconds: 5 }) });
+    const response = await fetch(`${stack.apiUrl}/__local/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_seconds: 5 }) });
     expect(response.status).toBe(200);
     expect(stack.clock.offsetSeconds).toBe(before + 5);
   });

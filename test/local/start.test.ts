@@ -80,7 +80,7 @@ describe('npm start', () => {
     const { apiUrl, pid } = await ready(started);
     expect(apiUrl).toBe(`http://127.0.0.1:${port}`);
 
-    const token = await fetch(`${apiUrl}/__local/token`, { method: 'POST', body: JSON.stringify({ sub: 'alice' }) });
+    const token = await fetch(`${apiUrl}/__local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'alice' }) });
     expect(token.status).toBe(200);
     expect((await token.json()) as object).toHaveProperty('access_token');
     expect((await fetch(`http://127.0.0.1:${simPort}/__sim/stats`)).status).toBe(200);

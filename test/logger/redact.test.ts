@@ -51,6 +51,29 @@ describe('redact: sensitive keys', () => {
     expect(redact({ code: 'a1b2c3d4e5' })).toEqual({ code: REDACTED });
   });
 
+  it('keeps problem and TrueLayer error codes readable: they diagnose, and an OAuth code never reads as an error word', () => {
+    const problem = { status: 503, code: 'upstream_unavailable', title: 'TrueLayer or the bank is unavailable' };
+    expect(redact(problem)).toEqual(problem);
+    expect(redact({ error: { name: 'TrueLayerError', status: 400, code: 'invalid_grant' } })).toEqual({ error: { name: 'TrueLayerError', status: 400, code: 'invalid_grant' } });
+    for (const code of ['not_found', 'conflict', 'timeout', 'internal_server_error', 'connection_not_confirmed']) expect(redact({ code })).toEqual({ code });
+    const error = Object.assign(new Error('refused'), { code: 'invalid_completion_code' });
+    expect((redact(error) as { code: string }).code).toBe('invalid_completion_code');
+  });
+
+  it('withholds a code where OAuth codes sit, whatever it looks like: beside state or redirect_uri, in a query or form', () => {
+    expect(redact({ code: 'not_found', state: 's' })).toEqual({ code: REDACTED, state: REDACTED });
+    expect(redact({ code: 'invalid_grant', redirectUri: 'https://x/cb' })).toEqual({ code: REDACTED, redirectUri: 'https://x/cb' });
+    expect(redact({ queryStringParameters: { code: 'access_denied' } })).toEqual({ queryStringParameters: { code: REDACTED } });
+    expect(redact({ form: { code: 'a_b', grant_type: 'authorization_code' } })).toEqual({ form: { code: REDACTED, grant_type: 'authorization_code' } });
+  });
+
+  it('withholds completion codes and PKCE verifiers by name and in URLs', () => {
+    expect(redact({ completion_code: 'abc_def', completionCode: 'x', code_verifier: 'v' })).toEqual({ completion_code: REDACTED, completionCode: REDACTED, code_verifier: REDACTED });
+    expect(redactString('https://app.example/done?connection_id=1&status=authorized&completion_code=q3Zx7bW1nE0p')).toBe(
+      `https://app.example/done?connection_id=1&status=authorized&completion_code=${REDACTED}`,
+    );
+  });
+
   it('withholds a base64 API Gateway body, which may hide a form-posted code', () => {
     const body = Buffer.from('code=abc&state=xyz').toString('base64');
     expect(redact({ isBase64Encoded: true, body, rawPath: '/callback' })).toEqual({ isBase64Encoded: true, body: REDACTED, rawPath: '/callback' });

@@ -40,6 +40,7 @@ const everyRoute = (callbackStep: Awaited<ReturnType<TestApi['authorize']>>) => 
   ['GET /connections/{id}', () => api.call('GET', `/connections/${activeId}`, { sub: 'alice' })],
   ['GET /connections/{id}/accounts', () => api.call('GET', `/connections/${activeId}/accounts`, { sub: 'alice', headers: psu })],
   ['POST /connections/{id}/extend', () => api.call('POST', `/connections/${activeId}/extend`, { sub: 'alice', body: extendBody })],
+  ['POST /connections/{id}/complete', () => api.complete('alice', activeId, 'D'.repeat(43))],
   ['DELETE /connections/{id}', () => api.call('DELETE', `/connections/${activeId}`, { sub: 'alice' })],
   ['GET /callback', () => api.deliverCallback(callbackStep)],
 ] as const;
@@ -68,7 +69,9 @@ describe('the store unreachable', () => {
     expect(simAfter.extend).toBe(simBefore.extend);
     // The state was not consumed, so the same callback completes once the store is back.
     const callback = await api.deliverCallback(step);
-    expect(callback.status, callback.text).toBe(200);
+    expect(callback.status, callback.text).toBe(302);
+    const completionCode = new URL(callback.headers.get('location')!).searchParams.get('completion_code')!;
+    expect((await api.complete('alice', pending.connection_id, completionCode)).status).toBe(200);
     const data = await api.call('GET', `/connections/${pending.connection_id}/accounts`, { sub: 'alice', headers: psu });
     expect(data.status, data.text).toBe(200);
   });

@@ -32,7 +32,7 @@ export const connectionItem = async (doc: DynamoDBDocumentClient, tableName: str
   return out.Item;
 };
 
-/** An RFC 9457 problem with the members DESIGN §2 promises and nothing that looks like internals. */
+/** An RFC 9457 problem with its members (type, title, status, detail, code) and nothing that looks like internals. */
 export const expectProblem = (response: ApiResponse, status?: number): void => {
   if (status !== undefined) expect(response.status, response.text).toBe(status);
   expect(response.headers.get('content-type'), response.text).toMatch(/^application\/problem\+json/);

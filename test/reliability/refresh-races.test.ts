@@ -1,5 +1,5 @@
 /**
- * Races around one connection's tokens (DESIGN §4): many requests finding the token expired at once,
+ * Races around one connection's tokens (exactly one refresh under a lease): many requests finding the token expired at once,
  * a lease holder that dies mid-refresh, and one callback delivered twice at the same moment.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -100,17 +100,20 @@ describe('one callback delivered twice at once', () => {
     const responses = await Promise.all([api.deliverCallback(step), api.deliverCallback(step)]);
 
     const statuses = responses.map((response) => response.status).sort();
-    expect(statuses).toEqual([200, 400]);
+    expect(statuses).toEqual([302, 400]);
     const refused = responses.find((response) => response.status === 400);
     expectProblem(refused!, 400);
     expect(refused!.body.code).toBe('invalid_state');
     expect((await api.simStats()).token.authorization_code - before.token.authorization_code).toBe(1);
 
     const stored = await item(created.connection_id);
-    expect(stored.status).toBe('active');
+    expect(stored.status).toBe('authorized');
     expect(typeof stored.tokens).toBe('string');
     // One token write on top of the created item.
     expect(stored.version).toBe(1);
+    const winner = responses.find((response) => response.status === 302)!;
+    const completionCode = new URL(winner.headers.get('location')!).searchParams.get('completion_code')!;
+    expect((await api.complete('carol', created.connection_id, completionCode)).status).toBe(200);
     const states = (await scanTable(doc, api.stack.tableName)).filter((entry) => entry.kind === 'state' && entry.connection_id === created.connection_id);
     expect(states).toEqual([]);
     const data = await accounts(created.connection_id, 'carol');

@@ -134,7 +134,7 @@ describe('a fifth of TrueLayer calls failing or hanging', () => {
   it('waits out a refresh slower than the data timeout, so a rotation TrueLayer completes is never lost', async () => {
     const id = await api.connect('slow-refresh');
     api.advance(3_700);
-    // Past the 500 ms data timeout, well inside the token timeout (TRUELAYER_TOKEN_TIMEOUT_MS, 15 s).
+    // Past the 500 ms data timeout, well inside the token timeout (TRUELAYER_TOKEN_TIMEOUT_MS, 50 s).
     await api.simFault({ path: '/connect/token', delay_ms: 900, times: 1 });
     const read = await api.call('GET', `/connections/${id}/me`, { sub: 'slow-refresh', headers: psu });
     expect(read.status, read.text).toBe(200);

@@ -83,7 +83,8 @@ describe('return_url', () => {
     expect(location.origin).toBe(allowedOrigin);
     expect(location.pathname).toBe('/app/done');
     expect(location.searchParams.get('connection_id')).toBe(id.connection_id);
-    expect(location.searchParams.get('status')).toBe('active');
+    expect(location.searchParams.get('status')).toBe('authorized');
+    expect(location.searchParams.get('x')).toBe('1');
   });
 });
 
@@ -108,21 +109,29 @@ describe('script in callback parameters', () => {
 
   const query = (params: Record<string, string>) => new URLSearchParams(params).toString();
 
-  it('shows an error page without return_url that carries none of the markup', async () => {
+  // With no return_url given, the browser goes to the first allowed one (the local demo page).
+  const expectInertRedirect = (response: ApiResponse) => {
+    expect(response.status).toBe(302);
+    const location = response.headers.get('location') ?? '';
+    expect(new URL(location).origin).toBe(api.stack.apiUrl);
+    expect(new URL(location).searchParams.get('error')).toMatch(/^[a-z0-9_.-]+$/i);
+    expect(decodeURIComponent(location).toLowerCase()).not.toMatch(/<|>|script|onerror/);
+    expectInert(response);
+  };
+
+  it('sends the browser to the default return URL with none of the markup', async () => {
     const created = await api.createConnection('bob');
     const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), error: script, error_description: image })}`, { headers: html });
-    expect(response.status).toBe(200);
-    expectSafePage(response);
+    expectInertRedirect(response);
     const view = await api.call('GET', `/connections/${created.connection_id}`, { sub: 'bob' });
     expect(view.body.status).toBe('inactive');
   });
 
-  it('escapes a user refusal\'s description on the page', async () => {
+  it('passes a user refusal on as a plain code, dropping its description', async () => {
     const created = await api.createConnection('bob');
     const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), error: 'access_denied', error_description: script + image })}`, { headers: html });
-    expect(response.status).toBe(200);
-    expectSafePage(response);
-    expect(response.text).toContain('access_denied');
+    expectInertRedirect(response);
+    expect(new URL(response.headers.get('location') ?? '').searchParams.get('error')).toBe('access_denied');
   });
 
   it('redirects to return_url with a plain error code, nothing of the markup in the Location', async () => {
@@ -139,15 +148,14 @@ describe('script in callback parameters', () => {
     const created = await api.createConnection('bob', { response_mode: 'form_post' });
     const form = new URLSearchParams({ state: stateOf(created.auth_link), error: script, error_description: image }).toString();
     const response = await api.call('POST', '/callback', { rawBody: form, headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' } });
-    expect(response.status).toBe(200);
-    expectSafePage(response);
+    expectInertRedirect(response);
   });
 
-  it('escapes a crafted code that TrueLayer refuses', async () => {
+  it('keeps a crafted code that TrueLayer refuses out of the redirect', async () => {
     const created = await api.createConnection('bob');
     const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), code: script + image })}`, { headers: html });
-    expect(response.status).toBe(200);
-    expectSafePage(response);
+    expectInertRedirect(response);
+    expect(new URL(response.headers.get('location') ?? '').searchParams.get('error')).toBe('code_exchange_failed');
   });
 
   it.each([

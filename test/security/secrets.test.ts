@@ -89,8 +89,11 @@ beforeAll(async () => {
     const step = await api.authorize(created.body.auth_link);
     const code = new URL(step.location ?? '').searchParams.get('code') ?? '';
     secrets.push({ kind: 'code', value: code });
-    record(await api.deliverCallback(step));
+    const callback = record(await api.deliverCallback(step));
     const id: string = created.body.connection_id;
+    const completionCode = new URL(callback.headers.get('location') ?? '').searchParams.get('completion_code') ?? '';
+    secrets.push({ kind: 'completion code', value: completionCode });
+    record(await api.complete('alice', id, completionCode));
     record(await api.call('GET', `/connections/${id}/accounts`, { sub: 'alice', headers: psu }));
     // TrueLayer refusing a token it issued: one forced refresh and a retry.
     await api.simFault({ path: '/data/v1/info', status: 401, times: 1 });
@@ -124,7 +127,7 @@ const leaks = (text: string) => secrets.filter(({ value }) => text.includes(valu
 
 describe('the journey', () => {
   it('went through every step and saw tokens and logs to check', () => {
-    expect(responses.map((response) => response.status)).toEqual([201, 302, 200, 200, 200, 502, 200, 200, 200, 200, 204, 400]);
+    expect(responses.map((response) => response.status)).toEqual([201, 302, 200, 200, 200, 200, 502, 200, 200, 200, 200, 204, 400]);
     expect(secrets.filter(({ kind }) => kind === 'access token').length).toBeGreaterThanOrEqual(3);
     expect(secrets.filter(({ kind }) => kind === 'refresh token').length).toBeGreaterThanOrEqual(3);
     expect(secrets.every(({ value }) => value.length >= 20)).toBe(true);
@@ -147,8 +150,9 @@ describe('API responses', () => {
   it('hold no token, code or client secret, and the state only in the auth link', () => {
     for (const [index, response] of responses.entries()) {
       const visible = `${response.text}\n${[...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n')}`;
-      // The auth link is where the state belongs: the browser carries it to TrueLayer and back.
-      const allowed = index === 0 ? ['state'] : [];
+      // The auth link is where the state belongs: the browser carries it to TrueLayer and back; the
+      // callback's redirect is where the completion code goes, to the app.
+      const allowed = index === 0 ? ['state'] : index === 1 ? ['completion code'] : [];
       expect(leaks(visible).filter((kind) => !allowed.includes(kind)), visible.slice(0, 300)).toEqual([]);
       expect(visible).not.toContain(clientSecret);
     }

@@ -78,21 +78,27 @@ describe('POST /connections', () => {
 });
 
 describe('the callback', () => {
-  it('exchanges the code (query mode), stores tokens encrypted and redirects to return_url with status=active', async () => {
+  it('exchanges the code (query mode), stores tokens encrypted and redirects to return_url with status=authorized and a completion code', async () => {
     const created = await api.createConnection('bob', { return_url: returnUrl() });
     const step = await api.authorize(created.auth_link);
     const callback = await api.deliverCallback(step);
     expect(callback.status).toBe(302);
     const target = new URL(callback.headers.get('location')!);
     expect(`${target.origin}${target.pathname}`).toBe(returnUrl());
-    expect(Object.fromEntries(target.searchParams)).toEqual({ connection_id: created.connection_id, status: 'active' });
+    expect(Object.fromEntries(target.searchParams)).toEqual({
+      connection_id: created.connection_id,
+      status: 'authorized',
+      completion_code: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
 
     const connection = await api.call('GET', `/connections/${created.connection_id}`, { sub: 'bob' });
-    expect(connection.body).toMatchObject({ status: 'active', provider: { provider_id: 'mock' } });
+    expect(connection.body).toMatchObject({ status: 'authorized', provider: { provider_id: 'mock' }, completion_expires_at: expect.any(String) });
     expect(Date.parse(connection.body.consent_expires_at) - api.stack.clock.now()).toBeGreaterThan(89 * 86_400_000);
     const item = (await scanTable()).find((i) => i.connection_id === created.connection_id)!;
     expect(item.tokens).toMatch(/^v1\./);
     expect(JSON.stringify(item)).not.toMatch(/eyJ[A-Za-z0-9_-]+\./);
+    // The completion code is stored only as its hash.
+    expect(JSON.stringify(await scanTable())).not.toContain(target.searchParams.get('completion_code'));
   });
 
   it('accepts the form_post callback', async () => {
@@ -101,15 +107,16 @@ describe('the callback', () => {
     expect(step.form?.fields).toMatchObject({ code: expect.any(String), state: expect.any(String) });
     const callback = await api.deliverCallback(step);
     expect(callback.status).toBe(302);
-    expect(new URL(callback.headers.get('location')!).searchParams.get('status')).toBe('active');
+    expect(new URL(callback.headers.get('location')!).searchParams.get('status')).toBe('authorized');
   });
 
-  it('shows a small HTML page when there is no return_url', async () => {
+  it('sends the browser to the first allowed return URL when the app gave none', async () => {
     const created = await api.createConnection('bob');
     const callback = await api.deliverCallback(await api.authorize(created.auth_link));
-    expect(callback.status).toBe(200);
-    expect(callback.headers.get('content-type')).toMatch(/text\/html/);
-    expect(callback.text).toContain('Bank connected');
+    expect(callback.status).toBe(302);
+    const target = new URL(callback.headers.get('location')!);
+    expect(`${target.origin}${target.pathname}`).toBe(`${api.stack.apiUrl}/`);
+    expect(target.searchParams.get('completion_code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('records a denial: inactive with user_denied, error=access_denied to the app', async () => {

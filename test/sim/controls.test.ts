@@ -143,6 +143,32 @@ describe('POST /__sim/faults', () => {
     expect((await refresh(sim, fresh.refresh_token ?? '')).status).toBe(200);
   });
 
+  it('checks a delayed Data API call on arrival and holds back only its answer', async () => {
+    const fresh = await connect(sim);
+    await addFault(sim, { path: '/data/v1/accounts', delay_ms: 400, times: 1 });
+    const read = dataGet(sim, '/accounts', fresh.access_token);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A refresh while the answer is held back: only the new access token passes from now on.
+    expect((await refresh(sim, fresh.refresh_token ?? '')).status).toBe(200);
+    expect((await read).status).toBe(200);
+    expect((await dataGet(sim, '/accounts', fresh.access_token)).status).toBe(401);
+  });
+
+  it('with reset: processes a refresh (rotating the pair) and then resets the connection unanswered', async () => {
+    const fresh = await connect(sim);
+    await addFault(sim, { path: '/connect/token', reset: true, times: 1 });
+    const error = await refresh(sim, fresh.refresh_token ?? '').then(
+      () => undefined,
+      (cause: unknown) => cause,
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    // The refresh took effect: the old refresh token was rotated away, and it was counted.
+    const again = await refresh(sim, fresh.refresh_token ?? '');
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('invalid_grant');
+    expect((await stats()).token.refresh_token).toBe(2);
+  });
+
   it('faults /api/delete, leaving the connection alive', async () => {
     const fresh = await connect(sim);
     await addFault(sim, { path: '/api/delete', status: 500, times: 1 });
@@ -175,6 +201,8 @@ describe('POST /__sim/faults', () => {
     ['an unknown field', { path: '/data/v1/me', status: 503, statuss: 1 }],
     ['a * in the middle', { path: '/data/*/me', status: 503 }],
     ['a /__sim path', { path: '/__sim/stats', status: 503 }],
+    ['a reset with a status', { path: '/connect/token', reset: true, status: 503 }],
+    ['a reset that is not true', { path: '/connect/token', reset: false }],
   ])('refuses a fault with %s (400)', async (_case, fault) => {
     const refused = await addFault(sim, fault);
     expect(refused.status).toBe(400);

@@ -75,7 +75,7 @@ export class TestApi {
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
 
-  async createConnection(sub: string, body: Record<string, unknown> = {}): Promise<{ connection_id: string; auth_link: string }> {
+  async createConnection(sub: string, body: Record<string, unknown> = {}): Promise<{ connection_id: string; auth_link: string; auth_link_expires_at: string }> {
     const created = await this.call('POST', '/connections', { sub, body });
     if (created.status !== 201) throw new Error(`create failed: ${created.status} ${created.text}`);
     return created.body;
@@ -122,13 +122,38 @@ export class TestApi {
     });
   }
 
-  /** The whole journey: create, authorize at the bank, callback. Returns the connection id. */
-  async connect(sub: string, options: { body?: Record<string, unknown>; username?: string; password?: string } = {}): Promise<string> {
+  /**
+   * The whole journey: create, authorize at the bank, callback, and the owner's completion with the
+   * code the return_url received. With `complete: false` it stops at `authorized`. Returns the id.
+   */
+  async connect(
+    sub: string,
+    options: { body?: Record<string, unknown>; username?: string; password?: string; complete?: boolean } = {},
+  ): Promise<string> {
+    return (await this.connectAuthorized(sub, options)).connectionId;
+  }
+
+  /** As `connect`, also giving the completion code (already used unless `complete: false`). */
+  async connectAuthorized(
+    sub: string,
+    options: { body?: Record<string, unknown>; username?: string; password?: string; complete?: boolean } = {},
+  ): Promise<{ connectionId: string; completionCode: string | undefined; location: string | undefined }> {
     const created = await this.createConnection(sub, options.body);
     const step = await this.authorize(created.auth_link, options);
     const callback = await this.deliverCallback(step);
     if (callback.status !== 302 && callback.status !== 200) throw new Error(`callback failed: ${callback.status} ${callback.text}`);
-    return created.connection_id;
+    const location = callback.headers.get('location') ?? undefined;
+    const completionCode = location ? (new URL(location).searchParams.get('completion_code') ?? undefined) : undefined;
+    if (options.complete !== false && completionCode) {
+      const completed = await this.complete(sub, created.connection_id, completionCode);
+      if (completed.status !== 200) throw new Error(`completion failed: ${completed.status} ${completed.text}`);
+    }
+    return { connectionId: created.connection_id, completionCode, location };
+  }
+
+  /** `POST /connections/{id}/complete` as `sub`. */
+  complete(sub: string, connectionId: string, completionCode: string): Promise<ApiResponse> {
+    return this.call('POST', `/connections/${connectionId}/complete`, { sub, body: { completion_code: completionCode } });
   }
 
   async simStats(): Promise<{ token: { authorization_code: number; refresh_token: number }; data: Record<string, number>; extend: number; delete: number }> {

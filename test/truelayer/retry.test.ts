@@ -140,10 +140,27 @@ describe('token call retries (not idempotent)', () => {
     expect(server.requests).toHaveLength(2);
   });
 
-  it('retries a refresh whose connection was reset before any answer', async () => {
+  it('does not retry a refresh whose connection was reset before any answer: TrueLayer may have acted, so the outcome is unknown', async () => {
     const server = await serve(failThen(1, reset, (_req, res) => sendJson(res, 200, tokenBody())));
-    await authClient(server.url).refresh(refreshToken);
-    expect(server.requests).toHaveLength(2);
+    const error = await caught(authClient(server.url).refresh(refreshToken));
+    expect(error).toMatchObject({ kind: 'network', attempts: 1, outcomeUnknown: true });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('reports a timed-out refresh as an unknown outcome, and a refused connection as a known one', async () => {
+    const server = await serve(hang);
+    expect(await caught(authClient(server.url, 200).refresh(refreshToken))).toMatchObject({ kind: 'timeout', outcomeUnknown: true });
+    expect(await caught(authClient(await closedPortUrl()).refresh(refreshToken))).toMatchObject({ kind: 'network', outcomeUnknown: false });
+  });
+
+  it('gives an extend the token-call timeout, not the data timeout', async () => {
+    const server = await serve((_req, res) => {
+      setTimeout(() => sendJson(res, 200, { action_needed: 'authentication_needed', user_input_link: 'https://bank.example/sca' }), 300);
+    });
+    const client = new TrueLayerDataClient({ apiUrl: server.url, credentials: testCredentials, clock, timeoutMs: 100, tokenTimeoutMs: 2_000 });
+    expect(await client.extend(extendInput)).toEqual({ action: 'authentication_needed', userInputLink: 'https://bank.example/sca' });
+    const short = new TrueLayerDataClient({ apiUrl: server.url, credentials: testCredentials, clock, timeoutMs: 100 });
+    expect(await caught(short.extend(extendInput))).toMatchObject({ kind: 'timeout', outcomeUnknown: true });
   });
 
   it('does not retry a refresh whose connection closed after it was sent, without an answer', async () => {
