@@ -16,6 +16,8 @@ export const unitTestFiles: readonly string[] = [
   'test/core/config.test.ts',
   'test/core/lifecycle.test.ts',
   'test/core/return-url.test.ts',
+  'test/core/schedule.test.ts',
+  'test/core/state-machine.test.ts',
   'test/crypto/kms-data-key-provider.test.ts',
   'test/crypto/token-cipher.test.ts',
   'test/events/event-shape.test.ts',

@@ -17,6 +17,7 @@ import { measureExpiryBurst, measureProxyOverhead, measureThroughput } from './a
 import type { DataCallTarget } from './api-latency';
 import { measureColdStarts } from './cold-start';
 import { measurePace } from './pace';
+import { measureLifecycleRun } from './lifecycle';
 import { directAccessToken } from './http';
 import { measureRefreshWaits } from './refresh-waits';
 import { runRemoteCallsChild } from './remote-calls';
@@ -33,6 +34,7 @@ const plan = {
   // A read every 4 minutes, inside the 5-minute refresh-ahead window, for a day: 360 reads per mode.
   refreshWaits: { hours: 24, readEverySeconds: 240, tokenDelayMs: 100, dataDelayMs: 250, refreshAheadMs: 300_000, timeoutMs: 300_000 },
   dataPath: 'accounts',
+  lifecycle: { connections: 100_000, due: 1_000 },
 } as const;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -42,8 +44,8 @@ const parseOnly = (argv: readonly string[]): Set<number> | undefined => {
   if (index < 0) return undefined;
   const arg = argv[index] ?? '';
   const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[index + 1] ?? '';
-  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 7);
-  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 7, e.g. --only 1,3');
+  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 8);
+  if (sections.length === 0) throw new Error('--only takes section numbers 1 to 8, e.g. --only 1,3');
   return new Set(sections);
 };
 
@@ -140,6 +142,10 @@ const methodNotes = `How each row is measured:
    cost: DynamoDB requests (counted at the embedded DynamoDB's HTTP server) per unattended read of a fresh endpoint
    while slots remain (4 reads), per read past the budget answered from the cache (10), per user-present read (10),
    and in all for 40 concurrent unattended reads of another fresh endpoint.
+8. ${plan.lifecycle.connections.toLocaleString('en-GB')} connections are seeded into a fresh embedded DynamoDB with BatchWriteItem (not timed
+   against anything); ${plan.lifecycle.due.toLocaleString('en-GB')} have a consent that ended, the rest are active and due weeks later. One
+   lifecycle worker run (in-process, as the scheduled Lambda runs it) queries the sparse due index and
+   ends the due ones; items read = index entries returned + items read with GetItem. A second run follows.
 
 Every process of the bench shares the machine with whatever else runs on it: the load average above
 says how busy it was, and section 1 and 5 numbers move with it.`;
@@ -195,6 +201,7 @@ const main = async (): Promise<void> => {
   await runStackSections(only, sections);
   if (wanted(3)) sections.remoteCalls = await attempt('3. remote calls per steady-state data request', () => runRemoteCallsChild({ ...plan.remoteCalls, path: plan.dataPath }));
   if (wanted(6)) sections.refreshWaits = await attempt('6. reads waiting on a refresh over a simulated day', () => measureRefreshWaits(plan.refreshWaits));
+  if (wanted(8)) sections.lifecycle = await attempt('8. lifecycle worker over a large table', () => measureLifecycleRun({ ...plan.lifecycle, log }));
 
   const rows = buildRows(sections);
   const commit = gitCommit();

@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi' | 'providers';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi' | 'providers' | 'lifecycle';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -10,7 +10,11 @@ export type Capability =
   | 'table:write'
   | 'tokenKey:encrypt' // kms:GenerateDataKey
   | 'tokenKey:decrypt' // kms:Decrypt
-  | 'clientSecret:read';
+  | 'clientSecret:read'
+  | 'dueIndex:read' // dynamodb:Query on the table's sparse due index (tableDefinition.dueIndex)
+  | 'events:publish' // events:PutEvents on the stack's bus (EVENT_BUS_NAME)
+  | 'webhookSecret:read' // secretsmanager:GetSecretValue on the webhook signing secret (WEBHOOK_SECRET_ID)
+  | 'accountHashKey:read'; // secretsmanager:GetSecretValue on the account hash key (ACCOUNT_HASH_SECRET_ID)
 
 export interface FunctionSpec {
   name: FunctionName;
@@ -25,6 +29,8 @@ export interface FunctionSpec {
    */
   timeoutSeconds: number;
   memoryMb: number;
+  /** Run by a schedule instead of a route: how often. */
+  schedule?: { everyMinutes: number };
 }
 
 /** What API Gateway (an HTTP API integration) waits for a function's answer before it answers 503 itself. */
@@ -34,7 +40,7 @@ export const apiGatewayTimeoutSeconds = 29;
 const tokenCallFunctionTimeoutSeconds = 60;
 
 /** The functions that make token calls, so tests can check each outlives both deadlines. */
-export const tokenCallingFunctions: readonly FunctionName[] = ['callback', 'data', 'connections'];
+export const tokenCallingFunctions: readonly FunctionName[] = ['callback', 'data', 'connections', 'lifecycle'];
 
 export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   authLink: {
@@ -59,7 +65,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'data',
     entry: 'functions/data.ts',
     description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 at the bank\'s pace (budget, cache, pages)',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
@@ -67,7 +73,17 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'connections',
     entry: 'functions/connections.ts',
     description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend|complete',
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    // The completion activates (connection.activated) and supersedes duplicates (account hash key).
+    uses: [
+      'table:read',
+      'table:write',
+      'tokenKey:encrypt',
+      'tokenKey:decrypt',
+      'clientSecret:read',
+      'events:publish',
+      'webhookSecret:read',
+      'accountHashKey:read',
+    ],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
@@ -87,6 +103,16 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     uses: ['clientSecret:read'],
     timeoutSeconds: 15,
     memoryMb: 256,
+  },
+  lifecycle: {
+    name: 'lifecycle',
+    entry: 'functions/lifecycle.ts',
+    description: 'Scheduled: keep-alive refreshes, expiry notices, expiry, lapsed links; publishes the event outbox',
+    uses: ['table:read', 'dueIndex:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
+    // Stops starting new items 30 s before this; what is left stays due for the next run.
+    timeoutSeconds: 300,
+    memoryMb: 512,
+    schedule: { everyMinutes: 15 },
   },
 };
 

@@ -7,8 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JSONWebKeySet } from 'jose';
-import { isoAt, localProcessClock } from '../shared/clock';
-import type { AdjustableClock } from '../shared/clock';
+import { AdjustableClock, isoAt } from '../shared/clock';
 import { ServiceError, ValidationError } from '../shared/errors';
 import { problemBody } from '../shared/http/problem';
 import type { RawRoute } from './api-gateway';
@@ -20,8 +19,13 @@ const maxSubLength = 128;
 const maxControlBodyBytes = 16 * 1024;
 
 export interface LocalAuthOptions {
-  /** Default: the shared local process clock, so `POST /__local/clock` expires the tokens it issued. */
+  /** The local stack's one clock, so `POST /__local/clock` expires the tokens it issued. Default: a clock of its own. */
   clock?: AdjustableClock;
+  /**
+   * How `POST /__local/clock` moves time; the local stack runs the lifecycle worker at every due time
+   * on the way. Default: just moves the clock.
+   */
+  advance?: (seconds: number) => Promise<Record<string, unknown>>;
   audience?: string;
 }
 
@@ -74,11 +78,11 @@ const isLoopbackHost = (host: string | undefined): boolean => /^(127\.0\.0\.1|lo
 const isJson = (req: IncomingMessage): boolean => /^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '');
 
 /**
- * What keeps a web page the developer happens to visit from driving the controls: a page on another
+ * The guard every `/__local` route goes through. What keeps a web page the developer happens to visit from driving the controls: a page on another
  * name that resolves to 127.0.0.1 (DNS rebinding) sends its own Host, and a cross-site form or
  * `text/plain` fetch cannot send `application/json` without a CORS preflight nobody answers.
  */
-const guarded =
+export const localOnly =
   (handle: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>) =>
   async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (!isLoopbackHost(req.headers.host)) {
@@ -122,7 +126,7 @@ const withValidation =
   };
 
 export const createLocalAuth = async (options: LocalAuthOptions = {}): Promise<LocalAuth> => {
-  const clock = options.clock ?? localProcessClock;
+  const clock = options.clock ?? new AdjustableClock();
   const audience = options.audience ?? localAudience;
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const kid = randomUUID();
@@ -179,13 +183,13 @@ export const createLocalAuth = async (options: LocalAuthOptions = {}): Promise<L
         if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
           throw new LocalInputError('advance_seconds must be a non-negative number of seconds, e.g. {"advance_seconds": 3600}');
         }
-        clock.advance(seconds);
-        sendJson(res, 200, clockState());
+        const extra = options.advance ? await options.advance(seconds) : (clock.advance(seconds), {});
+        sendJson(res, 200, { ...clockState(), ...extra });
       }),
     },
   ];
 
-  const routes = rawRoutes.map((route) => ({ ...route, handle: guarded(route.handle) }));
+  const routes = rawRoutes.map((route) => ({ ...route, handle: localOnly(route.handle) }));
 
   return {
     audience,

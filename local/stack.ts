@@ -8,14 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { corsHeaders, functionSpecs, routes } from '../functions/routes';
 import type { Route } from '../functions/routes';
-import { localProcessClock } from '../shared/clock';
-import type { AdjustableClock } from '../shared/clock';
+import { AdjustableClock } from '../shared/clock';
+import type { EventPublisher } from '../shared/lifecycle/publishers';
 import { createApiGateway } from './api-gateway';
 import type { ApiGateway, CorsConfig, LambdaFunction, LambdaHandler } from './api-gateway';
 import { createDemoStatic } from './demo-static';
 import { startDynamo } from './dynamo';
 import type { RunningDynamo } from './dynamo';
 import { createLocalAuth } from './local-auth';
+import { createLocalLifecycle, type WebhookDelivery } from './lifecycle';
 import { startSimulator } from './sim';
 import type { RunningSimulator } from './sim/types';
 
@@ -44,6 +45,8 @@ export interface LocalStackOptions {
   quiet?: boolean;
   /** Where log lines go. Default: stdout (stderr for errors). */
   log?: (line: string) => void;
+  /** Wraps the handlers' event publisher (tests inject faults with it). */
+  wrapPublisher?: (publisher: EventPublisher) => EventPublisher;
 }
 
 export interface LocalStack {
@@ -55,6 +58,11 @@ export interface LocalStack {
   /** The one clock the handlers, the simulator and the gateway share. */
   clock: AdjustableClock;
   simulator: RunningSimulator;
+  /** Moves the clock, running the lifecycle worker at every due time on the way (`POST /__local/clock`). */
+  advance(seconds: number): Promise<{ worker_runs: number }>;
+  /** What `GET /__local/events` lists; and what the local webhook receiver got. */
+  events(): readonly unknown[];
+  webhookDeliveries(): readonly WebhookDelivery[];
   /** A bearer token for `sub`, as `POST /__local/token` gives. */
   issueToken(sub: string): Promise<string>;
   close(): Promise<void>;
@@ -107,7 +115,8 @@ const loadHandler = async (route: Route): Promise<LambdaFunction> => {
 
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const host = options.host ?? '127.0.0.1';
-  const clock = localProcessClock;
+  // The stack's one clock: the handlers' composition, the simulator and the gateway all get it.
+  const clock = new AdjustableClock();
   const write = options.log ?? ((line: string) => (line.startsWith('ERROR') ? console.error(line) : console.log(line)));
   const log = (line: string) => {
     if (!options.quiet || line.startsWith('ERROR')) write(line);
@@ -173,7 +182,22 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       ...(given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY') ? {} : { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }),
     });
 
-    const auth = await createLocalAuth({ clock });
+    // Resolved once the handlers' environment is set (the composition reads it on first use).
+    let composition: typeof import('../shared/composition') | undefined;
+    let lifecycleHandler: ((event: unknown) => Promise<unknown>) | undefined;
+    const lifecycle = createLocalLifecycle({
+      clock,
+      runWorker: async () => {
+        await envSet;
+        lifecycleHandler ??= ((await import(new URL(functionSpecs.lifecycle.entry, repositoryRoot).href)) as { handler: (event: unknown) => Promise<unknown> }).handler;
+        return lifecycleHandler({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} });
+      },
+      nextDueTime: async (after, until) => {
+        await envSet;
+        return composition?.dependencies().services.repository.nextDueTime(after, until);
+      },
+    });
+    const auth = await createLocalAuth({ clock, advance: (seconds) => lifecycle.advance(seconds) });
     const corsOrigins = list(given('CORS_ORIGINS'));
     // The same CORS configuration the CDK stack gives the HTTP API when CORS_ORIGINS is set.
     const cors: CorsConfig | undefined =
@@ -200,7 +224,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       },
       jwt: { issuer: () => auth.issuer, audience: auth.audience, jwks: auth.jwks },
       clock,
-      extraRoutes: auth.routes,
+      extraRoutes: [...auth.routes, ...lifecycle.routes],
       fallback: createDemoStatic(),
       cors,
       region: given('AWS_REGION') ?? 'eu-west-2',
@@ -214,7 +238,14 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const apiUrl = host === '0.0.0.0' || host === '::' ? `http://127.0.0.1:${apiPort}` : listenedUrl;
     auth.setOrigin(apiUrl);
     setEnv({ ALLOWED_RETURN_URLS: given('ALLOWED_RETURN_URLS') ?? `http://127.0.0.1:${apiPort}/,http://localhost:${apiPort}/` });
+    setEnv({
+      WEBHOOK_URL: given('WEBHOOK_URL') ?? `${apiUrl}/__local/webhook`,
+      WEBHOOK_SECRET: given('WEBHOOK_SECRET') ?? lifecycle.secret,
+      ACCOUNT_HASH_KEY: given('ACCOUNT_HASH_KEY') ?? randomBytes(32).toString('base64'),
+    });
     if (options.env) setEnv(options.env);
+    composition = await import('../shared/composition');
+    composition.useLocalParts({ clock, publishers: [lifecycle.sink], ...(options.wrapPublisher ? { wrapPublisher: options.wrapPublisher } : {}) });
     envReady();
     simulator.addRedirectUris('sandbox-local', [`http://127.0.0.1:${apiPort}/callback`, `http://localhost:${apiPort}/callback`]);
 
@@ -225,6 +256,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       tableName,
       clock,
       simulator,
+      advance: (seconds: number) => lifecycle.advance(seconds),
+      events: () => lifecycle.sink.events,
+      webhookDeliveries: () => lifecycle.deliveries,
       issueToken: (sub: string) => auth.issueToken(sub),
       close: closeAll,
     };

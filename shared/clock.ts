@@ -21,18 +21,15 @@ export class AdjustableClock implements Clock {
     this.offsetMs += seconds * 1000;
   }
 
+  /** Moves forward to `ms` (epoch); never back. */
+  advanceTo(ms: number): void {
+    const now = this.now();
+    if (ms > now) this.offsetMs += ms - now;
+  }
+
   get offsetSeconds(): number {
     return this.offsetMs / 1000;
   }
 }
-
-/**
- * The one clock of a local process: the handlers, the simulator and the local API all read it, so
- * `POST /__local/clock` moves them together. Deployed functions never use it (see `clockFor`).
- */
-export const localProcessClock = new AdjustableClock();
-
-export const clockFor = (truelayerEnv: string): Clock =>
-  truelayerEnv === 'local' ? localProcessClock : systemClock;
 
 export const isoAt = (ms: number): string => new Date(ms).toISOString();

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { clockFor, type Clock } from './clock';
+import { type Clock, systemClock } from './clock';
 import { loadConfig, type Config } from './config';
 import { newState } from './connections/auth-state';
 import type { ReadPaceServices } from './connections/read-data';
@@ -20,6 +20,14 @@ import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
 import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
+import { Outbox } from './lifecycle/outbox';
+import {
+  EventBridgePublisher,
+  type EventPublisher,
+  publishToAll,
+  SecretsManagerWebhookSecret,
+  WebhookPublisher,
+} from './lifecycle/publishers';
 import { createLogger } from './logger';
 import { ProviderCatalogue } from './providers/provider-catalogue';
 import { createMetrics, traced, xrayTracing } from './telemetry';
@@ -40,8 +48,40 @@ export interface Dependencies {
   providers: ProviderCatalogue;
 }
 
+/**
+ * What a local process hands the composition instead of AWS: its one clock (shared with the
+ * simulator), where events go besides the webhook, and a hook to wrap the publisher (fault
+ * injection in tests). Deployed functions never set these.
+ */
+export interface LocalParts {
+  clock?: Clock;
+  publishers?: EventPublisher[];
+  wrapPublisher?: (publisher: EventPublisher) => EventPublisher;
+}
+
+let localParts: LocalParts = {};
+
+export const useLocalParts = (parts: LocalParts): void => {
+  localParts = parts;
+  built = undefined;
+};
+
+const secretValue = (source: { secretId: string } | { value: string }): (() => Promise<string>) => {
+  if ('value' in source) return async () => source.value;
+  const secret = new SecretsManagerWebhookSecret({ secretId: source.secretId });
+  return () => secret.get();
+};
+
+const buildPublisher = (config: Config): EventPublisher => {
+  const publishers: EventPublisher[] = [...(localParts.publishers ?? [])];
+  if (config.eventBusName) publishers.push(new EventBridgePublisher({ busName: config.eventBusName }));
+  if (config.webhook) publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
+  const all = publishToAll(publishers);
+  return localParts.wrapPublisher ? localParts.wrapPublisher(all) : all;
+};
+
 export const buildDependencies = (config: Config): Dependencies => {
-  const clock = clockFor(config.truelayerEnv);
+  const clock = localParts.clock ?? systemClock;
   const metrics = createMetrics(config.metrics);
   // Every AWS SDK client is traced (a subsegment per call, when X-Ray is on); TrueLayer calls get their own.
   const dynamo = traced(
@@ -64,6 +104,7 @@ export const buildDependencies = (config: Config): Dependencies => {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
+  const outbox = new Outbox({ repository, publisher: buildPublisher(config), clock, log: log.warn });
   // The lease outlives the longest refresh call, so a live holder never loses it.
   const vault = new TokenVault({
     repository,
@@ -75,7 +116,10 @@ export const buildDependencies = (config: Config): Dependencies => {
     refreshAheadMs: config.tokenRefreshAheadMs,
     log: log.warn,
     metrics,
+    newEventId: randomUUID,
+    afterTransition: (record) => outbox.flushQuietly(record),
   });
+  const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey) : undefined;
   const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
   const pace: ReadPaceServices = {
     budget: new UnattendedBudget({ store: paceStore, clock, limit: config.unattendedDailyLimit }),
@@ -90,7 +134,22 @@ export const buildDependencies = (config: Config): Dependencies => {
       client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
       clock,
     }),
-    services: { config, clock, repository, vault, cipher, auth, data, log, metrics, newId: randomUUID, newState: () => newState(), newSecret: () => randomBytes(32).toString('base64url') },
+    services: {
+      config,
+      clock,
+      repository,
+      vault,
+      cipher,
+      auth,
+      data,
+      log,
+      metrics,
+      newId: randomUUID,
+      newState: () => newState(),
+      newSecret: () => randomBytes(32).toString('base64url'),
+      outbox,
+      ...(accountHashKey ? { accountHashKey } : {}),
+    },
   };
 };
 

@@ -56,6 +56,18 @@ const envSchema = z
     /** `emf`: CloudWatch metrics as log lines (the default when deployed); `off`: none (the default locally). */
     METRICS: z.optional(z.enum(['emf', 'off'])),
     POWERTOOLS_METRICS_NAMESPACE: z._default(text(), 'TrueLayerConnections'),
+    /** The EventBridge bus lifecycle events go to (absent: no bus, e.g. locally). */
+    EVENT_BUS_NAME: z.optional(text()),
+    /** Where lifecycle events are POSTed, signed per Standard Webhooks (absent: no webhook). */
+    WEBHOOK_URL: z.optional(url),
+    /** Secrets Manager secret holding the webhook signing secret (`whsec_…`). */
+    WEBHOOK_SECRET_ID: z.optional(text()),
+    /** The signing secret itself, for the local stack and tests only. */
+    WEBHOOK_SECRET: z.optional(text()),
+    /** Secrets Manager secret holding the key that hashes account numbers to find duplicate connections. */
+    ACCOUNT_HASH_SECRET_ID: z.optional(text()),
+    /** That key itself, for the local stack and tests only. */
+    ACCOUNT_HASH_KEY: z.optional(text()),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
   .check(z.superRefine((env, ctx) => {
@@ -64,6 +76,9 @@ const envSchema = z
     }
     if (!env.TOKEN_KMS_KEY_ID && !env.LOCAL_TOKEN_KEY) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_KMS_KEY_ID'], message: 'set TOKEN_KMS_KEY_ID (or LOCAL_TOKEN_KEY for local use)' });
+    }
+    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET_ID && !env.WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET_ID'], message: 'set WEBHOOK_SECRET_ID (or WEBHOOK_SECRET for local use) to sign what goes to WEBHOOK_URL' });
     }
     if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
       ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
@@ -91,6 +106,9 @@ export interface Config {
   region: string;
   unattendedDailyLimit: number;
   metrics: { enabled: boolean; namespace: string };
+  eventBusName: string | undefined;
+  webhook: { url: string; secret: { secretId: string } | { value: string } } | undefined;
+  accountHashKey: { secretId: string } | { value: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -138,5 +156,10 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     region: e.AWS_REGION,
     unattendedDailyLimit: e.UNATTENDED_DAILY_LIMIT,
     metrics: { enabled: (e.METRICS ?? (e.TRUELAYER_ENV === 'local' ? 'off' : 'emf')) === 'emf', namespace: e.POWERTOOLS_METRICS_NAMESPACE },
+    eventBusName: e.EVENT_BUS_NAME,
+    webhook: e.WEBHOOK_URL
+      ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET_ID ? { secretId: e.WEBHOOK_SECRET_ID } : { value: e.WEBHOOK_SECRET ?? '' } }
+      : undefined,
+    accountHashKey: e.ACCOUNT_HASH_SECRET_ID ? { secretId: e.ACCOUNT_HASH_SECRET_ID } : e.ACCOUNT_HASH_KEY ? { value: e.ACCOUNT_HASH_KEY } : undefined,
   };
 };

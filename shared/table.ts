@@ -17,6 +17,10 @@
  *
  * A connection carries `ttl` while it waits (the link, then the completion, plus the retention
  * below) and again once it is finished (inactive), so abandoned rows are removed; an active one has none.
+ *
+ * The due index is sparse: a connection carries `gsi_due` (one of a few shard names, from a hash of
+ * its id) and `due_at` (epoch ms) only while the lifecycle worker has work for it, so a run queries
+ * each shard for `due_at <= now` and reads nothing else. Sharding spreads the index's writes.
  */
 export const tableDefinition = {
   partitionKey: { name: 'pk', type: 'S' },
@@ -42,9 +46,30 @@ export const tableDefinition = {
       'completion_expires_at',
       'consent_expires_at',
       'return_url',
+      // The view's bookkeeping and what next_action is decided from.
+      'last_refreshed_at',
+      'last_fetched_at',
+      'last_error',
     ],
   },
+  dueIndex: {
+    name: 'by-due',
+    partitionKey: { name: 'gsi_due', type: 'S' },
+    sortKey: { name: 'due_at', type: 'N' },
+    /** The worker reads the item itself (consistently) before acting: the index holds keys only. */
+    projection: 'KEYS_ONLY',
+    shards: 4,
+  },
 } as const;
+
+/** The due index shard of a connection: stable, spread evenly over `dueIndex.shards`. */
+export const dueShard = (connectionId: string): string => {
+  let hash = 0;
+  for (let i = 0; i < connectionId.length; i += 1) hash = (hash * 31 + connectionId.charCodeAt(i)) >>> 0;
+  return `due#${hash % tableDefinition.dueIndex.shards}`;
+};
+
+export const dueShards = (): string[] => Array.from({ length: tableDefinition.dueIndex.shards }, (_, i) => `due#${i}`);
 
 /** How long a finished (inactive) or abandoned connection stays readable before TTL removes it. */
 export const FINISHED_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
@@ -66,6 +91,8 @@ export const createTableInput = (tableName: string) => ({
     { AttributeName: tableDefinition.partitionKey.name, AttributeType: tableDefinition.partitionKey.type },
     { AttributeName: tableDefinition.ownerIndex.partitionKey.name, AttributeType: tableDefinition.ownerIndex.partitionKey.type },
     { AttributeName: tableDefinition.ownerIndex.sortKey.name, AttributeType: tableDefinition.ownerIndex.sortKey.type },
+    { AttributeName: tableDefinition.dueIndex.partitionKey.name, AttributeType: tableDefinition.dueIndex.partitionKey.type },
+    { AttributeName: tableDefinition.dueIndex.sortKey.name, AttributeType: tableDefinition.dueIndex.sortKey.type },
   ],
   KeySchema: [{ AttributeName: tableDefinition.partitionKey.name, KeyType: 'HASH' as const }],
   GlobalSecondaryIndexes: [
@@ -76,6 +103,14 @@ export const createTableInput = (tableName: string) => ({
         { AttributeName: tableDefinition.ownerIndex.sortKey.name, KeyType: 'RANGE' as const },
       ],
       Projection: { ProjectionType: tableDefinition.ownerIndex.projection, NonKeyAttributes: [...tableDefinition.ownerIndex.nonKeyAttributes] },
+    },
+    {
+      IndexName: tableDefinition.dueIndex.name,
+      KeySchema: [
+        { AttributeName: tableDefinition.dueIndex.partitionKey.name, KeyType: 'HASH' as const },
+        { AttributeName: tableDefinition.dueIndex.sortKey.name, KeyType: 'RANGE' as const },
+      ],
+      Projection: { ProjectionType: tableDefinition.dueIndex.projection },
     },
   ],
 });

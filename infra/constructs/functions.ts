@@ -16,6 +16,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { tableDefinition } from '../../shared/table';
 import type { Capability, FunctionSpec } from '../../functions/routes';
 import { functionSpecs } from '../../functions/routes';
 import { KMS_ENCRYPTION_CONTEXT_KEYS } from '../../shared/crypto/data-keys';
@@ -34,6 +35,8 @@ export interface FunctionResources {
   clientSecretKey?: IKey | undefined;
   eventBus?: IEventBus | undefined;
   webhookSecret?: ISecret | undefined;
+  /** The key that hashes account numbers to find duplicate connections. */
+  accountHashSecret?: ISecret | undefined;
 }
 
 export interface FunctionsProps {
@@ -190,7 +193,7 @@ export const statementsFor = (capability: Capability, resources: FunctionResourc
   }
 };
 
-type PreparedCapability = 'events:publish' | 'webhookSecret:read';
+type PreparedCapability = 'events:publish' | 'webhookSecret:read' | 'dueIndex:read' | 'accountHashKey:read';
 
 /**
  * Capabilities other branches bring (the lifecycle worker's), ready before they land, so adding them to
@@ -204,6 +207,15 @@ const preparedStatements = (capability: string, resources: FunctionResources): P
     case 'webhookSecret:read':
       if (!resources.webhookSecret) throw new Error('webhookSecret:read needs the webhook secret');
       return [new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [resources.webhookSecret.secretArn] })];
+    case 'dueIndex:read':
+      // The lifecycle worker's sparse index of due connections: Query on that index only.
+      return [
+        new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${resources.table.tableArn}/index/${tableDefinition.dueIndex.name}`] }),
+        new PolicyStatement({ actions: ['kms:Decrypt', 'kms:DescribeKey'], resources: [resources.tableKey.keyArn] }),
+      ];
+    case 'accountHashKey:read':
+      if (!resources.accountHashSecret) throw new Error('accountHashKey:read needs the account-hash secret');
+      return [new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [resources.accountHashSecret.secretArn] })];
     default:
       return undefined;
   }
@@ -219,5 +231,6 @@ export const environmentFor = (uses: readonly Capability[], resources: FunctionR
   return {
     ...(names.has('events:publish') && resources.eventBus ? { EVENT_BUS_NAME: resources.eventBus.eventBusName } : {}),
     ...(names.has('webhookSecret:read') && resources.webhookSecret ? { WEBHOOK_SECRET_ID: resources.webhookSecret.secretArn } : {}),
+    ...(names.has('accountHashKey:read') && resources.accountHashSecret ? { ACCOUNT_HASH_SECRET_ID: resources.accountHashSecret.secretArn } : {}),
   };
 };

@@ -201,6 +201,7 @@ const renderSession = () => {
   $('sign-in').hidden = Boolean(user);
   $('session').hidden = !user;
   $('connections').hidden = !user;
+  $('events').hidden = !user;
   if (!user) $('details').hidden = true;
   $('who').textContent = user ?? '';
   if (user && $('extend-name').value === '') $('extend-name').value = user;
@@ -428,6 +429,35 @@ const loadConnections = async () => {
   const body = await api('GET', '/connections');
   state.connections = Array.isArray(body?.connections) ? body.connections : [];
   renderConnections();
+  await loadEvents();
+};
+
+/** The signed-in user's lifecycle events, from the local stack's in-memory list. */
+const loadEvents = async () => {
+  const response = await fetch('/__local/events', { headers: { accept: 'application/json' } });
+  if (!response.ok) return;
+  const body = await response.json();
+  const user = sessionStorage.getItem(keys.user);
+  const events = (Array.isArray(body?.events) ? body.events : []).filter((event) => event?.owner === user);
+  $('no-events').hidden = events.length > 0;
+  $('event-list').replaceChildren(
+    ...events.map((event) => {
+      const data = event.data ?? {};
+      const facts = [
+        data.status_reason ? `reason ${data.status_reason}` : undefined,
+        typeof data.days_left === 'number' ? `${data.days_left} day(s) left` : undefined,
+        data.superseded_by ? `replaced by ${String(data.superseded_by).slice(0, 8)}…` : undefined,
+      ].filter(Boolean);
+      return h('li', {}, timeOf(event.occurred_at), ' ', h('strong', {}, String(event.type)), ` on ${String(event.connection_id).slice(0, 8)}…`, facts.length ? ` (${facts.join(', ')})` : '');
+    }),
+  );
+};
+
+const moveTime = async (seconds) => {
+  const response = await fetch('/__local/clock', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_seconds: seconds }) });
+  if (!response.ok) throw new Error(`moving the clock failed (${response.status})`);
+  announce(`Time moved forward ${Math.round(seconds / 86_400)} day(s).`);
+  await loadConnections();
 };
 
 const selectConnection = async (id, { force = false } = {}) => {
@@ -617,6 +647,9 @@ const init = async () => {
     }, event.currentTarget),
   );
   $('delete').addEventListener('click', (event) => void run(deleteConnection, event.currentTarget));
+  $('refresh-events').addEventListener('click', (event) => void run(loadEvents, event.currentTarget));
+  $('advance-day').addEventListener('click', (event) => void run(() => moveTime(86_400), event.currentTarget));
+  $('advance-month').addEventListener('click', (event) => void run(() => moveTime(30 * 86_400), event.currentTarget));
   $('extend-form').addEventListener('submit', (event) => {
     event.preventDefault();
     void run(extendConsent, event.submitter);

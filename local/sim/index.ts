@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { localProcessClock } from '../../shared/clock';
+import { AdjustableClock } from '../../shared/clock';
 import { closeServer, httpOrigin, listen } from '../http';
 import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
 import { MockBankDirectory } from './bank-data';
@@ -81,7 +81,8 @@ const sendFault = (request: SimRequest, res: ServerResponse, fault: Fault & { st
 };
 
 export const startSimulator = async (options: SimulatorOptions = {}): Promise<RunningSimulator> => {
-  const clock = options.clock ?? localProcessClock;
+  // A simulator on its own keeps its own clock; the local stack hands it the one it shares.
+  const clock = options.clock ?? new AdjustableClock();
   const host = options.host ?? '127.0.0.1';
   const requestedPort = options.port ?? 3100;
   const clients = (options.clients ?? [defaultSimClient]).map((client) => ({ ...client, redirect_uris: [...client.redirect_uris] }));

@@ -8,6 +8,7 @@
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
+import { buildEvents } from '../lifecycle/events';
 import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
 import { hashState, looksLikeState, openVerifier } from './auth-state';
@@ -16,6 +17,7 @@ import { readConsentDetails, releaseSlot } from './complete-connection';
 import type { ConnectionRecord } from './connection';
 import type { TokenWrite } from './repository';
 import type { ConnectionServices, RequestBudget } from './services';
+import { transition } from './state-machine';
 import { mapUpstreamError } from './upstream-errors';
 
 /** The callback's parameters as TrueLayer sends them (the OpenAPI document shows this very schema). */
@@ -77,11 +79,11 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     // A refused re-authentication (extend) leaves the connection as it was; a refused first
     // authorization ends it.
     if (authState.purpose === 'connect') {
-      await repository.setStatus(
-        record.connectionId,
-        { status: 'inactive', reason: code === 'access_denied' ? 'user_denied' : 'authorization_failed', detail: code, onlyIfStatus: 'authorization_required' },
-        isoAt(clock.now()),
-      );
+      await repository.transition(record, code === 'access_denied' ? 'user_denied' : 'authorization_failed', {
+        now: clock.now(),
+        detail: code,
+        newEventId: services.newId,
+      });
       await releaseSlot(services, record);
     }
     services.log.info('callback carried an error', { connection_id: record.connectionId, error: code });
@@ -136,44 +138,27 @@ export const storeExchangedTokens = async (
   const now = clock.now();
   const completionCode = purpose === 'connect' ? services.newSecret() : undefined;
   const completion = completionCode ? { codeHash: hashCompletionCode(completionCode), expiresAt: isoAt(now + COMPLETION_TTL_MS) } : undefined;
-  const write: TokenWrite = {
-    tokens: sealed,
-    accessTokenExpiresAt: tokens.expiresAt,
-    status: purpose === 'connect' ? 'authorized' : 'active',
-    statusReason: null,
-    lastRefreshedAt: isoAt(now),
-    ...(completion ? { completion } : {}),
-  };
-  // The item may have moved since it was read (a refresh, a status change): retry on the newest
-  // version, since these tokens are the newest TrueLayer issued.
-  let current = record;
-  let stored: ConnectionRecord | undefined;
-  for (let attempt = 0; attempt < 5 && !stored; attempt += 1) {
+  // The status change comes from the state machine, decided on the item as it is when written: a
+  // first exchange makes it `authorized` (the owner completes it), a re-authentication (extend)
+  // makes it `active` again. The vault retries on the newest version if the item moved meanwhile.
+  const build = (current: ConnectionRecord): TokenWrite => {
     // A revoke (for either purpose), or a refused first authorization, is final: never write over it.
     if (current.status === 'inactive' && (current.statusReason === 'revoked' || purpose === 'connect')) {
       throw new ConnectionInactiveError(current.statusReason);
     }
-    if (await repository.writeTokens(current.connectionId, current.version, write, isoAt(now))) {
-      stored = {
-        ...current,
-        tokens: sealed,
-        accessTokenExpiresAt: tokens.expiresAt,
-        status: write.status ?? current.status,
-        lastRefreshedAt: write.lastRefreshedAt,
-        version: current.version + 1,
-        statusReason: undefined,
-        statusDetail: undefined,
-        leaseHolder: undefined,
-        leaseExpiresAt: undefined,
-        ...(completion ? { completionCodeHash: completion.codeHash, completionExpiresAt: completion.expiresAt, completionTries: 0 } : {}),
-      };
-      break;
-    }
-    const reread = await repository.get(current.connectionId);
-    if (!reread) throw new NotFoundError();
-    current = reread;
-  }
-  if (!stored) throw new ServiceError({ code: 'conflict', detail: 'The connection changed while the callback was processed; start again.' });
+    const step = transition(current, purpose === 'connect' ? 'code_exchanged' : 'extended', { now });
+    if (!step) throw new ServiceError({ code: 'conflict', detail: 'The connection is not waiting for this authorization; start again.' });
+    return {
+      tokens: sealed,
+      accessTokenExpiresAt: tokens.expiresAt,
+      status: step.status,
+      statusReason: null,
+      lastRefreshedAt: isoAt(now),
+      ...(completion ? { completion } : {}),
+      events: buildEvents(current, step.events, now, services.newId),
+    };
+  };
+  let stored = await vault.storeIssued(record, build);
   if (completion) {
     // The owner's pending slot now runs until the completion deadline.
     await repository.extendPendingSlot(stored.owner, stored.connectionId, Date.parse(completion.expiresAt)).catch(() => false);
@@ -187,8 +172,7 @@ export const storeExchangedTokens = async (
   }
   try {
     const details = await readConsentDetails(services, tokens.accessToken, options.deadline);
-    await repository.writeConsentDetails(stored.connectionId, details, isoAt(clock.now()));
-    stored = { ...stored, ...details };
+    stored = (await repository.writeConsentDetails(stored, details, clock.now())) ?? { ...stored, ...details };
   } catch (cause) {
     services.log.warn('tokens stored but /me failed; the consent details are read at completion', { connection_id: stored.connectionId, error: String(cause) });
   }

@@ -7,6 +7,7 @@
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { metricNames } from '../metrics';
+import { supersedeDuplicates } from '../lifecycle/duplicates';
 import { ConnectionInactiveError, ConnectionNotReadyError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 import { completionCodeMatches, MAX_COMPLETION_TRIES } from './completion-code';
@@ -36,23 +37,25 @@ export const readConsentDetails = async (
 };
 
 /**
- * Ends a connection for a reason the service decided (owner_mismatch, completion_failed,
- * not_confirmed): revokes it at TrueLayer, erases its tokens and marks it inactive. The status
- * write comes before the TrueLayer call, so once this starts nobody can read through the connection
- * even if TrueLayer is down; a failed TrueLayer revoke is logged, and the consent there lapses.
- * `onlyIfStatus` makes the write lose to a concurrent change (e.g. the owner completing just now).
+ * Ends a connection waiting for completion for a reason the service decided (owner_mismatch,
+ * completion_failed, not_confirmed): revokes it at TrueLayer, erases its tokens and marks it
+ * inactive, as the state machine's transition of that name says (with `connection.revoked`). The
+ * status write comes before the TrueLayer call, so once this starts nobody can read through the
+ * connection even if TrueLayer is down; a failed TrueLayer revoke is logged, and the consent there
+ * lapses. The write is conditional on the item read, and the transition applies only to an
+ * `authorized` connection, so it loses to a concurrent change (e.g. the owner completing just now).
  * True when this call ended it.
  */
 export const revokeForReason = async (
   services: ConnectionServices,
   record: ConnectionRecord,
   reason: Extract<StatusReason, 'owner_mismatch' | 'completion_failed' | 'not_confirmed'>,
-  options: { onlyIfStatus?: ConnectionRecord['status'] } = {},
+  options: { now?: number } = {},
 ): Promise<boolean> => {
   const { repository, clock, log } = services;
   // A list row (owner index) carries no tokens: read the item itself.
   const full = record.tokens ? record : await repository.get(record.connectionId);
-  if (!full || (options.onlyIfStatus && full.status !== options.onlyIfStatus)) return false;
+  if (full?.status !== 'authorized') return false;
   let accessToken: string | undefined;
   if (full.tokens) {
     try {
@@ -61,11 +64,7 @@ export const revokeForReason = async (
       log.warn('no access token to revoke with; the tokens are erased all the same', { connection_id: full.connectionId, error: String(error) });
     }
   }
-  const ended = await repository.setStatus(
-    full.connectionId,
-    { status: 'inactive', reason, eraseTokens: true, ...(options.onlyIfStatus ? { onlyIfStatus: options.onlyIfStatus } : {}) },
-    isoAt(clock.now()),
-  );
+  const ended = await repository.transition(full, reason, { now: options.now ?? clock.now(), newEventId: services.newId });
   if (!ended) return false;
   if (accessToken) {
     try {
@@ -79,6 +78,7 @@ export const revokeForReason = async (
   }
   await releaseSlot(services, full);
   log.info('connection revoked', { connection_id: full.connectionId, status_reason: reason });
+  await services.outbox.flushQuietly(ended.record);
   return true;
 };
 
@@ -87,9 +87,9 @@ export const revokeForReason = async (
  * to call with any record and from anywhere (a read, a list, the lifecycle worker): it does nothing
  * unless the completion deadline has passed, and loses to a completion that lands first.
  */
-export const expireUnconfirmed = async (services: ConnectionServices, record: ConnectionRecord): Promise<boolean> => {
-  if (!isUnconfirmed(record, services.clock.now())) return false;
-  return revokeForReason(services, record, 'not_confirmed', { onlyIfStatus: 'authorized' });
+export const expireUnconfirmed = async (services: ConnectionServices, record: ConnectionRecord, now = services.clock.now()): Promise<boolean> => {
+  if (!isUnconfirmed(record, now)) return false;
+  return revokeForReason(services, record, 'not_confirmed', { now });
 };
 
 /** Frees the owner's pending slot; a failure only means the slot lapses on its own. */
@@ -138,7 +138,7 @@ export const completeConnection = async (
   if (!completionCodeMatches(code, record.completionCodeHash)) {
     const tries = await repository.countCompletionFailure(record.connectionId, isoAt(now));
     if (tries !== undefined && tries >= MAX_COMPLETION_TRIES) {
-      await revokeForReason(services, record, 'completion_failed', { onlyIfStatus: 'authorized' });
+      await revokeForReason(services, record, 'completion_failed');
       throw invalidCode(`That was the ${MAX_COMPLETION_TRIES}th wrong completion code: the connection is revoked (completion_failed). Create a new connection.`, {
         status_reason: 'completion_failed',
       });
@@ -160,7 +160,15 @@ export const completeConnection = async (
       log.warn('/me failed at completion; the connection is completed without consent details', { connection_id: record.connectionId, error: String(error) });
     }
   }
-  if (!(await repository.activate(record.connectionId, record.completionCodeHash as string, now, details))) {
+  // `completed` (connection.activated) only while this code's hash is still stored and unexpired:
+  // a code works once even when two requests race.
+  const applied = await repository.transition(record, 'completed', {
+    now: clock.now(),
+    newEventId: services.newId,
+    completionCodeHash: record.completionCodeHash as string,
+    details,
+  });
+  if (!applied) {
     const current = await repository.get(record.connectionId);
     if (current?.status === 'active') throw invalidCode('This connection was just completed, and a completion code works once.');
     const after = current ? effectiveStatus(current, clock.now()) : undefined;
@@ -169,7 +177,9 @@ export const completeConnection = async (
   await releaseSlot(services, record);
   log.info('connection completed', { connection_id: record.connectionId });
   services.metrics.count(metricNames.connectionsCompleted);
-  const completed = await repository.get(record.connectionId);
-  if (!completed) throw new NotFoundError();
+  await services.outbox.flushQuietly(applied.record);
+  // One connection per owner and set of accounts: an older one to the same accounts ends superseded.
+  await supersedeDuplicates(services, applied.record);
+  const completed = (await repository.get(record.connectionId)) ?? applied.record;
   return toView(completed, clock.now());
 };

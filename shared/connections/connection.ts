@@ -21,6 +21,8 @@ export type StatusReason =
   /** Replaced by a newer connection of the same owner to the same accounts. */
   | 'superseded';
 
+import type { ConnectionEvent } from '../lifecycle/events';
+
 /** What is stored for a connection (the item, minus DynamoDB keys). */
 export interface ConnectionRecord {
   connectionId: string;
@@ -55,6 +57,15 @@ export interface ConnectionRecord {
   version: number;
   leaseHolder?: string | undefined;
   leaseExpiresAt?: number | undefined;
+  /** Last Data API answer served for it (rough: written at most once a minute). */
+  lastFetchedAt?: string | undefined;
+  lastError?: { code: string; at: string } | undefined;
+  /** Which `connection.expiring` notices (days before the end) went out for this consent. */
+  expiryNoticesSent?: number[] | undefined;
+  /** Events written with the change they report and not yet published. */
+  outbox?: ConnectionEvent[] | undefined;
+  /** Keyed hashes of the accounts' sort code + number or IBAN, to find duplicate connections. */
+  accountHashes?: string[] | undefined;
   /** While `authorized`: the sha256 (hex) of the one-time completion code, never the code. */
   completionCodeHash?: string | undefined;
   /** While `authorized`: when the owner's time to complete it runs out. */
@@ -75,6 +86,10 @@ export interface ConnectionView {
   auth_link_expires_at?: string;
   completion_expires_at?: string;
   return_url?: string;
+  last_refreshed_at?: string;
+  last_fetched_at?: string;
+  last_error?: { code: string; at: string };
+  next_action?: { action: 'reconfirm_consent'; by: string } | { action: 'reconnect' };
 }
 
 export interface EffectiveStatus {
@@ -115,5 +130,32 @@ export const toView = (record: ConnectionRecord, now: number): ConnectionView =>
     ...(record.status === 'authorization_required' ? { auth_link_expires_at: record.authLinkExpiresAt } : {}),
     ...(status === 'authorized' && record.completionExpiresAt ? { completion_expires_at: record.completionExpiresAt } : {}),
     ...(record.returnUrl ? { return_url: record.returnUrl } : {}),
+    ...(record.lastRefreshedAt ? { last_refreshed_at: record.lastRefreshedAt } : {}),
+    ...(record.lastFetchedAt ? { last_fetched_at: record.lastFetchedAt } : {}),
+    ...(record.lastError ? { last_error: { code: record.lastError.code, at: record.lastError.at } } : {}),
+    ...nextAction(record, { status, reason }, now),
   };
+};
+
+const reconfirmWindowMs = 14 * 86_400_000;
+
+/** Endings the user can undo by connecting again (not a delete, a replacement, or someone else's bank). */
+const reconnectable = new Set<StatusReason>([
+  'consent_expired',
+  'consent_revoked',
+  'refresh_rejected',
+  'refresh_lost',
+  'authorization_expired',
+  'authorization_failed',
+  'user_denied',
+  'not_confirmed',
+]);
+
+/** What the app should ask its user to do next, if anything. */
+const nextAction = (record: ConnectionRecord, effective: EffectiveStatus, now: number): Pick<ConnectionView, 'next_action'> => {
+  if (effective.status === 'inactive') return effective.reason && reconnectable.has(effective.reason) ? { next_action: { action: 'reconnect' } } : {};
+  if (effective.status === 'active' && record.consentExpiresAt && Date.parse(record.consentExpiresAt) - now <= reconfirmWindowMs) {
+    return { next_action: { action: 'reconfirm_consent', by: record.consentExpiresAt } };
+  }
+  return {};
 };

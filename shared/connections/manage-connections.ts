@@ -1,6 +1,5 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
 import { metricNames } from '../metrics';
-import { randomUUID } from 'node:crypto';
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, ConnectionNotConfirmedError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
@@ -93,56 +92,54 @@ export const extendConnection = async (
   if (!pair.refresh_token) throw cannotExtend('This connection has no refresh token (no offline_access scope), so it cannot be extended: create a new one.');
 
   const { repository, clock } = services;
-  const now = clock.now();
-  const holder = randomUUID();
-  // The extend spends the refresh token like a refresh does, so it takes the same lease, and its call
-  // gets the token-call deadline: abandoned early, TrueLayer may still rotate the pair.
-  if (!(await repository.acquireLease(record.connectionId, record.version, holder, now, services.vault.leaseMs))) {
-    throw new ServiceError({ code: 'refresh_in_progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
-  }
-  const state = services.newState();
-  // The re-authentication link carries PKCE like every auth link.
-  const verifier = services.newSecret();
-  let result;
-  try {
-    await repository.putState({
-      stateHash: hashState(state),
-      owner: record.owner,
-      connectionId: record.connectionId,
-      redirectUri: record.redirectUri,
-      purpose: 'extend',
-      expiresAt: now + STATE_TTL_MS,
-      codeVerifier: sealVerifier(state, record, verifier),
-    });
-    result = await services.data.extend({
-      refreshToken: pair.refresh_token,
-      redirectUri: record.redirectUri,
-      user: parsed.data.user,
-      state,
-      responseMode: record.responseMode,
-      deadline: Math.min(Date.now() + services.vault.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY),
-      codeChallenge: codeChallengeS256(verifier),
-    });
-  } catch (error) {
-    if (error instanceof TrueLayerError && error.outcomeUnknown) {
-      // Sent, never answered: the next refresh settles whether TrueLayer spent the stored token.
-      await repository.markRefreshOutcomeUnknown(record.connectionId, record.version, isoAt(clock.now())).catch(() => false);
-      services.log.warn('extend sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
+  // The extend spends the refresh token like a refresh does, so it takes the same lease, which the
+  // vault releases whatever happens (storing the new pair drops it too), and its call gets the
+  // token-call deadline: abandoned early, TrueLayer may still rotate the pair.
+  const leased = await services.vault.withLease(record, async () => {
+    const state = services.newState();
+    // The re-authentication link carries PKCE like every auth link.
+    const verifier = services.newSecret();
+    let result;
+    try {
+      await repository.putState({
+        stateHash: hashState(state),
+        owner: record.owner,
+        connectionId: record.connectionId,
+        redirectUri: record.redirectUri,
+        purpose: 'extend',
+        expiresAt: clock.now() + STATE_TTL_MS,
+        codeVerifier: sealVerifier(state, record, verifier),
+      });
+      result = await services.data.extend({
+        refreshToken: pair.refresh_token as string,
+        redirectUri: record.redirectUri,
+        user: parsed.data.user,
+        state,
+        responseMode: record.responseMode,
+        deadline: Math.min(Date.now() + services.vault.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY),
+        codeChallenge: codeChallengeS256(verifier),
+      });
+    } catch (error) {
+      if (error instanceof TrueLayerError && error.outcomeUnknown) {
+        // Sent, never answered: the next refresh settles whether TrueLayer spent the stored token.
+        await repository.markRefreshOutcomeUnknown(record.connectionId, record.version, isoAt(clock.now())).catch(() => false);
+        services.log.warn('extend sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
+      }
+      if (error instanceof TrueLayerError && (error.status === 401 || error.status === 422)) {
+        throw cannotExtend(error.status === 401 ? 'TrueLayer no longer knows this connection\'s refresh token: create a new connection.' : 'TrueLayer says this connection cannot be extended: create a new connection.', error);
+      }
+      throw mapUpstreamError(error);
     }
-    await repository.releaseLease(record.connectionId, holder);
-    if (error instanceof TrueLayerError && (error.status === 401 || error.status === 422)) {
-      throw cannotExtend(error.status === 401 ? 'TrueLayer no longer knows this connection\'s refresh token: create a new connection.' : 'TrueLayer says this connection cannot be extended: create a new connection.', error);
+    if (result.action === 'authentication_needed') {
+      services.log.info('extend needs the user to authenticate', { connection_id: record.connectionId });
+      return { action_needed: 'authentication_needed', user_input_link: result.userInputLink } as const;
     }
-    throw mapUpstreamError(error);
-  }
-  if (result.action === 'authentication_needed') {
-    await repository.releaseLease(record.connectionId, holder);
-    services.log.info('extend needs the user to authenticate', { connection_id: record.connectionId });
-    return { action_needed: 'authentication_needed', user_input_link: result.userInputLink };
-  }
-  const { record: stored } = await storeExchangedTokens(services, { ...record, leaseHolder: holder }, result.tokens, 'extend');
-  services.log.info('connection extended', { connection_id: record.connectionId });
-  return { status: 'active', ...(stored.consentExpiresAt ? { consent_expires_at: stored.consentExpiresAt } : {}) };
+    const { record: stored } = await storeExchangedTokens(services, record, result.tokens, 'extend');
+    services.log.info('connection extended', { connection_id: record.connectionId });
+    return { status: 'active', ...(stored.consentExpiresAt ? { consent_expires_at: stored.consentExpiresAt } : {}) } as const;
+  });
+  if (!leased) throw new ServiceError({ code: 'refresh_in_progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
+  return leased.value;
 };
 
 /** Revokes at TrueLayer with a fresh token, then erases the token blob. Safe to repeat. */
@@ -167,8 +164,10 @@ export const revokeConnection = async (services: ConnectionServices, caller: Cal
     }
   }
   if (record.status === 'inactive' && record.statusReason === 'revoked' && !record.tokens) return;
-  await repository.setStatus(record.connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, isoAt(clock.now()));
+  const current = (await repository.get(record.connectionId)) ?? record;
+  const applied = await repository.transition(current, 'revoked', { now: clock.now(), newEventId: services.newId });
   await releaseSlot(services, record);
   services.log.info('connection revoked', { connection_id: record.connectionId, status_reason: 'revoked' });
   services.metrics.count(metricNames.connectionsRevoked);
+  if (applied) await services.outbox.flushQuietly(applied.record);
 };

@@ -185,8 +185,11 @@ const fetchWithRefresh = async (
   // awaited before answering, since nothing runs once the function has returned.
   const ahead = services.vault.refreshAhead(fresh, budget);
   try {
-    return await call(fresh.accessToken);
+    const answer = await call(fresh.accessToken);
+    await noteFetch(services, fresh.record);
+    return answer;
   } catch (error) {
+    if (error instanceof TrueLayerError) await noteFetch(services, fresh.record, error.code ?? `upstream_${error.status}`);
     if (!(error instanceof TrueLayerError)) throw error;
     if (error.status === 401) {
       // A token we thought valid was refused (or just replaced by the refresh ahead): one forced
@@ -231,13 +234,20 @@ const matches = (header: string | undefined, tag: string): boolean => {
   });
 };
 
+/** For the connection's view: the last answer (at most one write a minute) and the last failure. */
+const noteFetch = async (services: ConnectionServices, record: ConnectionRecord, errorCode?: string): Promise<void> => {
+  const now = services.clock.now();
+  if (!errorCode && record.lastFetchedAt && now - Date.parse(record.lastFetchedAt) < 60_000) return;
+  await services.repository.noteFetch(record.connectionId, isoAt(now), errorCode).catch(() => undefined);
+};
+
 /** A 403 `access_denied` means the consent is gone: the connection is marked inactive. */
 const settleUpstream = async (services: ConnectionServices, record: ConnectionRecord, error: unknown): Promise<unknown> => {
   if (error instanceof TrueLayerError && error.status === 403 && error.code === 'access_denied') {
-    const now = services.clock.now();
-    const reason = record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now ? 'consent_expired' : 'consent_revoked';
-    await services.repository.setStatus(record.connectionId, { status: 'inactive', reason, detail: 'access_denied' }, isoAt(now));
-    return new ConnectionInactiveError(reason, { upstream_code: 'access_denied' });
+    // After the consent's end the state machine records it as consent_expired, not a revocation.
+    const applied = await services.repository.transition(record, 'consent_revoked', { now: services.clock.now(), detail: 'access_denied', newEventId: services.newId });
+    if (applied) await services.outbox.flushQuietly(applied.record);
+    return new ConnectionInactiveError(applied?.result.reason ?? record.statusReason ?? 'consent_revoked', { upstream_code: 'access_denied' });
   }
   return mapUpstreamError(error);
 };

@@ -13,9 +13,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DependencyUnavailableError } from '../errors';
-import { connectionKey, FINISHED_RETENTION_MS, pendingKey, stateKey, tableDefinition, ttlAt } from '../table';
+import { buildEvents, type ConnectionEvent } from '../lifecycle/events';
+import { nextDueAt } from '../lifecycle/schedule';
+import { connectionKey, dueShard, dueShards, FINISHED_RETENTION_MS, pendingKey, stateKey, tableDefinition, ttlAt } from '../table';
 import type { AuthStateRecord } from './auth-state';
 import type { ConnectionRecord, StatusReason, StoredStatus } from './connection';
+import { transition, type TransitionInput, type TransitionName, type TransitionResult } from './state-machine';
 
 type Item = Record<string, unknown>;
 
@@ -48,10 +51,33 @@ const toItem = (r: ConnectionRecord): Item => ({
   version: r.version,
   lease_holder: r.leaseHolder,
   lease_expires_at: r.leaseExpiresAt,
+  last_fetched_at: r.lastFetchedAt,
+  last_error: r.lastError,
+  expiry_notices: r.expiryNoticesSent,
+  outbox: r.outbox,
+  account_hashes: r.accountHashes,
   completion_code_hash: r.completionCodeHash,
   completion_expires_at: r.completionExpiresAt,
   completion_tries: r.completionTries,
 });
+
+const due = tableDefinition.dueIndex;
+
+/** The due index attributes for a record as it will be after a write: SET them, or REMOVE them. */
+const dueUpdate = (record: ConnectionRecord, now: number): { sets: string[]; removes: string[]; values: Record<string, unknown> } => {
+  const dueAt = nextDueAt(record, now);
+  if (dueAt === undefined) return { sets: [], removes: [due.partitionKey.name, due.sortKey.name], values: {} };
+  return {
+    sets: [`${due.partitionKey.name} = :dueShard`, `${due.sortKey.name} = :dueAt`],
+    removes: [],
+    values: { ':dueShard': dueShard(record.connectionId), ':dueAt': dueAt },
+  };
+};
+
+const dueItemFields = (record: ConnectionRecord, now: number): Item => {
+  const dueAt = nextDueAt(record, now);
+  return dueAt === undefined ? {} : { [due.partitionKey.name]: dueShard(record.connectionId), [due.sortKey.name]: dueAt };
+};
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
@@ -83,6 +109,11 @@ const fromItem = (i: Item): ConnectionRecord => ({
   version: num(i.version) ?? 0,
   leaseHolder: str(i.lease_holder),
   leaseExpiresAt: num(i.lease_expires_at),
+  lastFetchedAt: str(i.last_fetched_at),
+  lastError: i.last_error as ConnectionRecord['lastError'],
+  expiryNoticesSent: Array.isArray(i.expiry_notices) ? (i.expiry_notices as number[]) : undefined,
+  outbox: Array.isArray(i.outbox) ? (i.outbox as ConnectionEvent[]) : undefined,
+  accountHashes: Array.isArray(i.account_hashes) ? (i.account_hashes as string[]) : undefined,
   completionCodeHash: str(i.completion_code_hash),
   completionExpiresAt: str(i.completion_expires_at),
   completionTries: num(i.completion_tries),
@@ -116,9 +147,50 @@ export interface TokenWrite {
   consentExpiresAt?: string;
   lastRefreshedAt?: string;
   refreshed?: boolean;
+  /** Events reporting the change, appended to the outbox in the same write. */
+  events?: ConnectionEvent[];
   /** A first authorization: the completion code's hash and deadline (status goes to `authorized`). */
   completion?: { codeHash: string; expiresAt: string };
 }
+
+export interface AppliedTransition {
+  record: ConnectionRecord;
+  result: TransitionResult;
+  events: ConnectionEvent[];
+}
+
+/** What a status change may carry beyond the state machine's input. */
+export interface TransitionWrite extends TransitionInput {
+  newEventId: () => string;
+  /** For `expiry_notice`: every notice now counted as sent. */
+  noticesSent?: number[];
+  /**
+   * For `completed`: the completion code hash that must still be stored, unexpired, when the write
+   * lands (a condition of the write), so a code works once even when two requests race.
+   */
+  completionCodeHash?: string;
+  /** For `completed`: what /me said about the consent, written with the change. */
+  details?: ConsentDetails;
+}
+
+const definedDetails = (details: ConsentDetails | undefined): Partial<ConnectionRecord> => {
+  const out: Partial<ConnectionRecord> = {};
+  if (details?.provider !== undefined) out.provider = details.provider;
+  if (details?.credentialsId !== undefined) out.credentialsId = details.credentialsId;
+  if (details?.consentCreatedAt !== undefined) out.consentCreatedAt = details.consentCreatedAt;
+  if (details?.consentExpiresAt !== undefined) out.consentExpiresAt = details.consentExpiresAt;
+  return out;
+};
+
+const detailFields = (details: ConsentDetails | undefined): Array<[string, unknown]> =>
+  (
+    [
+      ['provider', details?.provider],
+      ['credentials_id', details?.credentialsId],
+      ['consent_created_at', details?.consentCreatedAt],
+      ['consent_expires_at', details?.consentExpiresAt],
+    ] as Array<[string, unknown]>
+  ).filter(([, value]) => value !== undefined);
 
 const isConditionFailure = (error: unknown): boolean =>
   error instanceof ConditionalCheckFailedException ||
@@ -131,6 +203,13 @@ const isUnavailable = (error: unknown): boolean => {
   const status = e?.$metadata?.httpStatusCode;
   return status === undefined || status >= 500 || Boolean(e.$retryable) || throttling.has(e.name ?? '');
 };
+
+/** The completion code `codeHash` is the one stored, and its deadline has not passed. */
+const completionHolds = (record: ConnectionRecord, codeHash: string, now: number): boolean =>
+  record.status === 'authorized' &&
+  record.completionCodeHash === codeHash &&
+  record.completionExpiresAt !== undefined &&
+  Date.parse(record.completionExpiresAt) > now;
 
 export class ConnectionRepository {
   private readonly doc: DynamoDBDocumentClient;
@@ -173,7 +252,11 @@ export class ConnectionRepository {
         new PutCommand({
           TableName: this.table,
           // An abandoned link leaves a row that TTL removes in time; the callback moves it on.
-          Item: { ...toItem(record), [tableDefinition.ttlAttribute]: ttlAt(Date.parse(record.authLinkExpiresAt) + FINISHED_RETENTION_MS) },
+          Item: {
+            ...toItem(record),
+            ...dueItemFields(record, Date.parse(record.createdAt)),
+            [tableDefinition.ttlAttribute]: ttlAt(Date.parse(record.authLinkExpiresAt) + FINISHED_RETENTION_MS),
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       ),
@@ -268,53 +351,231 @@ export class ConnectionRepository {
   }
 
   /**
-   * Status-only change (deny, inactive, revoked); bumps the version so an in-flight token write
-   * cannot land after it. Never writes over a revoke. False when its conditions did not hold.
+   * Makes the status change the state machine decides for `name`, with the events it reports
+   * appended to the outbox in the same write. Conditional on the version read, so the change is
+   * decided on what is stored; when the item moved on, it is re-read and decided again. Undefined
+   * when the change does not apply (e.g. the connection was revoked meanwhile) or the item is gone.
+   * Bumps the version so an in-flight token write cannot land after it. A connection that leaves
+   * `authorized` loses its completion code; one that ends gets a `ttl` (kept readable a while).
    */
-  async setStatus(
-    connectionId: string,
-    change: { status: StoredStatus; reason?: StatusReason; detail?: string; eraseTokens?: boolean; onlyIfStatus?: StoredStatus },
-    nowIso: string,
+  async transition(record: ConnectionRecord, name: TransitionName, input: TransitionWrite): Promise<AppliedTransition | undefined> {
+    let current: ConnectionRecord | undefined = record;
+    for (let attempt = 0; attempt < 5 && current; attempt += 1) {
+      if (input.completionCodeHash !== undefined && !completionHolds(current, input.completionCodeHash, input.now)) return undefined;
+      const updated: ConnectionRecord = { ...current, ...definedDetails(input.details) };
+      const result = transition(updated, name, input);
+      if (!result) return undefined;
+      const events = buildEvents(current, result.events, input.now, input.newEventId);
+      const next: ConnectionRecord = {
+        ...updated,
+        status: result.status,
+        statusReason: result.reason,
+        statusDetail: result.changesStatus ? result.detail : current.statusDetail,
+        updatedAt: new Date(input.now).toISOString(),
+        version: current.version + 1,
+        ...(result.eraseTokens
+          ? { tokens: undefined, accessTokenExpiresAt: undefined, leaseHolder: undefined, leaseExpiresAt: undefined, refreshOutcomeUnknownAt: undefined }
+          : {}),
+        ...(result.status === 'authorized' ? {} : { completionCodeHash: undefined, completionExpiresAt: undefined, completionTries: undefined }),
+        ...(input.noticesSent ? { expiryNoticesSent: [...new Set([...(current.expiryNoticesSent ?? []), ...input.noticesSent])].sort((a, b) => b - a) } : {}),
+        outbox: [...(current.outbox ?? []), ...events],
+      };
+      if (await this.writeTransition(current, next, result, events, input)) return { record: next, result, events };
+      current = await this.get(record.connectionId);
+    }
+    return undefined;
+  }
+
+  private async writeTransition(
+    before: ConnectionRecord,
+    next: ConnectionRecord,
+    result: TransitionResult,
+    events: ConnectionEvent[],
+    input: TransitionWrite,
   ): Promise<boolean> {
+    const { now } = input;
     const sets = ['#s = :s', 'updated_at = :u', 'version = version + :one'];
     const removes: string[] = [];
-    const values: Record<string, unknown> = { ':s': change.status, ':u': nowIso, ':one': 1 };
-    if (change.reason) {
+    const names: Record<string, string> = { '#s': 'status' };
+    const values: Record<string, unknown> = { ':s': next.status, ':u': next.updatedAt, ':one': 1, ':v': before.version };
+    for (const [name, value] of detailFields(input.details)) {
+      sets.push(`#${name} = :${name}`);
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+    }
+    if (next.statusReason) {
       sets.push('status_reason = :r');
-      values[':r'] = change.reason;
+      values[':r'] = next.statusReason;
     } else removes.push('status_reason');
-    if (change.detail) {
-      sets.push('status_detail = :d');
-      values[':d'] = change.detail;
-    } else removes.push('status_detail');
-    if (change.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
-    if (change.status === 'inactive') {
-      // A finished connection stays readable for a while, then TTL removes it; its completion code is void.
-      sets.push('#ttl = :ttl');
-      values[':ttl'] = ttlAt(Date.parse(nowIso) + FINISHED_RETENTION_MS);
+    if (result.changesStatus) {
+      if (next.statusDetail) {
+        sets.push('status_detail = :d');
+        values[':d'] = next.statusDetail;
+      } else removes.push('status_detail');
+    }
+    if (result.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
+    // Out of `authorized` (completed, or ended), the completion code is void.
+    if (next.status !== 'authorized' && (before.completionCodeHash !== undefined || before.completionExpiresAt !== undefined)) {
       removes.push('completion_code_hash', 'completion_expires_at', 'completion_tries');
     }
-    let condition = 'attribute_exists(pk)';
-    // A revoke is final: no later status change (a refresh refused, a 403 seen by a request that
-    // raced the delete) may write over it.
-    if (change.reason !== 'revoked') {
-      condition += ' AND NOT (#s = :inactive AND status_reason = :revoked)';
-      values[':inactive'] = 'inactive';
-      values[':revoked'] = 'revoked';
+    if (next.status === 'inactive' && result.changesStatus) {
+      // A finished connection stays readable for a while, then TTL removes it.
+      sets.push('#ttl = :ttl');
+      names['#ttl'] = tableDefinition.ttlAttribute;
+      values[':ttl'] = ttlAt(now + FINISHED_RETENTION_MS);
+    } else if (next.status === 'active' && before.status !== 'active') {
+      // An active connection lives until it ends: no ttl.
+      removes.push('#ttl');
+      names['#ttl'] = tableDefinition.ttlAttribute;
     }
-    if (change.onlyIfStatus) {
-      condition += ' AND #s = :only';
-      values[':only'] = change.onlyIfStatus;
+    let condition = 'attribute_exists(pk) AND version = :v';
+    if (input.completionCodeHash !== undefined) {
+      condition += ' AND completion_code_hash = :ch AND completion_expires_at > :nowIso';
+      values[':ch'] = input.completionCodeHash;
+      values[':nowIso'] = new Date(now).toISOString();
     }
+    if (next.expiryNoticesSent !== before.expiryNoticesSent && next.expiryNoticesSent) {
+      sets.push('expiry_notices = :notices');
+      values[':notices'] = next.expiryNoticesSent;
+    }
+    if (events.length) {
+      sets.push('outbox = list_append(if_not_exists(outbox, :empty), :events)');
+      values[':empty'] = [];
+      values[':events'] = events;
+    }
+    const dueChange = dueUpdate(next, now);
+    sets.push(...dueChange.sets);
+    removes.push(...dueChange.removes);
+    Object.assign(values, dueChange.values);
     return this.conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
+          Key: { pk: connectionKey(before.connectionId) },
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: condition,
-          ExpressionAttributeNames: { '#s': 'status', ...(change.status === 'inactive' ? { '#ttl': tableDefinition.ttlAttribute } : {}) },
+          ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Drops the first outbox event once it is published: only if it is still first, and only if the
+   * item is still the version read, since the due time written with it is computed from that.
+   */
+  async removePublished(record: ConnectionRecord, eventId: string, now: number): Promise<boolean> {
+    const rest = (record.outbox ?? []).slice(1);
+    const dueChange = dueUpdate({ ...record, outbox: rest }, now);
+    const sets = dueChange.sets;
+    const removes = ['outbox[0]', ...dueChange.removes];
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(record.connectionId) },
+          UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}`,
+          ConditionExpression: 'outbox[0].event_id = :id AND version = :v',
+          ExpressionAttributeValues: { ':id': eventId, ':v': record.version, ...dueChange.values },
+        }),
+      ),
+    );
+  }
+
+  /** Rewrites the due time from the item as read (nothing else changes); false if it moved on. */
+  async reschedule(record: ConnectionRecord, now: number): Promise<boolean> {
+    const dueChange = dueUpdate(record, now);
+    return this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(record.connectionId) },
+          UpdateExpression: [dueChange.sets.length ? `SET ${dueChange.sets.join(', ')}` : '', dueChange.removes.length ? `REMOVE ${dueChange.removes.join(', ')}` : '']
+            .filter(Boolean)
+            .join(' '),
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': record.version, ...dueChange.values },
+        }),
+      ),
+    );
+  }
+
+  /** Ids of connections due at or before `now`, from every shard of the sparse due index. */
+  async dueConnectionIds(now: number, limit = Number.POSITIVE_INFINITY): Promise<{ ids: string[]; itemsRead: number }> {
+    const ids: string[] = [];
+    let itemsRead = 0;
+    for (const shard of dueShards()) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await this.send(() =>
+          this.doc.send(
+            new QueryCommand({
+              TableName: this.table,
+              IndexName: due.name,
+              KeyConditionExpression: '#p = :p AND #d <= :now',
+              ExpressionAttributeNames: { '#p': due.partitionKey.name, '#d': due.sortKey.name },
+              ExpressionAttributeValues: { ':p': shard, ':now': now },
+              ExclusiveStartKey: start,
+            }),
+          ),
+        );
+        itemsRead += out.Items?.length ?? 0;
+        for (const item of out.Items ?? []) ids.push(String(item.pk).slice('conn#'.length));
+        start = out.LastEvaluatedKey;
+      } while (start && ids.length < limit);
+    }
+    return { ids, itemsRead };
+  }
+
+  /** The earliest due time after `after` (exclusive) and at or before `until`, if any. */
+  async nextDueTime(after: number, until: number): Promise<number | undefined> {
+    if (after + 1 > until) return undefined;
+    let earliest: number | undefined;
+    for (const shard of dueShards()) {
+      const out = await this.send(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: due.name,
+            KeyConditionExpression: '#p = :p AND #d BETWEEN :after AND :until',
+            ExpressionAttributeNames: { '#p': due.partitionKey.name, '#d': due.sortKey.name },
+            ExpressionAttributeValues: { ':p': shard, ':after': after + 1, ':until': until },
+            Limit: 1,
+          }),
+        ),
+      );
+      const first = out.Items?.[0]?.[due.sortKey.name];
+      if (typeof first === 'number' && (earliest === undefined || first < earliest)) earliest = first;
+    }
+    return earliest;
+  }
+
+  /** Notes a Data API answer or failure for the view; plain bookkeeping, no version change. */
+  async noteFetch(connectionId: string, nowIso: string, error?: string): Promise<void> {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: error ? 'SET last_error = :e' : 'SET last_fetched_at = :t',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: error ? { ':e': { code: error, at: nowIso } } : { ':t': nowIso },
+        }),
+      ),
+    );
+  }
+
+  /** Stores the keyed hashes of a connection's accounts (never the numbers themselves). */
+  async setAccountHashes(connectionId: string, hashes: string[]): Promise<void> {
+    await this.conditional(() =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: connectionKey(connectionId) },
+          UpdateExpression: 'SET account_hashes = :h',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':h': hashes },
         }),
       ),
     );
@@ -376,16 +637,11 @@ export class ConnectionRepository {
    * still the one read and, when a lease holder is given, the lease is still ours. Bumps the version,
    * drops the lease, and clears an unknown refresh outcome (the pair stored now is known good).
    */
-  async writeTokens(
-    connectionId: string,
-    expectedVersion: number,
-    write: TokenWrite,
-    nowIso: string,
-    leaseHolder?: string,
-  ): Promise<boolean> {
+  async writeTokens(record: ConnectionRecord, write: TokenWrite, now: number, leaseHolder?: string): Promise<boolean> {
+    const nowIso = new Date(now).toISOString();
     const sets = ['tokens = :t', 'access_token_expires_at = :e', 'updated_at = :u', 'version = version + :one'];
     const removes = ['lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at'];
-    const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': expectedVersion };
+    const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': record.version };
     const optional: Array<[string, unknown]> = [
       ['status', write.status],
       ['provider', write.provider],
@@ -402,25 +658,52 @@ export class ConnectionRepository {
     if (write.statusReason === null) removes.push('status_reason', 'status_detail');
     if (write.refreshed) sets.push('refresh_count = if_not_exists(refresh_count, :zero) + :one');
     if (write.refreshed) values[':zero'] = 0;
+    // A new consent gets its own expiry notices.
+    const newConsent = write.consentExpiresAt !== undefined && write.consentExpiresAt !== record.consentExpiresAt;
+    if (newConsent) removes.push('expiry_notices');
+    if (write.events?.length) {
+      sets.push('outbox = list_append(if_not_exists(outbox, :empty), :events)');
+      values[':empty'] = [];
+      values[':events'] = write.events;
+    }
+    const after: ConnectionRecord = {
+      ...record,
+      tokens: write.tokens,
+      status: write.status ?? record.status,
+      consentExpiresAt: write.consentExpiresAt ?? record.consentExpiresAt,
+      lastRefreshedAt: write.lastRefreshedAt ?? record.lastRefreshedAt,
+      expiryNoticesSent: newConsent ? undefined : record.expiryNoticesSent,
+      outbox: [...(record.outbox ?? []), ...(write.events ?? [])],
+      ...(write.completion ? { completionCodeHash: write.completion.codeHash, completionExpiresAt: write.completion.expiresAt, completionTries: 0 } : {}),
+    };
+    const dueChange = dueUpdate(after, now);
+    sets.push(...dueChange.sets);
+    removes.push(...dueChange.removes);
+    Object.assign(values, dueChange.values);
+    const names: Record<string, string> = {};
     if (write.completion) {
       sets.push('completion_code_hash = :ch', 'completion_expires_at = :ce', 'completion_tries = :zero', '#ttl = :ttl');
       values[':ch'] = write.completion.codeHash;
       values[':ce'] = write.completion.expiresAt;
       values[':zero'] = 0;
       values[':ttl'] = ttlAt(Date.parse(write.completion.expiresAt) + FINISHED_RETENTION_MS);
+      names['#ttl'] = tableDefinition.ttlAttribute;
+    } else if (write.status === 'active' && record.status !== 'active') {
+      // Revived by a re-authentication: an active connection has no ttl.
+      removes.push('#ttl');
+      names['#ttl'] = tableDefinition.ttlAttribute;
     }
     let condition = 'version = :v';
     if (leaseHolder) {
       condition += ' AND lease_holder = :h';
       values[':h'] = leaseHolder;
     }
-    const names: Record<string, string> = write.completion ? { '#ttl': tableDefinition.ttlAttribute } : {};
     for (const [name, value] of optional) if (value !== undefined) names[`#${name}`] = name;
     return this.conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
+          Key: { pk: connectionKey(record.connectionId) },
           UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
           ConditionExpression: condition,
           ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
@@ -430,34 +713,55 @@ export class ConnectionRepository {
     );
   }
 
-  /** What /me said, written after the tokens; never over a finished connection. */
-  async writeConsentDetails(connectionId: string, details: ConsentDetails, nowIso: string): Promise<boolean> {
-    const fields: Array<[string, unknown]> = [
-      ['provider', details.provider],
-      ['credentials_id', details.credentialsId],
-      ['consent_created_at', details.consentCreatedAt],
-      ['consent_expires_at', details.consentExpiresAt],
-    ];
-    const present = fields.filter(([, value]) => value !== undefined);
-    if (present.length === 0) return true;
-    const names: Record<string, string> = { '#s': 'status' };
-    const values: Record<string, unknown> = { ':u': nowIso, ':inactive': 'inactive' };
-    for (const [name, value] of present) {
-      names[`#${name}`] = name;
-      values[`:${name}`] = value;
+  /**
+   * What /me said, written after the tokens; never over a finished connection. Conditional on the
+   * version (and bumps it) since the due time and the expiry notices follow the consent's end: a
+   * new end gets its own notices. Re-reads and retries if the item moved; the record as written,
+   * or undefined when it is gone or finished.
+   */
+  async writeConsentDetails(record: ConnectionRecord, details: ConsentDetails, now: number): Promise<ConnectionRecord | undefined> {
+    const fields = detailFields(details);
+    let current: ConnectionRecord | undefined = record;
+    for (let attempt = 0; attempt < 3 && current && current.status !== 'inactive'; attempt += 1) {
+      if (fields.length === 0) return current;
+      const before: ConnectionRecord = current;
+      const newConsent = details.consentExpiresAt !== undefined && details.consentExpiresAt !== before.consentExpiresAt;
+      const after: ConnectionRecord = {
+        ...before,
+        ...definedDetails(details),
+        updatedAt: new Date(now).toISOString(),
+        version: before.version + 1,
+        ...(newConsent ? { expiryNoticesSent: undefined } : {}),
+      };
+      const names: Record<string, string> = { '#s': 'status' };
+      const values: Record<string, unknown> = { ':u': after.updatedAt, ':inactive': 'inactive', ':v': before.version, ':one': 1 };
+      const sets = ['updated_at = :u', 'version = version + :one'];
+      const removes: string[] = newConsent ? ['expiry_notices'] : [];
+      for (const [name, value] of fields) {
+        names[`#${name}`] = name;
+        values[`:${name}`] = value;
+        sets.push(`#${name} = :${name}`);
+      }
+      const dueChange = dueUpdate(after, now);
+      sets.push(...dueChange.sets);
+      removes.push(...dueChange.removes);
+      Object.assign(values, dueChange.values);
+      const written = await this.conditional(() =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: connectionKey(before.connectionId) },
+            UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+            ConditionExpression: 'attribute_exists(pk) AND #s <> :inactive AND version = :v',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        ),
+      );
+      if (written) return after;
+      current = await this.get(before.connectionId);
     }
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: `SET ${present.map(([name]) => `#${name} = :${name}`).join(', ')}, updated_at = :u`,
-          ConditionExpression: 'attribute_exists(pk) AND #s <> :inactive',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
+    return undefined;
   }
 
   /**
@@ -484,46 +788,6 @@ export class ConnectionRepository {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
-  }
-
-  /**
-   * The owner's completion: `authorized` → `active`, only while the same code hash is stored and
-   * unexpired, so a code works once even when two requests race. Clears the code and the ttl.
-   */
-  async activate(connectionId: string, codeHash: string, now: number, details: ConsentDetails = {}): Promise<boolean> {
-    const names: Record<string, string> = { '#s': 'status', '#ttl': tableDefinition.ttlAttribute };
-    const values: Record<string, unknown> = {
-      ':active': 'active',
-      ':authorized': 'authorized',
-      ':h': codeHash,
-      ':u': new Date(now).toISOString(),
-      ':now': new Date(now).toISOString(),
-      ':one': 1,
-    };
-    const sets = ['#s = :active', 'updated_at = :u', 'version = version + :one'];
-    for (const [name, value] of Object.entries({
-      provider: details.provider,
-      credentials_id: details.credentialsId,
-      consent_created_at: details.consentCreatedAt,
-      consent_expires_at: details.consentExpiresAt,
-    })) {
-      if (value === undefined) continue;
-      names[`#${name}`] = name;
-      values[`:${name}`] = value;
-      sets.push(`#${name} = :${name}`);
-    }
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: `SET ${sets.join(', ')} REMOVE completion_code_hash, completion_expires_at, completion_tries, status_reason, status_detail, #ttl`,
-          ConditionExpression: '#s = :authorized AND completion_code_hash = :h AND completion_expires_at > :now',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
   }
 
   /**

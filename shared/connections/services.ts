@@ -5,6 +5,7 @@ import type { TokenCipher } from '../crypto/token-cipher';
 import type { MetricsPort } from '../metrics';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import type { TrueLayerDataClient } from '../truelayer/data-client';
+import type { Outbox } from '../lifecycle/outbox';
 import type { ConnectionRepository } from './repository';
 import type { TokenVault } from './token-vault';
 
@@ -27,6 +28,10 @@ export interface ConnectionServices {
   metrics: MetricsPort;
   newId: () => string;
   newState: () => string;
+  /** Publishes what a state change put in the outbox (best effort in the request path). */
+  outbox: Outbox;
+  /** The key account numbers are hashed with to find duplicates; undefined when none is configured. */
+  accountHashKey?: () => Promise<string | undefined>;
   /** 32 random bytes, base64url: PKCE verifiers and completion codes (a test may fix them). */
   newSecret: () => string;
 }

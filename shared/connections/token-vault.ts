@@ -13,9 +13,10 @@ import { metricNames, noMetrics, type MetricsPort } from '../metrics';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import { TrueLayerError } from '../truelayer/errors';
 import { refreshLeaseMsFor } from '../config';
-import { effectiveStatus, type ConnectionRecord, type StatusReason } from './connection';
-import type { ConnectionRepository } from './repository';
+import { effectiveStatus, type ConnectionRecord } from './connection';
+import type { ConnectionRepository, TokenWrite } from './repository';
 import type { RequestBudget } from './services';
+import type { TransitionName } from './state-machine';
 import { mapUpstreamError } from './upstream-errors';
 
 export interface TokenPair {
@@ -32,6 +33,10 @@ export interface TokenVaultOptions {
   tokenTimeoutMs?: number;
   /** Longer than one refresh call can take, so a live holder never loses its lease. Default: derived from `tokenTimeoutMs`. */
   leaseMs?: number;
+  /** Ids for the events a status change emits. */
+  newEventId?: () => string;
+  /** Publishes what a status change put in the outbox, best effort (the worker publishes the rest). */
+  afterTransition?: (record: ConnectionRecord) => Promise<void>;
   /** Refresh this long before the access token's expiry. */
   skewMs?: number;
   /** A read finding the token this close to expiry refreshes it alongside its data call (`refreshAhead`); 0: never. */
@@ -52,6 +57,8 @@ export interface FreshToken {
 export interface FreshTokenOptions extends RequestBudget {
   /** TrueLayer just answered 401 to this token: return another one. */
   rejectedToken?: string;
+  /** Refresh unless a refresh happened after this (epoch ms), even if the access token is still valid. */
+  refreshedAfter?: number;
 }
 
 /** Most a client is told to wait before asking again while another request refreshes. */
@@ -111,12 +118,12 @@ export class TokenVault {
       const now = clock.now();
       this.assertUsable(current, now);
       const pair = await this.open(current);
-      const stillValid = (current.accessTokenExpiresAt ?? 0) - this.skewMs > now && pair.access_token !== options.rejectedToken;
+      const refreshedRecently = options.refreshedAfter === undefined || Date.parse(current.lastRefreshedAt ?? '') > options.refreshedAfter;
+      const stillValid = (current.accessTokenExpiresAt ?? 0) - this.skewMs > now && pair.access_token !== options.rejectedToken && refreshedRecently;
       if (stillValid) return { accessToken: pair.access_token, record: current };
       if (!pair.refresh_token) {
-        return this.refreshRefused(current, 'refresh_rejected', 'no_refresh_token', {
-          detail: 'the connection was made without offline_access, so its access cannot be renewed',
-        });
+        const reason = await this.end(current, 'refresh_refused', 'no_refresh_token');
+        throw new ConnectionInactiveError(reason, { detail: 'the connection was made without offline_access, so its access cannot be renewed' });
       }
       // A live lease seen in the item just read means someone is refreshing: no write to try.
       const leaseLive = (current.leaseExpiresAt ?? 0) > now;
@@ -132,6 +139,80 @@ export class TokenVault {
       if (!reread) throw new NotFoundError();
       current = reread;
     }
+  }
+
+  /**
+   * A refresh whether or not the access token is still valid, unless one happened after
+   * `refreshedAfter`: keeps the refresh token from dying unused (TrueLayer drops it after 30 days).
+   */
+  keepAlive(record: ConnectionRecord, refreshedAfter: number): Promise<FreshToken> {
+    return this.freshAccessToken(record, { refreshedAfter });
+  }
+
+  /** Ends the connection as the state machine says for `name`; returns the reason now stored. */
+  private async end(record: ConnectionRecord, name: TransitionName, detail: string): Promise<ConnectionRecord['statusReason']> {
+    const now = this.options.clock.now();
+    const applied = await this.options.repository.transition(record, name, { now, detail, newEventId: this.options.newEventId ?? randomUUID });
+    if (!applied) {
+      const reread = await this.options.repository.get(record.connectionId);
+      return reread?.statusReason ?? 'revoked';
+    }
+    await this.options.afterTransition?.(applied.record);
+    return applied.result.reason;
+  }
+
+  /**
+   * Runs `work` holding the refresh lease (anything that spends the refresh token takes it), and
+   * releases it whatever happens; a write of tokens under the lease drops it itself. Undefined when
+   * someone else holds it or the item moved on.
+   */
+  async withLease<T>(record: ConnectionRecord, work: (holder: string) => Promise<T>): Promise<{ value: T } | undefined> {
+    const holder = randomUUID();
+    if (!(await this.options.repository.acquireLease(record.connectionId, record.version, holder, this.options.clock.now(), this.leaseMs))) return undefined;
+    try {
+      return { value: await work(holder) };
+    } finally {
+      await this.options.repository.releaseLease(record.connectionId, holder).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Stores a token pair TrueLayer just issued (a code exchange or an extend), with the status
+   * change it makes. The item may have moved since it was read (a refresh, a status change): the
+   * write is retried on the newest version, since these tokens are the newest TrueLayer issued.
+   * `build` decides the write from the current record, or throws to store nothing.
+   */
+  async storeIssued(record: ConnectionRecord, build: (current: ConnectionRecord) => TokenWrite): Promise<ConnectionRecord> {
+    const { repository, clock } = this.options;
+    let current = record;
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const write = build(current);
+      const now = clock.now();
+      if (await this.persistently(() => repository.writeTokens(current, write, now))) {
+        const { events, completion, refreshed: _refreshed, statusReason: _reason, ...fields } = write;
+        const newConsent = write.consentExpiresAt !== undefined && write.consentExpiresAt !== current.consentExpiresAt;
+        const stored: ConnectionRecord = {
+          ...current,
+          ...fields,
+          status: write.status ?? current.status,
+          version: current.version + 1,
+          statusReason: write.statusReason === null ? undefined : current.statusReason,
+          statusDetail: write.statusReason === null ? undefined : current.statusDetail,
+          outbox: [...(current.outbox ?? []), ...(events ?? [])],
+          ...(completion ? { completionCodeHash: completion.codeHash, completionExpiresAt: completion.expiresAt, completionTries: 0 } : {}),
+          ...(newConsent ? { expiryNoticesSent: undefined } : {}),
+          refreshOutcomeUnknownAt: undefined,
+          leaseHolder: undefined,
+          leaseExpiresAt: undefined,
+        };
+        if (write.events?.length) await this.options.afterTransition?.(stored);
+        return stored;
+      }
+      const reread = await repository.get(current.connectionId);
+      if (!reread) throw new NotFoundError();
+      current = reread;
+    }
+    throw new ServiceError({ code: 'conflict', detail: 'The connection changed while its new tokens were stored; start again.' });
   }
 
   /**
@@ -172,15 +253,6 @@ export class TokenVault {
       detail: 'Another request is refreshing this connection\'s token; try again shortly.',
       headers: { 'retry-after': String(retryAfter) },
     });
-  }
-
-  /**
-   * The one place a refused refresh ends a connection: status `inactive` with its reason. The
-   * `connection.refresh_failed` event belongs beside this write.
-   */
-  private async refreshRefused(record: ConnectionRecord, reason: StatusReason, detail: string, extra: Record<string, unknown>): Promise<never> {
-    await this.options.repository.setStatus(record.connectionId, { status: 'inactive', reason, detail }, isoAt(this.options.clock.now()));
-    throw new ConnectionInactiveError(reason, extra);
   }
 
   private assertUsable(record: ConnectionRecord, now: number): void {
@@ -227,12 +299,12 @@ export class TokenVault {
     } catch (error) {
       if (error instanceof TrueLayerError && error.status === 400 && error.code === 'invalid_grant') {
         (this.options.metrics ?? noMetrics).count(metricNames.refreshes, { Outcome: 'refused' });
-        const now = clock.now();
+        await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
         // After a refresh that went unanswered, a refused stored token means TrueLayer did rotate it
-        // then: the pair was lost in flight, not refused by the bank.
-        const reason: StatusReason =
-          record.consentExpiresAt && Date.parse(record.consentExpiresAt) <= now ? 'consent_expired' : record.refreshOutcomeUnknownAt ? 'refresh_lost' : 'refresh_rejected';
-        return this.refreshRefused(record, reason, 'invalid_grant', { upstream_code: 'invalid_grant' });
+        // then: the pair was lost in flight, not refused by the bank. The state machine calls a
+        // refusal after the consent's end what it is: the consent ended.
+        const reason = await this.end(record, record.refreshOutcomeUnknownAt ? 'refresh_lost' : 'refresh_refused', 'invalid_grant');
+        throw new ConnectionInactiveError(reason, { upstream_code: 'invalid_grant' });
       }
       if (error instanceof TrueLayerError && error.outcomeUnknown) {
         const at = isoAt(clock.now());
@@ -247,7 +319,7 @@ export class TokenVault {
           return this.refreshUnderLease({ ...record, refreshOutcomeUnknownAt: at }, pair, holder, budget, leaseTakenAt);
         }
       }
-      await repository.releaseLease(record.connectionId, holder);
+      await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
       throw mapUpstreamError(error);
     }
     (this.options.metrics ?? noMetrics).count(metricNames.refreshes, { Outcome: 'ok' });
@@ -256,16 +328,28 @@ export class TokenVault {
     const tokens = await this.seal(record, next);
     const now = clock.now();
     const write = { tokens, accessTokenExpiresAt: refreshed.expiresAt, lastRefreshedAt: isoAt(now), refreshed: true };
-    if (await this.persistently(() => repository.writeTokens(record.connectionId, record.version, write, isoAt(now), holder))) {
-      return { accessToken: next.access_token, record: { ...record, tokens, accessTokenExpiresAt: refreshed.expiresAt, version: record.version + 1, leaseHolder: undefined, leaseExpiresAt: undefined } };
+    if (await this.persistently(() => repository.writeTokens(record, write, now, holder))) {
+      return {
+        accessToken: next.access_token,
+        record: {
+          ...record,
+          tokens,
+          accessTokenExpiresAt: refreshed.expiresAt,
+          lastRefreshedAt: write.lastRefreshedAt,
+          refreshOutcomeUnknownAt: undefined,
+          version: record.version + 1,
+          leaseHolder: undefined,
+          leaseExpiresAt: undefined,
+        },
+      };
     }
     // The lease was lost while we refreshed. Our pair is the newest TrueLayer issued, so it must be
     // stored unless the connection was revoked or deactivated meanwhile.
     const reread = await repository.get(record.connectionId);
     if (!reread) throw new NotFoundError();
     if (reread.status === 'inactive' || !reread.tokens) throw new ConnectionInactiveError(reread.statusReason);
-    if (await this.persistently(() => repository.writeTokens(record.connectionId, reread.version, write, isoAt(now)))) {
-      return { accessToken: next.access_token, record: { ...reread, tokens, accessTokenExpiresAt: refreshed.expiresAt, version: reread.version + 1 } };
+    if (await this.persistently(() => repository.writeTokens(reread, write, now))) {
+      return { accessToken: next.access_token, record: { ...reread, tokens, accessTokenExpiresAt: refreshed.expiresAt, lastRefreshedAt: write.lastRefreshedAt, version: reread.version + 1 } };
     }
     this.options.log?.('refreshed tokens could not be stored after the lease was lost', { connection_id: record.connectionId });
     return { accessToken: next.access_token, record: reread };

@@ -42,10 +42,16 @@ describe('status changes', () => {
       connectionId, owner: 'alice', status: 'active', scopes: ['accounts'], providers: 'uk-cs-mock', responseMode: 'query',
       redirectUri: 'http://127.0.0.1:3000/callback', createdAt: now, updatedAt: now, authLinkExpiresAt: now, refreshCount: 0, version: 0,
     });
-    expect(await repository.setStatus(connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, now)).toBe(true);
-    expect(await repository.setStatus(connectionId, { status: 'inactive', reason: 'refresh_rejected', detail: 'invalid_grant' }, now)).toBe(false);
+    const input = { now: Date.parse(now), newEventId: () => crypto.randomUUID() };
+    const stale = (await repository.get(connectionId))!;
+    const revoked = await repository.transition(stale, 'revoked', input);
+    expect(revoked?.record).toMatchObject({ status: 'inactive', statusReason: 'revoked' });
+    expect(revoked?.events.map((event) => event.type)).toEqual(['connection.revoked']);
+    // Decided on the stale read, re-read, refused: a revoke is final.
+    expect(await repository.transition(stale, 'refresh_refused', { ...input, detail: 'invalid_grant' })).toBeUndefined();
     expect(await repository.get(connectionId)).toMatchObject({ status: 'inactive', statusReason: 'revoked' });
-    // Repeating the revoke itself is fine.
-    expect(await repository.setStatus(connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, now)).toBe(true);
+    // Repeating the revoke changes nothing and emits nothing more.
+    expect(await repository.transition(stale, 'revoked', input)).toBeUndefined();
+    expect((await repository.get(connectionId))?.outbox).toHaveLength(1);
   });
 });

@@ -154,7 +154,7 @@ describe('token vault', () => {
     const record = await seed(vault);
     const pending = vault.freshAccessToken(record);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await repository.setStatus(record.connectionId, { status: 'inactive', reason: 'revoked', eraseTokens: true }, isoAt(clock.now()));
+    await repository.transition(record, 'revoked', { now: clock.now(), newEventId: () => 'e1' });
     release();
     await expect(pending).rejects.toBeInstanceOf(ConnectionInactiveError);
     expect((await repository.get(record.connectionId))?.tokens).toBeUndefined();

@@ -353,6 +353,20 @@ describe('demo page', () => {
     expect(await page.locator('body').getAttribute('data-pwned')).toBeNull();
   });
 
+  it('shows the lifecycle events of the signed-in user, and moving time runs the worker', async () => {
+    const user = newUser('watcher');
+    await signIn(user);
+    await connect();
+    const events = page.getByRole('region', { name: 'Events' });
+    await events.getByText('connection.activated').waitFor();
+    // Past the 14-day notice (keep-alives happen on the way): the worker ran at each due time.
+    for (let month = 0; month < 3; month += 1) await events.getByRole('button', { name: 'Move time 30 days' }).click();
+    await events.getByText('connection.expired').waitFor();
+    const items = await events.getByRole('listitem').allTextContents();
+    expect(items.filter((text) => text.includes('connection.expiring')).map((text) => /\((\d+) day/.exec(text)?.[1])).toEqual(['14', '7', '1']);
+    expect(items.at(-1)).toContain('reason consent_expired');
+  });
+
   it('signs out: the token leaves sessionStorage and the sign-in form returns', async () => {
     await signIn(newUser('leaver'));
     await page.getByRole('button', { name: 'Sign out' }).click();

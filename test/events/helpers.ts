@@ -6,10 +6,13 @@ export type SampleEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
 const eventsDir = new URL('../../events/', import.meta.url);
 
-/** Every event file name, without `.json` (env.json is the sam env-vars file, not an event). */
+/**
+ * Every HTTP API event file name, without `.json` (env.json is the sam env-vars file, not an event;
+ * lifecycle-*.json are the schedule's events for the lifecycle function, which has no route).
+ */
 export const eventNames = (): string[] =>
   readdirSync(eventsDir)
-    .filter((file) => file.endsWith('.json') && file !== 'env.json')
+    .filter((file) => file.endsWith('.json') && file !== 'env.json' && !file.startsWith('lifecycle-'))
     .map((file) => file.slice(0, -'.json'.length))
     .sort();
 

@@ -4,6 +4,7 @@
  * TrueLayer simulator). Only what must be live is substituted: the user, the connection id, the
  * code and state the bank dialog hands back. The tests run in order: one journey.
  */
+import { readFileSync } from 'node:fs';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,12 +80,15 @@ const header = (result: APIGatewayProxyStructuredResultV2, name: string): string
 };
 
 /** Creates a connection with the create event (response mode as given) and takes it through the bank dialog. */
+let logins = 0;
 const createAndAuthorize = async (responseMode: 'query' | 'form_post') => {
   const template = loadEvent('auth-link-create');
   const body = { ...(JSON.parse(template.body!) as Record<string, unknown>), response_mode: responseMode };
   const created = await invoke('authLink', withJsonBody(asUser(template, user), body));
   expect(created.statusCode, JSON.stringify(created.json)).toBe(201);
-  const step = await api.authorize(created.json.auth_link as string);
+  // A different bank login each time: the same accounts twice would supersede the older connection.
+  logins += 1;
+  const step = await api.authorize(created.json.auth_link as string, { username: `john${logins}`, password: `doe${logins}` });
   return { connectionId: created.json.connection_id as string, step };
 };
 
@@ -227,5 +231,12 @@ describe.sequential('each handler with each event, against the local stack', () 
       expect(result.statusCode, file).toBeGreaterThanOrEqual(400);
       expect(result.statusCode, file).toBeLessThan(500);
     }
+  });
+
+  it('lifecycle-scheduled.json: the scheduled run reports what it did, with no failures', async () => {
+    const event = JSON.parse(readFileSync(new URL('../../events/lifecycle-scheduled.json', import.meta.url), 'utf8')) as unknown;
+    const result = (await handlers.lifecycle(event as never, createLambdaContext({ functionName: 'TrueLayerConnections-lifecycle', timeoutSeconds: 300, memoryMb: 512, region: 'eu-west-2', accountId: '123456789012', startedAt: Date.now(), logStreamName: newLogStreamName(Date.now()) }))) as unknown as { failures: unknown[]; at: string };
+    expect(result.failures).toEqual([]);
+    expect(Date.parse(result.at)).not.toBeNaN();
   });
 });

@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack } from '../../local/stack';
 import type { LocalStack } from '../../local/stack';
-import { localProcessClock } from '../../shared/clock';
 import { rawRequest } from './helpers';
 
 let stack: LocalStack;
@@ -45,8 +44,13 @@ describe('the running stack', () => {
     expect(process.env.TRUELAYER_PROVIDERS).toBe('uk-cs-mock');
   });
 
-  it('shares the local process clock', () => {
-    expect(stack.clock).toBe(localProcessClock);
+  it('owns one clock and shares it with the simulator', async () => {
+    const before = await (await fetch(`${stack.simUrl}/__sim/stats`)).json();
+    expect(before).toBeDefined();
+    const start = stack.clock.now();
+    const moved = await fetch(`${stack.apiUrl}/__local/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_seconds: 60 }) });
+    expect(moved.status).toBe(200);
+    expect(stack.clock.now() - start).toBeGreaterThanOrEqual(60_000);
   });
 
   it('issues tokens the API accepts and calls the deployed handler modules', async () => {

@@ -19,7 +19,8 @@ beforeAll(async () => {
   api = await TestApi.start({ env: { TRUELAYER_TIMEOUT_MS: String(timeoutMs), POWERTOOLS_LOG_LEVEL: 'SILENT' } });
   doc = tableClient(api.stack);
   for (let index = 0; index < 3; index += 1) {
-    const id = await api.connect('alice');
+    // Three different bank logins: one login twice would be a duplicate, and the newer would supersede the older.
+    const id = await api.connect('alice', { username: `john${index + 1}`, password: `doe${index + 1}` });
     const accounts = await api.call('GET', `/connections/${id}/accounts`, { sub: 'alice', headers: psu });
     const cards = await api.call('GET', `/connections/${id}/cards`, { sub: 'alice', headers: psu });
     connections.push({ id, accountId: accounts.body.results[0].account_id, cardId: cards.body.results[0].account_id });

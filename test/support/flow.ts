@@ -19,6 +19,15 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+export interface LifecycleEvent {
+  event_id: string;
+  type: string;
+  occurred_at: string;
+  connection_id: string;
+  owner: string;
+  data: { status: string; status_reason?: string; consent_expires_at?: string; days_left?: number; superseded_by?: string };
+}
+
 export class TestApi {
   private readonly tokens = new Map<string, string>();
 
@@ -162,6 +171,24 @@ export class TestApi {
 
   advance(seconds: number): void {
     this.stack.clock.advance(seconds);
+  }
+
+  /** `POST /__local/clock`: moves the clock, running the lifecycle worker at every due time on the way. */
+  async advanceClock(seconds: number): Promise<{ now: string; worker_runs: number }> {
+    const response = await this.call('POST', '/__local/clock', { body: { advance_seconds: seconds } });
+    if (response.status !== 200) throw new Error(`clock refused: ${response.status} ${response.text}`);
+    return response.body;
+  }
+
+  /** `GET /__local/events`: every event emitted so far, oldest first. */
+  async events(connectionId?: string): Promise<LifecycleEvent[]> {
+    const all = (await this.call<{ events: LifecycleEvent[] }>('GET', '/__local/events')).body.events;
+    return connectionId ? all.filter((event) => event.connection_id === connectionId) : all;
+  }
+
+  /** What the local webhook receiver got, refused deliveries included. */
+  async webhookDeliveries(): Promise<{ webhook_id: string; webhook_timestamp: string; verified: boolean; answered: number; event: LifecycleEvent }[]> {
+    return (await this.call('GET', '/__local/webhook')).body.deliveries;
   }
 }
 

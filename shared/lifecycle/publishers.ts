@@ -1,0 +1,133 @@
+/**
+ * Where events go: the stack's EventBridge bus, an app's webhook (signed per Standard Webhooks) and,
+ * locally, an in-memory list. A publish that throws leaves the event in the outbox for the next try.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Webhook } from 'standardwebhooks';
+import { type ConnectionEvent, eventSource } from './events';
+
+export interface PublishOptions {
+  /** Tries in all; the request path makes one, the worker a few, with backoff between. */
+  attempts: number;
+}
+
+export interface EventPublisher {
+  publish(event: ConnectionEvent, options: PublishOptions): Promise<void>;
+}
+
+export class PublishError extends Error {
+  override name = 'PublishError';
+}
+
+const withRetries = async (attempts: number, baseDelayMs: number, work: () => Promise<void>): Promise<void> => {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await sleep(baseDelayMs * 2 ** (attempt - 1));
+    }
+  }
+};
+
+/** PutEvents to the stack's bus: detail-type = event type, so rules match on it. */
+export class EventBridgePublisher implements EventPublisher {
+  constructor(private readonly options: { busName: string; client?: EventBridgeClient; retryDelayMs?: number }) {}
+
+  private client?: EventBridgeClient;
+
+  async publish(event: ConnectionEvent, { attempts }: PublishOptions): Promise<void> {
+    this.client ??= this.options.client ?? new EventBridgeClient({});
+    const client = this.client;
+    await withRetries(attempts, this.options.retryDelayMs ?? 200, async () => {
+      const out = await client.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: this.options.busName,
+              Source: eventSource,
+              DetailType: event.type,
+              Detail: JSON.stringify(event),
+              Time: new Date(event.occurred_at),
+            },
+          ],
+        }),
+      );
+      if ((out.FailedEntryCount ?? 0) > 0)
+        throw new PublishError(`EventBridge refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown error'}`);
+    });
+  }
+}
+
+export interface WebhookSecretSource {
+  get(): Promise<string>;
+}
+
+/** The signing secret from Secrets Manager (a `whsec_…` string), cached for minutes. */
+export class SecretsManagerWebhookSecret implements WebhookSecretSource {
+  private provider?: SecretsProvider;
+
+  constructor(private readonly options: { secretId: string; client?: SecretsManagerClient; maxAgeSeconds?: number }) {}
+
+  async get(): Promise<string> {
+    this.provider ??= new SecretsProvider(this.options.client ? { awsSdkV3Client: this.options.client } : {});
+    const value = await this.provider.get(this.options.secretId, { maxAge: this.options.maxAgeSeconds ?? 300 });
+    const text = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value;
+    if (typeof text !== 'string' || text.trim() === '') throw new PublishError(`the webhook secret ${this.options.secretId} has no value`);
+    return text.trim();
+  }
+}
+
+/**
+ * POSTs the event as JSON, signed per Standard Webhooks: `webhook-id` is the event id, so a
+ * receiver drops a redelivery; the timestamp is real time, which receivers check against theirs.
+ */
+export class WebhookPublisher implements EventPublisher {
+  constructor(
+    private readonly options: { url: string; secret: WebhookSecretSource; timeoutMs?: number; retryDelayMs?: number; fetch?: typeof fetch },
+  ) {}
+
+  async publish(event: ConnectionEvent, { attempts }: PublishOptions): Promise<void> {
+    const signer = new Webhook(await this.options.secret.get());
+    const payload = JSON.stringify(event);
+    const send = this.options.fetch ?? fetch;
+    await withRetries(attempts, this.options.retryDelayMs ?? 500, async () => {
+      const timestamp = new Date();
+      const response = await send(this.options.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'webhook-id': event.event_id,
+          'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+          'webhook-signature': signer.sign(event.event_id, timestamp, payload),
+        },
+        body: payload,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+      });
+      await response.body?.cancel().catch(() => undefined);
+      if (!response.ok) throw new PublishError(`the webhook answered ${response.status}`);
+    });
+  }
+}
+
+/** Every event, once each, oldest first: the local stack's `GET /__local/events`. */
+export class MemoryEventSink implements EventPublisher {
+  private readonly seen = new Set<string>();
+  readonly events: ConnectionEvent[] = [];
+
+  async publish(event: ConnectionEvent): Promise<void> {
+    if (this.seen.has(event.event_id)) return;
+    this.seen.add(event.event_id);
+    this.events.push(event);
+  }
+}
+
+/** All of them: an event counts as published once every destination took it. */
+export const publishToAll = (publishers: readonly EventPublisher[]): EventPublisher => ({
+  async publish(event, options) {
+    for (const publisher of publishers) await publisher.publish(event, options);
+  },
+});
