@@ -36,8 +36,15 @@ export interface BundleSettings {
 
 export const defaultBundleSettings: BundleSettings = { sourceMaps: false };
 
-/** Lambda's credentials come from the environment: the SDK's full default chain is not bundled (see the file). */
-export const credentialsAlias = { '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts' } as const;
+/**
+ * Modules replaced inside the bundles by the one piece of them a function uses (see each file):
+ * Lambda's credentials come from the environment, so the SDK's full default chain is not bundled;
+ * the X-Ray SDK needs one `semver` function, for a patcher the service never calls.
+ */
+export const bundleAliases = {
+  '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts',
+  semver: './infra/xray-semver.ts',
+} as const;
 
 /** The settings both renderings share. `external` is empty: the AWS SDK is bundled, not taken from the runtime. */
 const shared = {
@@ -65,7 +72,7 @@ export const cdkBundlingOptions = (settings: BundleSettings = defaultBundleSetti
   ...(settings.sourceMaps ? { sourceMapMode: SourceMapMode.DEFAULT, sourcesContent: false } : {}),
   esbuildArgs: {
     '--tree-shaking': String(shared.treeShaking),
-    ...Object.fromEntries(Object.entries(credentialsAlias).map(([from, to]) => [`--alias:${from}`, to])),
+    ...Object.fromEntries(Object.entries(bundleAliases).map(([from, to]) => [`--alias:${from}`, to])),
   },
   forceDockerBundling: false,
 });
@@ -83,7 +90,7 @@ export const esbuildOptions = (entry: string, outfile: string, settings: BundleS
   mainFields: [...shared.mainFields],
   banner: { js: shared.banner },
   external: [...shared.external],
-  alias: { ...credentialsAlias },
+  alias: { ...bundleAliases },
   sourcemap: settings.sourceMaps ? 'linked' : false,
   ...(settings.sourceMaps ? { sourcesContent: false } : {}),
   absWorkingDir: repositoryRoot,

@@ -9,12 +9,12 @@ import { bundleFunction, cdkBundlingOptions, esbuildOptions, esmRequireBanner, l
 import type { BundleResult } from '../../infra/bundle';
 
 const functionNames = Object.keys(functionSpecs) as FunctionName[];
-// The issue's target is 300 KiB; three AWS SDK v3 clients (their shared @smithy/@aws-sdk core alone is
-// ~150 KiB) and zod/mini (~35 KiB) put the floor near 365 KiB (see the bench and README). X-Ray tracing
-// (Powertools Tracer, which bundles aws-xray-sdk-core and its CommonJS dependencies) adds ~135 KiB to
-// every function: ~368 KiB before, ~503 KiB after. This guard catches regressions from there;
-// `npm run bench` reports the size against the 300 KiB target.
-const budgetBytes = 520 * 1024;
+// The target is 300 KiB, and it is not met: four AWS SDK v3 clients (DynamoDB, KMS, Secrets Manager,
+// EventBridge; their shared @smithy/@aws-sdk core alone is ~150 KiB), zod/mini (~35 KiB), X-Ray tracing
+// (Powertools Tracer bundles aws-xray-sdk-core and its CommonJS dependencies, ~95 KiB once semver is
+// aliased away) and Standard Webhooks signing put the functions near 540 KiB. This guard catches
+// regressions from there; `npm run bench` reports the size and the cold load against the targets.
+const budgetBytes = 560 * 1024;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
 const results = new Map<FunctionName, BundleResult>();
@@ -44,8 +44,12 @@ describe('bundle settings', () => {
     expect(cdk).toMatchObject({ target: 'node22', minify: true, externalModules: [], bundleAwsSDK: true, forceDockerBundling: false, sourceMap: false });
     expect(cdk.format).toBe('esm');
     expect(cdk.banner).toBe(esmRequireBanner);
-    expect(cdk.esbuildArgs).toEqual({ '--tree-shaking': 'true', '--alias:@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts' });
-    expect(direct.alias).toEqual({ '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts' });
+    expect(cdk.esbuildArgs).toEqual({
+      '--tree-shaking': 'true',
+      '--alias:@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts',
+      '--alias:semver': './infra/xray-semver.ts',
+    });
+    expect(direct.alias).toEqual({ '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts', semver: './infra/xray-semver.ts' });
     expect(direct).toMatchObject({ bundle: true, target: cdk.target, format: 'esm', platform: 'node', minify: true, treeShaking: true, external: [], sourcemap: false });
     expect(direct.mainFields).toEqual(cdk.mainFields);
     expect(direct.banner).toEqual({ js: cdk.banner });
@@ -70,5 +74,16 @@ describe.each(functionNames)('the %s bundle', (name) => {
     const result = results.get(name)!;
     const top = largestInputs(result.metafile, 5).map((share) => `${share.group}=${kib(share.bytes)}`).join(', ');
     expect(result.bytes, `${name} is ${kib(result.bytes)}; largest inputs: ${top}`).toBeLessThanOrEqual(budgetBytes);
+  });
+});
+
+describe('the semver stand-in for the X-Ray SDK', () => {
+  it('answers gte as semver does for release versions', async () => {
+    const { gte } = await import('../../infra/xray-semver');
+    expect(gte('2.7.15', '2.7.15')).toBe(true);
+    expect(gte('2.1502.0', '2.7.15')).toBe(true);
+    expect(gte('2.7.9', '2.7.15')).toBe(false);
+    expect(gte('v3.0.0', '2.7.15')).toBe(true);
+    expect(gte('1.99.99', '2.7.15')).toBe(false);
   });
 });
