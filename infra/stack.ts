@@ -21,7 +21,7 @@ import { Storage } from './constructs/storage';
 import type { DeployOptions } from './deploy-options';
 import { serviceName } from './names';
 
-export { functionLogicalId, serviceName } from './names';
+export { functionLogicalId } from './names';
 
 /** What `sam local` gives the functions instead of AWS: the local stack's DynamoDB and the simulator (see README). */
 export const samLocalEnvironment = {

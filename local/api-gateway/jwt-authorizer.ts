@@ -118,4 +118,4 @@ export const createJwtAuthorizer = (config: JwtAuthorizerConfig, clock: Clock) =
   };
 };
 
-export type JwtAuthorizer = ReturnType<typeof createJwtAuthorizer>;
+type JwtAuthorizer = ReturnType<typeof createJwtAuthorizer>;

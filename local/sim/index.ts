@@ -27,7 +27,6 @@ import { TokenSigner } from './tokens';
 import type { RunningSimulator, SimClient, SimulatorOptions } from './types';
 
 export type { RunningSimulator, SimClient, SimulatorOptions } from './types';
-export type { SimStats } from './controls';
 
 /** The one client the simulator knows by default; the local stack adds its own callback URLs to it. */
 export const defaultSimClient: Readonly<SimClient> = Object.freeze({

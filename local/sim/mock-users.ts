@@ -55,8 +55,3 @@ export const authenticateMockUser = (username: string, password: string): MockUs
   }
   return undefined;
 };
-
-export const errorCodeOfUsername = (username: string): MockErrorCode | undefined => {
-  const code = username.startsWith('error.') ? username.slice('error.'.length) : '';
-  return (mockErrorCodes as readonly string[]).includes(code) ? (code as MockErrorCode) : undefined;
-};

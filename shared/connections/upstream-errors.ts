@@ -1,5 +1,5 @@
 /** TrueLayer's answers mapped to our problem codes (400→400, 403 access_denied→409, 429→429, 5xx→502/503/504), in one place. */
-import { type ProblemCode, ServiceError, UpstreamError } from '../errors';
+import { type ProblemCode, UpstreamError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
 
 const upstream = (code: ProblemCode, title: string | undefined, detail: string, error: TrueLayerError, headers?: Record<string, string>) =>
@@ -38,4 +38,3 @@ export const mapUpstreamError = (error: unknown): unknown => {
   return upstream('upstream_error', 'Unexpected answer from TrueLayer', said, error);
 };
 
-export const isServiceError = (error: unknown): error is ServiceError => error instanceof ServiceError;

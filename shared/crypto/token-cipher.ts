@@ -7,8 +7,7 @@ import type { Clock } from '../clock';
 import type { DataKey, DataKeyProvider, EncryptionContext } from './data-keys';
 import { DataKeyError, TokenDecryptionError, TokenEncryptionError } from './errors';
 
-export { TokenCipherError, TokenDecryptionError, TokenEncryptionError } from './errors';
-export type { TokenDecryptionReason } from './errors';
+export { TokenDecryptionError, TokenEncryptionError } from './errors';
 export type { EncryptionContext } from './data-keys';
 
 export interface TokenCipherOptions {

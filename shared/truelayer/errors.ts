@@ -92,7 +92,6 @@ export class TrueLayerError extends Error {
   }
 }
 
-export const isTrueLayerError = (error: unknown): error is TrueLayerError => error instanceof TrueLayerError;
 
 const redacted = '[redacted]';
 // JWTs (access tokens) and long opaque runs (refresh tokens, codes, secrets) never belong in an error.
