@@ -5,6 +5,7 @@
  * schemas the core validates with, imported from where they are used: what the document promises
  * is what the API enforces.
  */
+import { completeBody } from '../connections/complete-connection';
 import { createConnectionBody } from '../connections/create-connection';
 import { extendBody } from '../connections/manage-connections';
 import type { ProblemCode } from '../errors';
@@ -154,6 +155,17 @@ export const routeDocs: Record<string, RouteDoc> = {
       'upstream_error',
       'upstream_unavailable',
     ],
+  },
+  'POST /connections/{id}/complete': {
+    operationId: 'completeConnection',
+    summary: 'Complete an authorized connection with the one-time code the return URL received',
+    description:
+      'Only the creator may complete it: anyone else presenting the right code revokes it (owner_mismatch), and the fifth wrong code revokes it (completion_failed). Not completed within 10 minutes, it is revoked (not_confirmed).',
+    tag: 'connections',
+    body: completeBody,
+    bodyOptional: false,
+    responses: { 200: { description: 'The connection, now active', schema: connectionSchema } },
+    problems: ['validation_error', 'not_found', 'invalid_completion_code', 'connection_not_ready', 'connection_inactive'],
   },
   'GET /connections/{id}/{proxy+}': {
     operationId: 'readData',

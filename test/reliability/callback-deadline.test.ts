@@ -1,12 +1,12 @@
 /**
  * The callback never spends a code and then loses the tokens: they are stored before /me is asked,
- * and /me runs only on what is left of the invocation, so a /me that hangs cannot push the callback
- * past API Gateway's 29 s (the local gateway enforces the function's timeout as Lambda does).
+ * and /me runs only on what is left of the request's time, so a /me that hangs cannot push the
+ * callback's answer past API Gateway's 29 s (the local gateway gives up then, as API Gateway does).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { functionSpecs } from '../../functions/routes';
+import { apiGatewayTimeoutSeconds, functionSpecs } from '../../functions/routes';
 import { connectionKey } from '../../shared/table';
 import { TestApi } from '../support/flow';
 
@@ -19,7 +19,9 @@ beforeAll(async () => {
 afterAll(async () => api.close());
 
 it('answers 302 with a completion code while /me hangs, with the tokens stored; the completion reads /me later', { timeout: 90_000 }, async () => {
-  expect(functionSpecs.callback.timeoutSeconds).toBeLessThanOrEqual(29);
+  // The function outlives the gateway (its token call may run past 29 s); what answers the browser
+  // in time is that /me runs only until the request's answer-by time.
+  expect(functionSpecs.callback.timeoutSeconds).toBeGreaterThan(apiGatewayTimeoutSeconds);
   const created = await api.createConnection('alice');
   const step = await api.authorize(created.auth_link);
   await api.simFault({ path: '/data/v1/me', delay_ms: 100_000, times: 1 });
