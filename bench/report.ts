@@ -3,6 +3,7 @@ import type { ExpiryBurstResult, ProxyOverheadResult, ThroughputResult } from '.
 import type { ColdStartResult } from './cold-start';
 import type { LifecycleBenchResult } from './lifecycle';
 import type { RefreshWaitsMode, RefreshWaitsResult } from './refresh-waits';
+import type { PaceResult } from './pace';
 import type { PerRequest, RemoteCallsResult } from './remote-calls';
 import { ms } from './stats';
 
@@ -32,6 +33,7 @@ export interface Sections {
   throughput?: ThroughputResult | Error;
   lifecycle?: LifecycleBenchResult | Error;
   refreshWaits?: RefreshWaitsResult | Error;
+  pace?: PaceResult | Error;
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -176,23 +178,59 @@ const refreshWaitRows = (result: RefreshWaitsResult | Error | undefined): Row[] 
   ];
 };
 
+/** Lambda's synchronous response limit is 6 MB; a page stays far below it. */
+const lambdaResponseLimitBytes = 6 * 1024 * 1024;
+
+const paceRows = (result: PaceResult | Error | undefined): Row[] => {
+  if (!result) return [];
+  if (result instanceof Error) return [failed(7, 'reading at the bank\'s pace', result)];
+  const { budget } = result;
+  const ops = (cost: { perRequest: number; operations: Record<string, number> }) => `${cost.perRequest.toFixed(2)} (${operationList(cost.operations)})`;
+  return [
+    ...result.history.map((run): Row => ({
+      section: 7,
+      measure: `two-year history of john/busy, \`limit=${run.limit}\``,
+      result: `${run.transactions} transactions in ${run.pages} pages, ${run.pagesPerSecond.toFixed(1)} pages/s (${run.seconds.toFixed(1)} s); ${run.upstreamCalls} TrueLayer calls`,
+      target: '1 TrueLayer call a page',
+      status: run.upstreamCalls === run.pages ? 'met' : 'MISSED',
+    })),
+    ...result.history.map((run): Row => ({
+      section: 7,
+      measure: `largest response, \`limit=${run.limit}\` (uncompressed)`,
+      result: kib(run.largestResponseBytes),
+      target: '≪ 6 MB',
+      status: run.largestResponseBytes < lambdaResponseLimitBytes / 4 ? 'met' : 'MISSED',
+    })),
+    { section: 7, measure: 'DynamoDB requests per unattended read within the budget', result: ops(budget.withinBudget), target: '(cost)', status: 'info' },
+    { section: 7, measure: 'DynamoDB requests per unattended read past it (from the cache)', result: ops(budget.fromCache), target: '(cost)', status: 'info' },
+    { section: 7, measure: 'DynamoDB requests per user-present read (no budget)', result: ops(budget.attended), target: '(cost)', status: 'info' },
+    {
+      section: 7,
+      measure: `${budget.burst.concurrency} concurrent unattended reads of one endpoint`,
+      result: `${budget.burst.upstream} reached TrueLayer (${statusList(budget.burst.statuses)}); ${budget.burst.dynamodb} DynamoDB requests in all`,
+      target: '≤ 4 upstream',
+      status: budget.burst.upstream <= 4 ? 'met' : 'MISSED',
+    },
+  ];
+};
+
 const lifecycleRows = (result: LifecycleBenchResult | Error | undefined): Row[] => {
   if (!result) return [];
-  if (result instanceof Error) return [failed(7, 'lifecycle worker run', result)];
+  if (result instanceof Error) return [failed(8, 'lifecycle worker run', result)];
   const { run, idleRun } = result;
   // An index entry and one consistent read per due item, whatever the table holds.
   const budget = 2 * result.dueSeeded;
   const allDone = run.due === result.dueSeeded && run.expired === result.dueSeeded && run.failures === 0;
   return [
     {
-      section: 7,
+      section: 8,
       measure: `one worker run over ${result.connections.toLocaleString('en-GB')} connections, ${result.dueSeeded.toLocaleString('en-GB')} due`,
       result: `${run.itemsRead.toLocaleString('en-GB')} items read, ${run.seconds.toFixed(2)} s; ${run.expired} expired, ${run.eventsPublished} events published, ${run.failures} failures (seeded in ${result.seedSeconds.toFixed(0)} s)`,
       target: `≤ ${budget.toLocaleString('en-GB')} items read`,
       status: run.itemsRead <= budget && allDone ? 'met' : 'MISSED',
     },
     {
-      section: 7,
+      section: 8,
       measure: 'the next run, nothing due',
       result: `${idleRun.itemsRead} items read, ${(idleRun.seconds * 1000).toFixed(0)} ms`,
       target: '0 items read',
@@ -208,6 +246,7 @@ export const buildRows = (sections: Sections): Row[] => [
   ...expiryRows(sections.expiryBurst),
   ...throughputRows(sections.throughput),
   ...refreshWaitRows(sections.refreshWaits),
+  ...paceRows(sections.pace),
   ...lifecycleRows(sections.lifecycle),
 ];
 

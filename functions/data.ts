@@ -1,4 +1,4 @@
-/** GET /connections/{id}/{data path}: TrueLayer's Data API v1 response, passed through. */
+/** GET /connections/{id}/{data path}: TrueLayer's Data API v1 response, at the bank's pace. */
 import { dependencies, logger } from '../shared/composition';
 import { readData } from '../shared/connections/read-data';
 import { callerOf, requestBudget } from '../shared/http/request';
@@ -6,24 +6,24 @@ import { httpStack } from '../shared/http/stack';
 
 export const handler = httpStack(
   async (event, context) => {
-    const { services, config } = dependencies();
-    const response = await readData(services, callerOf(event), {
+    const { services, config, pace } = dependencies();
+    const answer = await readData(services, pace, callerOf(event), {
       connectionId: event.pathParameters?.id ?? '',
       path: event.pathParameters?.proxy ?? '',
       query: event.queryStringParameters ?? {},
       psuIp: event.headers?.['x-psu-ip'],
+      ifNoneMatch: event.headers?.['if-none-match'],
       // The data call answers before API Gateway gives up; a refresh may run on to the function's timeout.
       budget: requestBudget(context, config.apiGatewayTimeoutMs),
     });
     return {
-      statusCode: response.status,
+      statusCode: answer.status,
       headers: {
-        'content-type': response.headers['content-type'] ?? 'application/json; charset=utf-8',
-        // Personal financial data: never stored by shared caches.
-        'cache-control': 'private, no-store',
-        ...(response.headers['x-tl-correlation-id'] ? { 'x-tl-correlation-id': response.headers['x-tl-correlation-id'] } : {}),
+        ...answer.headers,
+        // Personal financial data: never kept by shared caches; a client may keep it and revalidate with the ETag.
+        'cache-control': 'private, no-cache',
       },
-      body: JSON.stringify(response.body),
+      ...(answer.bodyText === undefined ? {} : { body: answer.bodyText }),
     };
   },
   { logger },

@@ -2,7 +2,7 @@
  * The one route table: the CDK stack builds the HTTP API from it and the local API emulator serves
  * it, so the deployed and local routes cannot drift.
  */
-export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi' | 'lifecycle';
+export type FunctionName = 'authLink' | 'callback' | 'data' | 'connections' | 'openapi' | 'providers' | 'lifecycle';
 
 /** What a function reaches, so CDK can grant exactly that and nothing more. */
 export type Capability =
@@ -47,8 +47,8 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'authLink',
     entry: 'functions/auth-link.ts',
     description: 'POST /connections: creates a connection and its TrueLayer auth link',
-    // Reads the owner's pending slots; seals the PKCE verifier with a data key.
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
+    // Reads the owner's pending slots. The PKCE verifier is sealed under a key from the state, not KMS.
+    uses: ['table:read', 'table:write', 'clientSecret:read'],
     timeoutSeconds: 10,
     memoryMb: 256,
   },
@@ -56,15 +56,15 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'callback',
     entry: 'functions/callback.ts',
     description: 'GET|POST /callback: consumes the state, exchanges the code, stores the tokens',
-    // Emits no events: the callback only stores tokens (`authorized`); the owner's completion activates.
-    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read'],
+    // Seals the exchanged tokens (encrypt only): it never opens a stored token, so it cannot decrypt one.
+    uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'clientSecret:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
   data: {
     name: 'data',
     entry: 'functions/data.ts',
-    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 with a fresh token',
+    description: 'GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 at the bank\'s pace (budget, cache, pages)',
     uses: ['table:read', 'table:write', 'tokenKey:encrypt', 'tokenKey:decrypt', 'clientSecret:read', 'events:publish', 'webhookSecret:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
@@ -93,6 +93,15 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     description: 'GET /openapi.json: the OpenAPI 3.1 document of this API, public',
     uses: [],
     timeoutSeconds: 10,
+    memoryMb: 256,
+  },
+  providers: {
+    name: 'providers',
+    entry: 'functions/providers.ts',
+    description: 'GET /providers: the banks TrueLayer offers this client, cached an hour',
+    // Only the client id (from the secret) goes to TrueLayer; nothing is stored.
+    uses: ['clientSecret:read'],
+    timeoutSeconds: 15,
     memoryMb: 256,
   },
   lifecycle: {
@@ -126,10 +135,21 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/connections/{id}/extend', function: 'connections', auth: 'jwt' },
   { method: 'POST', path: '/connections/{id}/complete', function: 'connections', auth: 'jwt' },
   { method: 'GET', path: '/connections/{id}/{proxy+}', function: 'data', auth: 'jwt' },
+  { method: 'GET', path: '/providers', function: 'providers', auth: 'jwt' },
   { method: 'GET', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'POST', path: '/callback', function: 'callback', auth: 'none' },
   { method: 'GET', path: '/openapi.json', function: 'openapi', auth: 'none' },
 ];
+
+/**
+ * CORS for browser apps on other origins (when CORS_ORIGINS is set), for the HTTP API and the local
+ * emulator alike: the headers an app may send (X-PSU-IP marks the user present; If-None-Match
+ * revalidates) and the ones it may read (the unattended budget, the cache's age, the ETag).
+ */
+export const corsHeaders = {
+  allow: ['authorization', 'content-type', 'if-none-match', 'x-psu-ip'],
+  expose: ['location', 'retry-after', 'x-tl-correlation-id', 'etag', 'age', 'x-data-source', 'x-unattended-remaining'],
+} as const;
 
 /** The API Gateway route key, e.g. `GET /connections/{id}`. */
 export const routeKey = (route: Route): string => `${route.method} ${route.path}`;

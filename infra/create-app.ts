@@ -1,9 +1,9 @@
-/** Builds the CDK app: the one stack, configured from context, with cdk-nag's AwsSolutions checks. */
+/** Builds the CDK app: the data stack and the service stack, configured from context, with cdk-nag's AwsSolutions checks. */
 import { App, Validations } from 'aws-cdk-lib';
 import type { AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { deployOptionsFrom } from './deploy-options';
-import { ConnectionsStack } from './stack';
+import { ConnectionsDataStack, ConnectionsStack, dataStackName } from './stack';
 
 export interface CreateAppOptions extends AppProps {
   /**
@@ -13,13 +13,14 @@ export interface CreateAppOptions extends AppProps {
   nag?: boolean;
 }
 
-export const createApp = (options: CreateAppOptions = {}): { app: App; stack: ConnectionsStack } => {
+export const createApp = (options: CreateAppOptions = {}): { app: App; stack: ConnectionsStack; dataStack: ConnectionsDataStack } => {
   const { nag = true, ...appProps } = options;
   const app = new App(appProps);
   const deployOptions = deployOptionsFrom(app.node);
   // Environment-agnostic: region and account come from the CLI's profile at deploy time, so
   // synth looks nothing up and gives the same template offline.
-  const stack = new ConnectionsStack(app, deployOptions.stackName, { options: deployOptions });
+  const dataStack = new ConnectionsDataStack(app, dataStackName(deployOptions.stackName), { options: deployOptions });
+  const stack = new ConnectionsStack(app, deployOptions.stackName, { options: deployOptions, data: dataStack });
   if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack };
+  return { app, stack, dataStack };
 };

@@ -6,7 +6,7 @@
  * module once imported: run one stack per process (vitest runs each test file in its own process).
  */
 import { randomBytes } from 'node:crypto';
-import { functionSpecs, routes } from '../functions/routes';
+import { corsHeaders, functionSpecs, routes } from '../functions/routes';
 import type { Route } from '../functions/routes';
 import { AdjustableClock } from '../shared/clock';
 import type { EventPublisher } from '../shared/lifecycle/publishers';
@@ -204,9 +204,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       corsOrigins.length > 0
         ? {
             allowOrigins: corsOrigins,
-            allowHeaders: ['authorization', 'content-type'],
+            allowHeaders: [...corsHeaders.allow],
             allowMethods: ['GET', 'POST', 'DELETE'],
-            exposeHeaders: ['location', 'retry-after', 'x-tl-correlation-id'],
+            exposeHeaders: [...corsHeaders.expose],
             maxAgeSeconds: 600,
           }
         : undefined;

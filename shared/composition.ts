@@ -5,9 +5,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Clock, systemClock } from './clock';
 import { loadConfig, type Config } from './config';
 import { newState } from './connections/auth-state';
+import type { ReadPaceServices } from './connections/read-data';
+import { ReadPaceStore } from './connections/read-pace-store';
+import { ResponseCache } from './connections/response-cache';
+import { TransactionPages } from './connections/transaction-pages';
+import { UnattendedBudget } from './connections/unattended-budget';
 import { ConnectionRepository } from './connections/repository';
 import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
@@ -22,9 +29,12 @@ import {
   WebhookPublisher,
 } from './lifecycle/publishers';
 import { createLogger } from './logger';
+import { ProviderCatalogue } from './providers/provider-catalogue';
+import { createMetrics, traced, xrayTracing } from './telemetry';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
 import { createCredentialsSource } from './truelayer/client-credentials';
 import { TrueLayerDataClient } from './truelayer/data-client';
+import { TrueLayerProvidersClient } from './truelayer/providers-client';
 
 export const logger = createLogger();
 
@@ -32,6 +42,10 @@ export interface Dependencies {
   config: Config;
   clock: Clock;
   services: ConnectionServices;
+  /** The unattended budget, the response cache and transaction pages (data reads only). */
+  pace: ReadPaceServices;
+  /** TrueLayer's provider list, cached an hour in this container. */
+  providers: ProviderCatalogue;
 }
 
 /**
@@ -68,17 +82,24 @@ const buildPublisher = (config: Config): EventPublisher => {
 
 export const buildDependencies = (config: Config): Dependencies => {
   const clock = localParts.clock ?? systemClock;
-  const dynamo = new DynamoDBClient({
-    region: config.region,
-    ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
-    // Lambda to DynamoDB is fast; fail over to a clear 503 rather than hang the function.
-    maxAttempts: 3,
-  });
+  const metrics = createMetrics(config.metrics);
+  // Every AWS SDK client is traced (a subsegment per call, when X-Ray is on); TrueLayer calls get their own.
+  const dynamo = traced(
+    new DynamoDBClient({
+      region: config.region,
+      ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+      // Lambda to DynamoDB is fast; fail over to a clear 503 rather than hang the function.
+      maxAttempts: 3,
+    }),
+  );
   const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
-  const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey), clock });
-  const credentials = createCredentialsSource(config.credentials);
-  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs });
-  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs });
+  const kmsClient = 'kmsKeyId' in config.tokenKey ? traced(new KMSClient({ region: config.region })) : undefined;
+  const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey, kmsClient ? { kmsClient } : {}), clock });
+  const secretsClient = 'secretId' in config.credentials ? traced(new SecretsManagerClient({ region: config.region })) : undefined;
+  const credentials = createCredentialsSource(config.credentials, secretsClient ? { secretsClient } : {});
+  const telemetry = { metrics, trace: xrayTracing };
+  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs, telemetry });
+  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs, telemetry });
   const log = {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
@@ -94,13 +115,25 @@ export const buildDependencies = (config: Config): Dependencies => {
     leaseMs: config.refreshLeaseMs,
     refreshAheadMs: config.tokenRefreshAheadMs,
     log: log.warn,
+    metrics,
     newEventId: randomUUID,
     afterTransition: (record) => outbox.flushQuietly(record),
   });
   const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey) : undefined;
+  const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
+  const pace: ReadPaceServices = {
+    budget: new UnattendedBudget({ store: paceStore, clock, limit: config.unattendedDailyLimit }),
+    cache: new ResponseCache({ store: paceStore, cipher, clock, warn: log.warn }),
+    pages: new TransactionPages(cipher),
+  };
   return {
     config,
     clock,
+    pace,
+    providers: new ProviderCatalogue({
+      client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
+      clock,
+    }),
     services: {
       config,
       clock,
@@ -110,6 +143,7 @@ export const buildDependencies = (config: Config): Dependencies => {
       auth,
       data,
       log,
+      metrics,
       newId: randomUUID,
       newState: () => newState(),
       newSecret: () => randomBytes(32).toString('base64url'),

@@ -51,6 +51,11 @@ const envSchema = z
     CORS_ORIGINS: list,
     CALLBACK_URL: z.optional(url),
     DYNAMODB_ENDPOINT: z.optional(url),
+    /** Calls without X-PSU-IP sent upstream per connection, account and endpoint in 24 hours (UK banks allow 4). */
+    UNATTENDED_DAILY_LIMIT: z._default(z.coerce.number().check(z.int(), z.nonnegative()), 4),
+    /** `emf`: CloudWatch metrics as log lines (the default when deployed); `off`: none (the default locally). */
+    METRICS: z.optional(z.enum(['emf', 'off'])),
+    POWERTOOLS_METRICS_NAMESPACE: z._default(text(), 'TrueLayerConnections'),
     /** The EventBridge bus lifecycle events go to (absent: no bus, e.g. locally). */
     EVENT_BUS_NAME: z.optional(text()),
     /** Where lifecycle events are POSTed, signed per Standard Webhooks (absent: no webhook). */
@@ -99,6 +104,8 @@ export interface Config {
   callbackUrl: string | undefined;
   dynamodbEndpoint: string | undefined;
   region: string;
+  unattendedDailyLimit: number;
+  metrics: { enabled: boolean; namespace: string };
   eventBusName: string | undefined;
   webhook: { url: string; secret: { secretId: string } | { value: string } } | undefined;
   accountHashKey: { secretId: string } | { value: string } | undefined;
@@ -147,6 +154,8 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     callbackUrl: e.CALLBACK_URL,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     region: e.AWS_REGION,
+    unattendedDailyLimit: e.UNATTENDED_DAILY_LIMIT,
+    metrics: { enabled: (e.METRICS ?? (e.TRUELAYER_ENV === 'local' ? 'off' : 'emf')) === 'emf', namespace: e.POWERTOOLS_METRICS_NAMESPACE },
     eventBusName: e.EVENT_BUS_NAME,
     webhook: e.WEBHOOK_URL
       ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET_ID ? { secretId: e.WEBHOOK_SECRET_ID } : { value: e.WEBHOOK_SECRET ?? '' } }

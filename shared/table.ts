@@ -8,7 +8,12 @@
  * - auth state: `pk = "state#<sha256(state) hex>"`, with `ttl` (epoch seconds) for TTL deletion;
  *   it has no `gsi_owner`, so it never appears in the owner index;
  * - pending slots: `pk = "pending#<owner>"`, the owner's connections still waiting for consent or
- *   completion (a map of connection id to expiry), so the per-user limit holds under concurrency.
+ *   completion (a map of connection id to expiry), so the per-user limit holds under concurrency;
+ * - unattended budget: `pk = "unattended#<connection_id>#<sha256(endpoint + account) hex>"`, the
+ *   times of the calls sent upstream in the last 24 hours and a `version`, with `ttl`;
+ * - cached response: `pk = "cache#<connection_id>#<sha256(path + query) hex>"`, the last good
+ *   answer encrypted like tokens, with `ttl` (7 days). Neither carries `gsi_owner`, and neither
+ *   holds an account id in clear: the hashes stand for the path.
  *
  * A connection carries `ttl` while it waits (the link, then the completion, plus the retention
  * below) and again once it is finished (inactive), so abandoned rows are removed; an active one has none.
@@ -75,6 +80,8 @@ export const ttlAt = (ms: number): number => Math.ceil(ms / 1000);
 export const connectionKey = (connectionId: string): string => `conn#${connectionId}`;
 export const stateKey = (stateHash: string): string => `state#${stateHash}`;
 export const pendingKey = (owner: string): string => `pending#${owner}`;
+export const unattendedBudgetKey = (connectionId: string, endpointHash: string): string => `unattended#${connectionId}#${endpointHash}`;
+export const cachedResponseKey = (connectionId: string, requestHash: string): string => `cache#${connectionId}#${requestHash}`;
 
 /** The CreateTable input used by the local stack (CDK builds the same shape from `tableDefinition`). */
 export const createTableInput = (tableName: string) => ({

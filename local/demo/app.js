@@ -413,7 +413,19 @@ const run = async (task, button) => {
   }
 };
 
+/** The bank picker, from GET /providers (TrueLayer's list, which the service keeps an hour). */
+const loadProviders = async () => {
+  const picker = $('provider');
+  if (picker.options.length > 0) return;
+  const body = await api('GET', '/providers?country=gb');
+  const providers = Array.isArray(body?.providers) ? body.providers : [];
+  picker.replaceChildren(...providers.map((provider) => h('option', { value: String(provider.provider_id) }, String(provider.display_name ?? provider.provider_id))));
+  // The local simulator signs in only to its mock bank; offer it first.
+  if (providers.some((provider) => provider.provider_id === 'mock')) picker.value = 'mock';
+};
+
 const loadConnections = async () => {
+  void loadProviders().catch(() => undefined);
   const body = await api('GET', '/connections');
   state.connections = Array.isArray(body?.connections) ? body.connections : [];
   renderConnections();
@@ -510,7 +522,8 @@ const signOut = () => {
 const connectBank = async () => {
   // The callback sends the browser back here, to this very page.
   const returnUrl = `${location.origin}${location.pathname}`;
-  const created = await api('POST', '/connections', { return_url: returnUrl });
+  const providerId = $('provider').value;
+  const created = await api('POST', '/connections', { return_url: returnUrl, ...(providerId ? { provider_id: providerId } : {}) });
   const link = navigableLink(created.auth_link);
   sessionStorage.setItem(keys.pending, JSON.stringify({ kind: 'connect', id: created.connection_id, user: sessionStorage.getItem(keys.user) }));
   announce('Opening your bank…');

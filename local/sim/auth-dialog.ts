@@ -114,7 +114,7 @@ ${error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(error)}
     <button type="submit" name="action" value="deny" formnovalidate>Deny</button>
   </div>
 </form>
-<p class="hint">Mock users: <code>john</code> / <code>doe</code> (or <code>john1</code>…<code>john100</code> / <code>doe1</code>…<code>doe100</code>), <code>john</code> / <code>eternal</code>, <code>error.provider_error</code> / <code>error</code> and the other <code>error.*</code> users.</p>`;
+<p class="hint">Mock users: <code>john</code> / <code>doe</code> (or <code>john1</code>…<code>john100</code> / <code>doe1</code>…<code>doe100</code>), <code>john</code> / <code>eternal</code>, <code>john</code> / <code>busy</code> (50,000 transactions), <code>error.provider_error</code> / <code>error</code> and the other <code>error.*</code> users.</p>`;
   sendHtml(res, 200, page('Mock Bank: sign in', body), { 'content-security-policy': dialogCsp });
 };
 

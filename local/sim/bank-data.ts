@@ -48,7 +48,7 @@ interface LedgerEntry {
 
 type NewEntry = Omit<LedgerEntry, 'seq' | 'json'>;
 
-type AccountKind = 'current' | 'savings' | 'card';
+export type AccountKind = 'current' | 'savings' | 'card';
 
 interface Ledger {
   id: string;
@@ -625,15 +625,62 @@ export class MockBank {
   }
 }
 
-/** One bank per username, built on first use so the simulator starts fast. */
+/** `john`/`busy`: transactions on a fixed grid, so any two years hold 50,000 of them. */
+export const busyTransactionSpacingMs = historyWindowMs / 50_000;
+
+/**
+ * The busy user's bank: the current account carries 50,000 transactions over any two years, one
+ * every 21 minutes or so on a grid fixed to the epoch. Each is built from its grid index alone, so a
+ * range costs only the transactions in it, and the same index always gives the same transaction.
+ * The other accounts are an ordinary user's.
+ */
+export class BusyMockBank extends MockBank {
+  override transactions(kind: AccountKind, nowMs: number, filter: TransactionFilter): Json[] {
+    if (kind !== 'current') return super.transactions(kind, nowMs, filter);
+    const from = Math.max(filter.fromMs, nowMs - historyWindowMs);
+    const to = Math.min(filter.toMs, nowMs);
+    const results: Json[] = [];
+    for (let index = Math.floor(to / busyTransactionSpacingMs); index * busyTransactionSpacingMs >= from; index -= 1) {
+      results.push(this.busyTransaction(index));
+    }
+    return results;
+  }
+
+  private busyTransaction(index: number): Json {
+    const rng = new SeededRandom(`busy|${this.username}|${index}`);
+    const ledgerId = this.currentAccountId;
+    const credit = rng.chance(0.3);
+    const merchant = pickWeighted(rng, debitCardMerchants);
+    const pence = credit ? rng.pence(2_000, 250_000) : rng.pence(merchant.minPence, merchant.maxPence * 3);
+    const description = credit ? `INVOICE ${String(index % 100_000).padStart(5, '0')} PAID` : merchant.description;
+    const providerId = stableHex(`busy-provider-tx|${ledgerId}|${index}`, 12);
+    return {
+      transaction_id: stableHex(`busy|${ledgerId}|${index}`, 32),
+      normalised_provider_transaction_id: `txn-${stableHex(`busy-normalised|${ledgerId}|${index}`, 17)}`,
+      provider_transaction_id: providerId,
+      timestamp: formatTimestamp(index * busyTransactionSpacingMs, 'zulu'),
+      description,
+      amount: (credit ? pence : -pence) / 100,
+      currency: 'GBP',
+      transaction_type: credit ? 'CREDIT' : 'DEBIT',
+      transaction_category: credit ? 'CREDIT' : 'PURCHASE',
+      transaction_classification: credit ? ['Income', 'Business'] : [...merchant.classification],
+      ...(credit ? {} : { merchant_name: merchant.merchant }),
+      meta: { bank_transaction_id: providerId, provider_transaction_category: credit ? 'BGC' : 'DEB' },
+    };
+  }
+}
+
+/** One bank per username (and one for the busy user), built on first use so the simulator starts fast. */
 export class MockBankDirectory {
   private readonly banks = new Map<string, MockBank>();
 
-  forUser(username: string): MockBank {
-    let bank = this.banks.get(username);
+  forUser(username: string, busy = false): MockBank {
+    const key = `${busy ? 'busy' : 'plain'}|${username}`;
+    let bank = this.banks.get(key);
     if (bank === undefined) {
-      bank = new MockBank(username);
-      this.banks.set(username, bank);
+      bank = busy ? new BusyMockBank(`${username}.busy`) : new MockBank(username);
+      this.banks.set(key, bank);
     }
     return bank;
   }

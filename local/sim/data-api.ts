@@ -172,7 +172,7 @@ export const createDataApi = (ctx: SimContext): DataApi => {
       }
 
       const nowMs = ctx.store.now();
-      const bank = ctx.banks.forUser(credential.username);
+      const bank = ctx.banks.forUser(credential.username, credential.busy === true);
       if (item.resource === 'account' && bank.accountKind(accountId) === undefined) return fail(dataErrors.accountNotFound());
       if (item.resource === 'card' && !bank.isCard(accountId)) return fail(dataErrors.accountNotFound());
       let range = { fromMs: 0, toMs: nowMs };

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AdjustableClock } from '../../shared/clock';
 import { closeServer, httpOrigin, listen } from '../http';
 import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
-import { MockBankDirectory, mockProvider } from './bank-data';
+import { MockBankDirectory } from './bank-data';
 import type { SimContext } from './context';
 import { SimControls } from './controls';
 import type { Fault } from './controls';
@@ -18,6 +18,7 @@ import { handleExtend } from './extend';
 import { BodyTooLargeError, readBody, sendJson } from './http';
 import type { SimRequest } from './http';
 import { uuid } from './random';
+import { handleProviders } from './providers';
 import { handleRevoke } from './revoke';
 import { knownScopes } from './scopes';
 import { SimStore } from './store';
@@ -132,11 +133,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
       });
     }
     if (path === '/.well-known/openid-configuration/jwks' && method === 'GET') return sendJson(request.raw, res, 200, { keys: [signer.publicJwk] });
-    if (path === '/api/providers' && method === 'GET') {
-      return sendJson(request.raw, res, 200, [
-        { provider_id: mockProvider.provider_id, display_name: mockProvider.display_name, country: 'uk', logo_url: mockProvider.logo_uri, scopes: [...knownScopes], availability: { recommended_status: 'healthy', updated_at: new Date(clock.now()).toISOString() } },
-      ]);
-    }
+    if (path === '/api/providers' && method === 'GET') return handleProviders(request, res, clock.now());
     if (await dataApi.handle(request, res)) return;
     const known = ['/', '/connect/token', extendPath, '/api/delete'].includes(path);
     sendJson(request.raw, res, known ? 405 : 404, { error: known ? 'method_not_allowed' : 'not_found', error_description: `No route for ${method} ${path}.` });

@@ -19,6 +19,8 @@ export interface MockUser {
   eternal: boolean;
   /** `error.*` users: sign-in works, every Data call then fails with this code. */
   errorCode?: MockErrorCode;
+  /** `john`/`busy`: a current account with 50,000 transactions over two years. */
+  busy?: boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export const mockErrorFor = (code: MockErrorCode): SimError => {
 export const authenticateMockUser = (username: string, password: string): MockUser | undefined => {
   if (username === 'john' && password === 'doe') return { username, eternal: false };
   if (username === 'john' && password === 'eternal') return { username, eternal: true };
+  if (username === 'john' && password === 'busy') return { username, eternal: false, busy: true };
   const numbered = /^john([1-9][0-9]?|100)$/.exec(username);
   if (numbered !== null && password === `doe${numbered[1]}`) return { username, eternal: false };
   if (username.startsWith('error.') && password === 'error') {

@@ -56,6 +56,7 @@ export interface Credential {
   username: string;
   eternal: boolean;
   errorCode?: MockErrorCode;
+  busy?: boolean;
   scopes: Scope[];
   consentId: string;
   consentCreatedAt: number;
@@ -155,6 +156,7 @@ export class SimStore {
       username: code.user.username,
       eternal: code.user.eternal,
       ...(code.user.errorCode === undefined ? {} : { errorCode: code.user.errorCode }),
+      ...(code.user.busy ? { busy: true } : {}),
       scopes: code.scopes,
       consentId: uuid(),
       consentCreatedAt: now,

@@ -1,6 +1,5 @@
 /** The CSRF `state` of an auth link: random, stored only as a hash, single use, short-lived. */
-import { createHash, randomBytes } from 'node:crypto';
-import type { TokenCipher } from '../crypto/token-cipher';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 export const STATE_TTL_MS = 10 * 60 * 1000;
 
@@ -21,7 +20,7 @@ export interface AuthStateRecord {
   /** `connect` for a new connection, `extend` for the re-authentication after an extend. */
   purpose: 'connect' | 'extend';
   expiresAt: number;
-  /** The PKCE code_verifier, sealed with the token cipher under the connection id + owner. */
+  /** The PKCE code_verifier, sealed under a key only the raw state gives (see `sealVerifier`). */
   codeVerifier?: string | undefined;
 }
 
@@ -31,15 +30,30 @@ export const newCodeVerifier = (random: (size: number) => Buffer = randomBytes):
 /** The S256 challenge sent in the auth link: base64url(sha256(verifier)). */
 export const codeChallengeS256 = (verifier: string): string => createHash('sha256').update(verifier, 'ascii').digest('base64url');
 
-type Sealer = Pick<TokenCipher, 'encrypt' | 'decrypt'>;
 type Row = { connectionId: string; owner: string };
 
-/** Seals a verifier under the same row binding as the tokens; the wrapper keeps it apart from a token pair. */
-export const sealVerifier = (cipher: Sealer, row: Row, verifier: string): Promise<string> =>
-  cipher.encrypt(JSON.stringify({ pkce_verifier: verifier }), { connectionId: row.connectionId, owner: row.owner });
+/**
+ * The verifier is sealed under a key derived from the raw `state`, which is stored nowhere (only its
+ * hash is): the table alone cannot give the verifier up, and the callback, which receives the state,
+ * opens it without any KMS call, so the public callback function holds no kms:Decrypt. AES-256-GCM,
+ * bound to the connection id and owner like the tokens.
+ */
+const verifierKey = (state: string): Buffer =>
+  Buffer.from(hkdfSync('sha256', Buffer.from(state, 'utf8'), 'truelayer-connections', 'pkce code_verifier', 32));
 
-export const openVerifier = async (cipher: Sealer, row: Row, sealed: string): Promise<string> => {
-  const opened = JSON.parse(await cipher.decrypt(sealed, { connectionId: row.connectionId, owner: row.owner })) as { pkce_verifier?: unknown };
-  if (typeof opened.pkce_verifier !== 'string') throw new TypeError('the sealed value is not a PKCE verifier');
-  return opened.pkce_verifier;
+const rowBinding = (row: Row): Buffer => Buffer.from(JSON.stringify([row.connectionId, row.owner]), 'utf8');
+
+export const sealVerifier = (state: string, row: Row, verifier: string): string => {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', verifierKey(state), iv).setAAD(rowBinding(row));
+  const sealed = Buffer.concat([cipher.update(verifier, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+};
+
+/** Throws when the state, the row or the blob is not the one the verifier was sealed with. */
+export const openVerifier = (state: string, row: Row, sealed: string): string => {
+  const bytes = Buffer.from(sealed, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', verifierKey(state), bytes.subarray(0, 12)).setAAD(rowBinding(row));
+  decipher.setAuthTag(bytes.subarray(12, 28));
+  return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
 };

@@ -20,7 +20,8 @@ import type { ConnectionServices, RequestBudget } from './services';
 import { transition } from './state-machine';
 import { mapUpstreamError } from './upstream-errors';
 
-const callbackParams = z.object({
+/** The callback's parameters as TrueLayer sends them (the OpenAPI document shows this very schema). */
+export const callbackParams = z.object({
   state: z.optional(z.string().check(z.maxLength(512))),
   code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
   error: z.optional(z.string().check(z.maxLength(128))),
@@ -89,7 +90,7 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     return { ...base, error: code };
   }
 
-  const codeVerifier = authState.codeVerifier ? await openVerifier(services.cipher, authState, authState.codeVerifier) : undefined;
+  const codeVerifier = authState.codeVerifier ? openVerifier(state, authState, authState.codeVerifier) : undefined;
   let tokens: TokenSet;
   try {
     // The exchange runs on the invocation's time, past API Gateway's (a browser told to retry loses

@@ -6,6 +6,7 @@
  */
 import * as z from '../zod';
 import { isoAt } from '../clock';
+import { metricNames } from '../metrics';
 import { supersedeDuplicates } from '../lifecycle/duplicates';
 import { ConnectionInactiveError, ConnectionNotReadyError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { TrueLayerError } from '../truelayer/errors';
@@ -175,6 +176,7 @@ export const completeConnection = async (
   }
   await releaseSlot(services, record);
   log.info('connection completed', { connection_id: record.connectionId });
+  services.metrics.count(metricNames.connectionsCompleted);
   await services.outbox.flushQuietly(applied.record);
   // One connection per owner and set of accounts: an older one to the same accounts ends superseded.
   await supersedeDuplicates(services, applied.record);

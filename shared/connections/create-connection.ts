@@ -1,4 +1,5 @@
 /** POST /connections: a new connection (authorization_required), its single-use state and the auth link. */
+import { metricNames } from '../metrics';
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ServiceError, ValidationError } from '../errors';
@@ -113,7 +114,7 @@ export const createConnection = async (
       redirectUri: input.callbackUrl,
       purpose: 'connect',
       expiresAt,
-      codeVerifier: await sealVerifier(services.cipher, { connectionId, owner: caller.owner }, verifier),
+      codeVerifier: sealVerifier(state, { connectionId, owner: caller.owner }, verifier),
     });
     await services.repository.create(record);
   } catch (error) {
@@ -122,5 +123,6 @@ export const createConnection = async (
     throw error;
   }
   services.log.info('connection created', { connection_id: connectionId });
+  services.metrics.count(metricNames.connectionsCreated);
   return { connection_id: connectionId, status: 'authorization_required', auth_link: authLink, auth_link_expires_at: isoAt(expiresAt) };
 };

@@ -1,4 +1,5 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
+import { metricNames } from '../metrics';
 import * as z from '../zod';
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, ConnectionNotConfirmedError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
@@ -107,7 +108,7 @@ export const extendConnection = async (
         redirectUri: record.redirectUri,
         purpose: 'extend',
         expiresAt: clock.now() + STATE_TTL_MS,
-        codeVerifier: await sealVerifier(services.cipher, record, verifier),
+        codeVerifier: sealVerifier(state, record, verifier),
       });
       result = await services.data.extend({
         refreshToken: pair.refresh_token as string,
@@ -167,5 +168,6 @@ export const revokeConnection = async (services: ConnectionServices, caller: Cal
   const applied = await repository.transition(current, 'revoked', { now: clock.now(), newEventId: services.newId });
   await releaseSlot(services, record);
   services.log.info('connection revoked', { connection_id: record.connectionId, status_reason: 'revoked' });
+  services.metrics.count(metricNames.connectionsRevoked);
   if (applied) await services.outbox.flushQuietly(applied.record);
 };

@@ -2,6 +2,7 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { TokenCipher } from '../crypto/token-cipher';
+import type { MetricsPort } from '../metrics';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import type { TrueLayerDataClient } from '../truelayer/data-client';
 import type { Outbox } from '../lifecycle/outbox';
@@ -23,6 +24,8 @@ export interface ConnectionServices {
   auth: Pick<TrueLayerAuthClient, 'authLink' | 'exchangeCode' | 'revoke'>;
   data: Pick<TrueLayerDataClient, 'get' | 'me' | 'extend'>;
   log: Logish;
+  /** Business counters (shared/metrics.ts names them); the composition root decides where they go. */
+  metrics: MetricsPort;
   newId: () => string;
   newState: () => string;
   /** Publishes what a state change put in the outbox (best effort in the request path). */

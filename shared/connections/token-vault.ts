@@ -9,6 +9,7 @@ import type { Clock } from '../clock';
 import { isoAt } from '../clock';
 import { TokenDecryptionError, type TokenCipher } from '../crypto/token-cipher';
 import { ConnectionInactiveError, ConnectionNotReadyError, DependencyUnavailableError, NotFoundError, ServiceError } from '../errors';
+import { metricNames, noMetrics, type MetricsPort } from '../metrics';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import { TrueLayerError } from '../truelayer/errors';
 import { refreshLeaseMsFor } from '../config';
@@ -44,6 +45,8 @@ export interface TokenVaultOptions {
   waitStepMs?: number;
   maxWaitMs?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Counts refreshes by outcome. */
+  metrics?: MetricsPort;
 }
 
 export interface FreshToken {
@@ -295,6 +298,7 @@ export class TokenVault {
       refreshed = await auth.refresh(pair.refresh_token as string, { deadline });
     } catch (error) {
       if (error instanceof TrueLayerError && error.status === 400 && error.code === 'invalid_grant') {
+        (this.options.metrics ?? noMetrics).count(metricNames.refreshes, { Outcome: 'refused' });
         await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
         // After a refresh that went unanswered, a refused stored token means TrueLayer did rotate it
         // then: the pair was lost in flight, not refused by the bank. The state machine calls a
@@ -318,6 +322,7 @@ export class TokenVault {
       await repository.releaseLease(record.connectionId, holder).catch(() => undefined);
       throw mapUpstreamError(error);
     }
+    (this.options.metrics ?? noMetrics).count(metricNames.refreshes, { Outcome: 'ok' });
     // Stable mode answers without a new refresh token: keep the one we have.
     const next: TokenPair = { access_token: refreshed.accessToken, refresh_token: refreshed.refreshToken ?? pair.refresh_token };
     const tokens = await this.seal(record, next);

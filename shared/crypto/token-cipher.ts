@@ -4,17 +4,12 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock';
-import type { DataKey, DataKeyProvider } from './data-keys';
+import type { DataKey, DataKeyProvider, EncryptionContext } from './data-keys';
 import { DataKeyError, TokenDecryptionError, TokenEncryptionError } from './errors';
 
 export { TokenCipherError, TokenDecryptionError, TokenEncryptionError } from './errors';
 export type { TokenDecryptionReason } from './errors';
-
-/** The row a blob belongs to: the same values must be given to decrypt it. */
-export interface EncryptionContext {
-  connectionId: string;
-  owner: string;
-}
+export type { EncryptionContext } from './data-keys';
 
 export interface TokenCipherOptions {
   keys: DataKeyProvider;
@@ -23,7 +18,7 @@ export interface TokenCipherOptions {
   dataKeyTtlMs?: number;
   /** Messages encrypted under one data key before a fresh one is generated. */
   maxMessagesPerDataKey?: number;
-  /** Unwrapped data keys remembered for decryption. */
+  /** Unwrapped data keys remembered for decryption, and rows with a live encryption key. */
   maxCachedDataKeys?: number;
 }
 
@@ -57,6 +52,9 @@ const toBase64Url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('
 const additionalData = (context: EncryptionContext): Buffer =>
   Buffer.from(JSON.stringify([VERSION, context.connectionId, context.owner]), 'utf8');
 
+/** Cache key of a row: unambiguous for the same reason as the additional data. */
+const rowKey = (context: EncryptionContext): string => JSON.stringify([context.connectionId, context.owner]);
+
 const assertContext = (context: EncryptionContext): void => {
   if (typeof context?.connectionId !== 'string' || context.connectionId.length === 0) {
     throw new TypeError('encryption context needs a non-empty connectionId');
@@ -75,10 +73,12 @@ const positiveInteger = (value: number | undefined, fallback: number, name: stri
 /**
  * Blob format: `v1.<b64url wrapped data key>.<b64url 12-byte IV>.<b64url ciphertext || 16-byte tag>`.
  *
- * Data keys are cached in memory so a warm container makes no KMS call per token: one generated key
- * encrypts for `dataKeyTtlMs` (on the injected clock) or `maxMessagesPerDataKey` messages, and unwrapped
- * keys are remembered by their wrapped bytes for the same time. Concurrent callers share one in-flight
- * KMS call; a failed call is not remembered.
+ * Every data key belongs to one row (connection id + owner), which KMS binds as the encryption
+ * context, so a wrapped key copied to another row cannot even be unwrapped there. Data keys are cached
+ * in memory so a warm container makes no KMS call per token: a row's generated key encrypts for
+ * `dataKeyTtlMs` (on the injected clock) or `maxMessagesPerDataKey` messages, and unwrapped keys are
+ * remembered by row and wrapped bytes for the same time. Concurrent callers share one in-flight KMS
+ * call; a failed call is not remembered.
  */
 export class TokenCipher {
   readonly #keys: DataKeyProvider;
@@ -87,8 +87,8 @@ export class TokenCipher {
   readonly #maxMessages: number;
   readonly #maxCached: number;
 
-  #current: EncryptionKey | undefined;
-  #generating: Promise<EncryptionKey> | undefined;
+  readonly #current = new Map<string, EncryptionKey>();
+  readonly #generating = new Map<string, Promise<EncryptionKey>>();
   readonly #unwrapped = new Map<string, CachedDataKey>();
   readonly #unwrapping = new Map<string, Promise<Uint8Array>>();
 
@@ -103,7 +103,7 @@ export class TokenCipher {
   async encrypt(plaintext: string, context: EncryptionContext): Promise<string> {
     assertContext(context);
     if (typeof plaintext !== 'string') throw new TypeError('only strings are encrypted');
-    const key = await this.#keyForEncryption();
+    const key = await this.#keyForEncryption(context);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key.plaintext, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(additionalData(context));
@@ -116,7 +116,7 @@ export class TokenCipher {
     const parsed = parseBlob(blob);
     let dataKey: Uint8Array;
     try {
-      dataKey = await this.#unwrap(parsed.wrappedKey);
+      dataKey = await this.#unwrap(parsed.wrappedKey, context);
     } catch (error) {
       const rejected = error instanceof DataKeyError && error.rejected;
       throw new TokenDecryptionError(
@@ -139,17 +139,22 @@ export class TokenCipher {
     }
   }
 
-  async #keyForEncryption(): Promise<DataKey> {
+  async #keyForEncryption(context: EncryptionContext): Promise<DataKey> {
+    const row = rowKey(context);
     for (;;) {
-      const current = this.#current;
+      const current = this.#current.get(row);
       if (current && this.#isFresh(current.createdAt) && current.uses < this.#maxMessages) {
         current.uses += 1;
         return current.key;
       }
-      this.#generating ??= this.#generate().finally(() => {
-        this.#generating = undefined;
-      });
-      const generated = await this.#generating;
+      let generating = this.#generating.get(row);
+      if (!generating) {
+        generating = this.#generate(row, context).finally(() => {
+          this.#generating.delete(row);
+        });
+        this.#generating.set(row, generating);
+      }
+      const generated = await generating;
       // A key just generated is used even if the clock says it is already old, so callers always progress.
       if (generated.uses < this.#maxMessages) {
         generated.uses += 1;
@@ -158,50 +163,58 @@ export class TokenCipher {
     }
   }
 
-  async #generate(): Promise<EncryptionKey> {
+  async #generate(row: string, context: EncryptionContext): Promise<EncryptionKey> {
     let key: DataKey;
     try {
-      key = await this.#keys.generateDataKey();
+      key = await this.#keys.generateDataKey(context);
     } catch (error) {
       throw new TokenEncryptionError('could not get a data key to encrypt tokens', { cause: error });
     }
     const now = this.#clock.now();
     const generated: EncryptionKey = { key, createdAt: now, uses: 0 };
-    this.#current = generated;
+    this.#current.delete(row);
+    this.#current.set(row, generated);
+    while (this.#current.size > this.#maxCached) {
+      const oldest = this.#current.keys().next();
+      if (oldest.done) break;
+      this.#current.delete(oldest.value);
+    }
     // Reading back what this container just wrote then needs no Decrypt call.
-    this.#remember(toBase64Url(key.encrypted), { plaintext: key.plaintext, cachedAt: now });
+    this.#remember(`${row}|${toBase64Url(key.encrypted)}`, { plaintext: key.plaintext, cachedAt: now });
     return generated;
   }
 
-  async #unwrap(wrappedKey: string): Promise<Uint8Array> {
-    const cached = this.#unwrapped.get(wrappedKey);
+  async #unwrap(wrappedKey: string, context: EncryptionContext): Promise<Uint8Array> {
+    // Keyed by row too: a wrapped key seen under one row must still go to KMS (and fail) under another.
+    const cacheKey = `${rowKey(context)}|${wrappedKey}`;
+    const cached = this.#unwrapped.get(cacheKey);
     if (cached) {
       if (this.#isFresh(cached.cachedAt)) {
-        this.#remember(wrappedKey, cached);
+        this.#remember(cacheKey, cached);
         return cached.plaintext;
       }
-      this.#unwrapped.delete(wrappedKey);
+      this.#unwrapped.delete(cacheKey);
     }
-    let pending = this.#unwrapping.get(wrappedKey);
+    let pending = this.#unwrapping.get(cacheKey);
     if (!pending) {
       pending = this.#keys
-        .decryptDataKey(Buffer.from(wrappedKey, 'base64url'))
+        .decryptDataKey(Buffer.from(wrappedKey, 'base64url'), context)
         .then((plaintext) => {
-          this.#remember(wrappedKey, { plaintext, cachedAt: this.#clock.now() });
+          this.#remember(cacheKey, { plaintext, cachedAt: this.#clock.now() });
           return plaintext;
         })
         .finally(() => {
-          this.#unwrapping.delete(wrappedKey);
+          this.#unwrapping.delete(cacheKey);
         });
-      this.#unwrapping.set(wrappedKey, pending);
+      this.#unwrapping.set(cacheKey, pending);
     }
     return pending;
   }
 
   /** Insert or refresh an entry as most recently used, evicting the least recently used past the bound. */
-  #remember(wrappedKey: string, entry: CachedDataKey): void {
-    this.#unwrapped.delete(wrappedKey);
-    this.#unwrapped.set(wrappedKey, entry);
+  #remember(cacheKey: string, entry: CachedDataKey): void {
+    this.#unwrapped.delete(cacheKey);
+    this.#unwrapped.set(cacheKey, entry);
     while (this.#unwrapped.size > this.#maxCached) {
       const oldest = this.#unwrapped.keys().next();
       if (oldest.done) break;

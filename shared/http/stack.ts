@@ -8,10 +8,12 @@ import middy from '@middy/core';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { compression } from './compression';
 import { problemBody, problemResponse } from './problem';
 import type { HttpEvent } from './request';
+import { flushMetrics, tracer } from '../telemetry';
 
 export type HttpHandler = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -19,11 +21,19 @@ export interface HttpStackOptions {
   logger: Logger;
 }
 
+/** Writes the invocation's metrics once the response is settled, whichever way it went. */
+const metricsFlush = { after: async () => flushMetrics(), onError: async () => flushMetrics() };
+
 export const httpStack = (handler: HttpHandler, { logger }: HttpStackOptions) =>
   middy<HttpEvent, APIGatewayProxyStructuredResultV2>()
+    // Outermost: the handler subsegment spans everything; no response is captured (it may carry data).
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(metricsFlush)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       before: async (request) => {
+        // API Gateway's request id: the same value as the access log's requestId, so one search finds both.
+        logger.setCorrelationId(request.event.requestContext.requestId);
         logger.appendKeys({ route: request.event.routeKey, api_request_id: request.event.requestContext.requestId });
       },
     })

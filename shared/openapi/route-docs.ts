@@ -5,6 +5,7 @@
  * schemas the core validates with, imported from where they are used: what the document promises
  * is what the API enforces.
  */
+import { callbackParams } from '../connections/complete-callback';
 import { completeBody } from '../connections/complete-connection';
 import { createConnectionBody } from '../connections/create-connection';
 import { extendBody } from '../connections/manage-connections';
@@ -48,22 +49,34 @@ export interface RouteDoc {
   variants?: readonly { path: string; operationId: string; summary: string; query?: z.ZodMiniObject }[];
 }
 
-/**
- * The callback's parameters as TrueLayer sends them. This copies the schema that validates them
- * (shared/connections/complete-callback.ts, which does not export it): keep the two the same.
- */
-const callbackParams = z.object({
-  state: z.optional(z.string().check(z.maxLength(512))),
-  code: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
-  error: z.optional(z.string().check(z.maxLength(128))),
-  error_description: z.optional(z.string().check(z.maxLength(1024))),
-  scope: z.optional(z.string().check(z.maxLength(1024))),
-});
-
 /** `from`/`to` on the transaction paths (checked by validateDateRange in shared/truelayer/data-paths.ts). */
 const dateRange = z.object({
   from: z.optional(z.string().check(z.describe('Start of the range: an ISO 8601 date or date-time'))),
   to: z.optional(z.string().check(z.describe('End of the range, not before `from`: an ISO 8601 date or date-time'))),
+});
+
+/** `limit` and `cursor` on the settled transaction paths, which come in pages. */
+const transactionPages = z.object({
+  ...dateRange.shape,
+  limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/), z.describe('Transactions per page, 1 to 1000 (default 500)'))),
+  cursor: z.optional(z.string().check(z.describe('The `next_cursor` of the previous page, sent without `from`/`to`'))),
+});
+
+/** `limit` and `cursor` on the list of connections. */
+const listQuery = z.object({
+  limit: z.optional(z.string().check(z.regex(/^\d{1,3}$/), z.describe('Connections per page, 1 to 100 (default 50)'))),
+  cursor: z.optional(z.string().check(z.describe('The `next_cursor` of the previous page'))),
+});
+
+/** `country` on the providers list. */
+const providersQuery = z.object({
+  country: z.optional(z.string().check(z.describe('Two-letter country code(s), comma-separated; `gb` and `uk` both mean the United Kingdom'))),
+});
+
+const providersSchema = z.looseObject({
+  providers: z.array(
+    z.looseObject({ provider_id: z.string(), display_name: z.string(), logo_url: z.optional(z.string()), country: z.string(), scopes: z.array(z.string()) }),
+  ),
 });
 
 const camel = (words: string[]): string =>
@@ -82,7 +95,7 @@ const dataVariants = dataPathTemplates.map((template) => {
     path: `/connections/{id}/${rest}`,
     operationId: camel(['read', ...words]),
     summary: `TrueLayer's GET /data/v1/${rest}, through this connection`,
-    ...(parseDataPath(rest.replaceAll('{account_id}', 'id'))?.supportsDateRange ? { query: dateRange } : {}),
+    ...(parseDataPath(rest.replaceAll('{account_id}', 'id'))?.supportsDateRange ? { query: rest.endsWith('/pending') ? dateRange : transactionPages } : {}),
   };
 });
 
@@ -120,7 +133,8 @@ export const routeDocs: Record<string, RouteDoc> = {
     operationId: 'listConnections',
     summary: "The caller's connections, newest first",
     tag: 'connections',
-    responses: { 200: { description: 'The connections', schema: connectionListSchema } },
+    query: listQuery,
+    responses: { 200: { description: 'The connections, and `next_cursor` while more remain', schema: connectionListSchema } },
     problems: ['validation_error', 'invalid_cursor'],
   },
   'GET /connections/{id}': {
@@ -158,14 +172,22 @@ export const routeDocs: Record<string, RouteDoc> = {
   },
   'POST /connections/{id}/complete': {
     operationId: 'completeConnection',
-    summary: 'Complete an authorized connection with the one-time code the return URL received',
+    summary: 'The owner confirms the connection that came back from the bank',
     description:
-      'Only the creator may complete it: anyone else presenting the right code revokes it (owner_mismatch), and the fifth wrong code revokes it (completion_failed). Not completed within 10 minutes, it is revoked (not_confirmed).',
+      'Send the `completion_code` the return URL received, with the JWT of the user who created the connection. Until then no data can be read through it.',
     tag: 'connections',
     body: completeBody,
     bodyOptional: false,
-    responses: { 200: { description: 'The connection, now active', schema: connectionSchema } },
+    responses: { 200: { description: 'Completed: the connection, `status: active`', schema: connectionSchema } },
     problems: ['validation_error', 'not_found', 'invalid_completion_code', 'connection_not_ready', 'connection_inactive'],
+  },
+  'GET /providers': {
+    operationId: 'listProviders',
+    summary: 'The banks TrueLayer offers this client, for a bank picker',
+    tag: 'meta',
+    query: providersQuery,
+    responses: { 200: { description: 'The providers', schema: providersSchema } },
+    problems: ['validation_error', 'upstream_error', 'upstream_unavailable', 'upstream_timeout'],
   },
   'GET /connections/{id}/{proxy+}': {
     operationId: 'readData',
@@ -175,8 +197,15 @@ export const routeDocs: Record<string, RouteDoc> = {
       200: {
         description: "TrueLayer's body, as it came",
         schema: dataResultsSchema,
-        headers: { 'x-tl-correlation-id': "TrueLayer's correlation id, to quote to TrueLayer support" },
+        headers: {
+          'x-tl-correlation-id': "TrueLayer's correlation id, to quote to TrueLayer support",
+          etag: 'A strong validator of the body: send it back as If-None-Match',
+          'x-data-source': '`truelayer` (fetched now) or `cache` (the kept answer, past the unattended budget)',
+          age: 'Seconds since a kept answer was fetched',
+          'x-unattended-remaining': 'Unattended calls left for this endpoint in the 24-hour window (calls without X-PSU-IP)',
+        },
       },
+      304: { description: 'Not modified: the If-None-Match matched the current ETag' },
     },
     problems: [
       'validation_error',

@@ -1,7 +1,7 @@
 /** TrueLayer's auth server: the auth link, code exchange, refresh and revocation. */
 import type { Clock } from '../clock';
 import type { ClientCredentialsSource } from './client-credentials';
-import { TrueLayerHttp, type HttpCall } from './http';
+import { TrueLayerHttp, type HttpCall, type UpstreamTelemetry } from './http';
 import { resolveRetryPolicy, type RetryPolicy } from './retry';
 import { tokenResponseSchema, type TokenResponse } from './schemas';
 import { parseScopeString, uniqueScopes, validateScopes } from './scopes';
@@ -43,6 +43,8 @@ export interface TrueLayerAuthClientOptions {
   /** Per attempt. */
   timeoutMs: number;
   retry?: Partial<RetryPolicy>;
+  /** Counts and traces each call (shared/telemetry.ts). */
+  telemetry?: UpstreamTelemetry;
 }
 
 const isHttpUrl = (value: string): boolean => {
@@ -68,6 +70,7 @@ export class TrueLayerAuthClient {
       clock: options.clock,
       timeoutMs: options.timeoutMs,
       retry: resolveRetryPolicy(options.retry),
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     });
   }
 

@@ -5,7 +5,7 @@ import type { Clock } from '../clock';
 import { tokenSetFrom, type TokenSet } from './auth-client';
 import type { ClientCredentialsSource } from './client-credentials';
 import { parseDataPath, type DataPath } from './data-paths';
-import { TrueLayerHttp, type HttpCall } from './http';
+import { TrueLayerHttp, type HttpCall, type UpstreamTelemetry } from './http';
 import { resolveRetryPolicy, type RetryPolicy } from './retry';
 import { dataResponseSchema, extendResponseSchema, meResponseSchema } from './schemas';
 
@@ -50,6 +50,8 @@ export interface TrueLayerDataClientOptions {
   /** Per attempt of an extend, which spends the refresh token like a refresh does. Default `timeoutMs`. */
   tokenTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** Counts and traces each call (shared/telemetry.ts). */
+  telemetry?: UpstreamTelemetry;
 }
 
 const passedHeaders = ['content-type', 'cache-control', 'x-tl-correlation-id'] as const;
@@ -68,6 +70,7 @@ export class TrueLayerDataClient {
       clock: options.clock,
       timeoutMs: options.timeoutMs,
       retry: resolveRetryPolicy(options.retry),
+      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
     });
   }
 

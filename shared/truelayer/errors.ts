@@ -2,7 +2,7 @@
 
 export type TrueLayerErrorKind = 'rejected' | 'upstream' | 'timeout' | 'network';
 
-export type TrueLayerOperation = 'token' | 'revoke' | 'data' | 'me' | 'extend';
+export type TrueLayerOperation = 'token' | 'revoke' | 'data' | 'me' | 'extend' | 'providers';
 
 export interface TrueLayerErrorDetails {
   operation: TrueLayerOperation;
@@ -31,6 +31,7 @@ const operationLabel: Record<TrueLayerOperation, string> = {
   data: 'Data API request',
   me: 'Data API /me request',
   extend: 'connection extension',
+  providers: 'provider list request',
 };
 
 const describeKind = (details: TrueLayerErrorDetails): string => {

@@ -4,6 +4,7 @@
  */
 import type * as z from '../zod';
 import type { Clock } from '../clock';
+import { metricNames, statusClass, type MetricsPort, type TracePort } from '../metrics';
 import { scrubText, TrueLayerError, type TrueLayerOperation } from './errors';
 import { backoffDelayMs, sleep, type RetryPolicy } from './retry';
 
@@ -47,6 +48,13 @@ export interface HttpOptions {
   retry: RetryPolicy;
   /** Jitter source; Math.random by default. */
   random?: () => number;
+  telemetry?: UpstreamTelemetry;
+}
+
+/** Where each call to TrueLayer is counted (by status class, and non-2xx by operation, status and code) and traced. */
+export interface UpstreamTelemetry {
+  metrics?: MetricsPort;
+  trace?: TracePort;
 }
 
 const idempotentRetryStatuses = new Set([500, 502, 503, 504]);
@@ -145,6 +153,45 @@ export class TrueLayerHttp {
    * status; throws a TrueLayerError only when no response arrived (timeout or network).
    */
   async send(call: HttpCall): Promise<HttpResult> {
+    const trace = this.options.telemetry?.trace;
+    if (!trace) return this.observed(call);
+    // One subsegment per call, retries inside it; its name and annotations hold no URL, token or body.
+    return trace.subsegment(`TrueLayer ${call.operation}`, async (annotate) => {
+      annotate('operation', call.operation);
+      try {
+        const result = await this.observed(call);
+        annotate('status', result.status);
+        annotate('attempts', result.attempts);
+        return result;
+      } catch (error) {
+        if (error instanceof TrueLayerError) annotate('status', error.code);
+        throw error;
+      }
+    });
+  }
+
+  private async observed(call: HttpCall): Promise<HttpResult> {
+    const metrics = this.options.telemetry?.metrics;
+    if (!metrics) return this.sendWithRetries(call);
+    try {
+      const result = await this.sendWithRetries(call);
+      metrics.count(metricNames.upstreamCalls, { StatusClass: statusClass(result.status) });
+      if (!this.isSuccess(result)) {
+        // The same scrubbed code the caller's error will carry.
+        const { code } = this.errorFrom(call, result);
+        metrics.count(metricNames.upstreamErrors, { Operation: call.operation, Status: String(result.status), Code: code });
+      }
+      return result;
+    } catch (error) {
+      if (error instanceof TrueLayerError) {
+        metrics.count(metricNames.upstreamCalls, { StatusClass: statusClass(0, error.kind === 'timeout' ? 'timeout' : 'network') });
+        metrics.count(metricNames.upstreamErrors, { Operation: call.operation, Status: error.kind, Code: error.code });
+      }
+      throw error;
+    }
+  }
+
+  private async sendWithRetries(call: HttpCall): Promise<HttpResult> {
     const { retry } = this.options;
     for (let attempt = 1; ; attempt += 1) {
       const outcome = await this.attempt(call);

@@ -39,7 +39,14 @@ describe('configuration', () => {
     expect(loadConfig({ LOCAL_TOKEN_KEY: key, ALLOWED_RETURN_URLS: ' https://a.example/x/ , ,https://b.example/' }).allowedReturnUrls).toEqual(['https://a.example/x/', 'https://b.example/']);
   });
 
+  it('allows 4 unattended calls a day by default, or what UNATTENDED_DAILY_LIMIT says (0: none)', () => {
+    expect(loadConfig({ LOCAL_TOKEN_KEY: key }).unattendedDailyLimit).toBe(4);
+    expect(loadConfig({ LOCAL_TOKEN_KEY: key, UNATTENDED_DAILY_LIMIT: '0' }).unattendedDailyLimit).toBe(0);
+  });
+
   it.each([
+    [{ LOCAL_TOKEN_KEY: key, UNATTENDED_DAILY_LIMIT: '-1' }, /UNATTENDED_DAILY_LIMIT/],
+    [{ LOCAL_TOKEN_KEY: key, UNATTENDED_DAILY_LIMIT: 'four' }, /UNATTENDED_DAILY_LIMIT/],
     [{ TRUELAYER_ENV: 'live', TOKEN_KMS_KEY_ID: 'k' }, /TRUELAYER_SECRET_ID/],
     [{ TRUELAYER_ENV: 'sandbox', TRUELAYER_SECRET_ID: 's' }, /TOKEN_KMS_KEY_ID/],
     [{ LOCAL_TOKEN_KEY: 'c2hvcnQ=' }, /LOCAL_TOKEN_KEY: must be base64 of exactly 32 bytes/],

@@ -1,6 +1,6 @@
 /** A real LocalDataKeyProvider that counts its calls and can be held or failed on demand, to observe the cipher's caching. */
 import { randomBytes } from 'node:crypto';
-import { type DataKey, type DataKeyProvider, LocalDataKeyProvider } from '../../shared/crypto/data-keys';
+import { type DataKey, type DataKeyProvider, type EncryptionContext, LocalDataKeyProvider } from '../../shared/crypto/data-keys';
 import { AdjustableClock } from '../../shared/clock';
 
 export class CountingKeys implements DataKeyProvider {
@@ -29,20 +29,25 @@ export class CountingKeys implements DataKeyProvider {
     this.#gate = undefined;
   }
 
-  async generateDataKey(): Promise<DataKey> {
+  /** The contexts the cipher passed, in call order. */
+  readonly contexts: EncryptionContext[] = [];
+
+  async generateDataKey(context: EncryptionContext): Promise<DataKey> {
+    this.contexts.push(context);
     this.generateCalls += 1;
     await this.#gate;
     const failure = this.failNextGenerate.shift();
     if (failure) throw failure;
-    return this.inner.generateDataKey();
+    return this.inner.generateDataKey(context);
   }
 
-  async decryptDataKey(encrypted: Uint8Array): Promise<Uint8Array> {
+  async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
+    this.contexts.push(context);
     this.decryptCalls += 1;
     await this.#gate;
     const failure = this.failNextDecrypt.shift();
     if (failure) throw failure;
-    return this.inner.decryptDataKey(encrypted);
+    return this.inner.decryptDataKey(encrypted, context);
   }
 }
 

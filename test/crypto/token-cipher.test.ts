@@ -89,14 +89,16 @@ describe('TokenCipher binds a blob to its row', () => {
     const { cipher } = setup();
     const blob = await cipher.encrypt(tokens, row);
     const error = await decryptError(cipher.decrypt(blob, { ...row, connectionId: 'conn_other' }));
-    expect(error.reason).toBe('authentication_failed');
+    // The data key itself is bound to the row, so it is refused before the ciphertext is tried.
+    expect(error.reason).toBe('data_key_rejected');
   });
 
   it('refuses a blob moved to another owner', async () => {
     const { cipher } = setup();
     const blob = await cipher.encrypt(tokens, row);
     const error = await decryptError(cipher.decrypt(blob, { ...row, owner: 'user-mallory' }));
-    expect(error.reason).toBe('authentication_failed');
+    // The data key itself is bound to the row, so it is refused before the ciphertext is tried.
+    expect(error.reason).toBe('data_key_rejected');
   });
 
   it('does not confuse ("a","bc") with ("ab","c")', async () => {
@@ -219,6 +221,18 @@ describe('TokenCipher data key caching', () => {
     expect(keys.generateCalls).toBe(3);
   });
 
+  it('generates one data key per row, each for that row\'s context, and reuses it for that row', async () => {
+    const { cipher, keys } = setup();
+    const other: EncryptionContext = { connectionId: 'conn_other', owner: 'user-bob' };
+    const first = await cipher.encrypt(tokens, row);
+    const forOther = await cipher.encrypt(tokens, other);
+    const again = await cipher.encrypt(tokens, row);
+    expect(keys.generateCalls).toBe(2);
+    expect(keys.contexts).toEqual([row, other]);
+    expect(forOther.split('.')[1]).not.toBe(first.split('.')[1]);
+    expect(again.split('.')[1]).toBe(first.split('.')[1]);
+  });
+
   it('decrypts its own blobs without unwrapping the data key', async () => {
     const { cipher, keys } = setup();
     const blob = await cipher.encrypt(tokens, row);
@@ -318,13 +332,20 @@ describe('LocalDataKeyProvider', () => {
 
   it('gives 32-byte data keys that it alone can unwrap', async () => {
     const provider = new LocalDataKeyProvider(randomBytes(32));
-    const key = await provider.generateDataKey();
+    const key = await provider.generateDataKey(row);
     expect(key.plaintext).toHaveLength(32);
-    expect(Buffer.from(await provider.decryptDataKey(key.encrypted))).toEqual(Buffer.from(key.plaintext));
-    await expect(new LocalDataKeyProvider(randomBytes(32)).decryptDataKey(key.encrypted)).rejects.toMatchObject({
+    expect(Buffer.from(await provider.decryptDataKey(key.encrypted, row))).toEqual(Buffer.from(key.plaintext));
+    await expect(new LocalDataKeyProvider(randomBytes(32)).decryptDataKey(key.encrypted, row)).rejects.toMatchObject({
       name: 'DataKeyError',
       rejected: true,
     });
+  });
+
+  it('binds a data key to its row, as KMS binds it to the encryption context', async () => {
+    const provider = new LocalDataKeyProvider(randomBytes(32));
+    const key = await provider.generateDataKey(row);
+    await expect(provider.decryptDataKey(key.encrypted, { ...row, owner: 'user-mallory' })).rejects.toMatchObject({ name: 'DataKeyError', rejected: true });
+    await expect(provider.decryptDataKey(key.encrypted, { ...row, connectionId: 'conn_other' })).rejects.toMatchObject({ name: 'DataKeyError', rejected: true });
   });
 
   it('lets a cipher under another master key refuse the blob', async () => {

@@ -228,6 +228,20 @@ describe('demo page', () => {
     expect((await apiGet(user, `/connections/${created.connection_id}`)).status).toBe('active');
   });
 
+  it('offers the banks of GET /providers in its picker and passes the chosen provider_id when connecting', async () => {
+    const user = newUser('picker');
+    await signIn(user);
+    const picker = page.getByLabel('Bank', { exact: true });
+    await picker.locator('option', { hasText: 'Monzo' }).waitFor({ state: 'attached' });
+    const offered = await picker.locator('option').allTextContents();
+    const { providers } = await apiGet(user, '/providers?country=gb');
+    expect(offered).toEqual(providers.map((provider: { display_name: string }) => provider.display_name));
+    expect(await picker.inputValue()).toBe('mock');
+    const created = page.waitForRequest((request) => request.method() === 'POST' && new URL(request.url()).pathname === '/connections');
+    await connect();
+    expect((await created).postDataJSON()).toMatchObject({ provider_id: 'mock' });
+  });
+
   it('extends a john/doe connection by sending the user through the bank again, and comes back active', async () => {
     const user = newUser('renewer');
     await signIn(user);

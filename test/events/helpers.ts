@@ -21,7 +21,7 @@ export const loadEvent = (name: string): SampleEvent => JSON.parse(readFileSync(
 
 /** The function an event is for, from its file name: `auth-link-create` → `authLink`. */
 export const functionOfEvent = (name: string): string => {
-  const prefix = ['auth-link', 'callback', 'data', 'connections', 'openapi'].find((candidate) => name.startsWith(`${candidate}-`));
+  const prefix = ['auth-link', 'callback', 'data', 'connections', 'openapi', 'providers'].find((candidate) => name.startsWith(`${candidate}-`));
   if (!prefix) throw new Error(`event ${name} does not start with a function name`);
   return prefix.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 };

@@ -164,6 +164,12 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(Array.isArray(result.json.results)).toBe(true);
   });
 
+  it('providers-list.json: 200 with the banks of the country, the mock bank among them', async () => {
+    const result = await invoke('providers', asUser(loadEvent('providers-list'), user));
+    expect(result.statusCode, JSON.stringify(result.json)).toBe(200);
+    expect(result.json.providers.map((provider: { provider_id: string }) => provider.provider_id)).toContain('mock');
+  });
+
   it('connections-list.json: 200 listing the user\'s connections', async () => {
     const result = await invoke('connections', asUser(loadEvent('connections-list'), user));
     expect(result.statusCode).toBe(200);

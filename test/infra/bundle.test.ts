@@ -10,11 +10,11 @@ import type { BundleResult } from '../../infra/bundle';
 
 const functionNames = Object.keys(functionSpecs) as FunctionName[];
 // The issue's target is 300 KiB; three AWS SDK v3 clients (their shared @smithy/@aws-sdk core alone is
-// ~150 KiB) and zod/mini (~35 KiB) put the floor near 365 KiB (see the bench and README); the fourth,
-// EventBridge (lifecycle events are published right after the state change, from every function that
-// makes one), and Standard Webhooks signing add about 45 KiB. This guard
-// catches regressions from there; `npm run bench` reports the size against the 300 KiB target.
-const budgetBytes = 440 * 1024;
+// ~150 KiB) and zod/mini (~35 KiB) put the floor near 365 KiB (see the bench and README). X-Ray tracing
+// (Powertools Tracer, which bundles aws-xray-sdk-core and its CommonJS dependencies) adds ~135 KiB to
+// every function: ~368 KiB before, ~503 KiB after. This guard catches regressions from there;
+// `npm run bench` reports the size against the 300 KiB target.
+const budgetBytes = 520 * 1024;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
 const results = new Map<FunctionName, BundleResult>();

@@ -6,6 +6,7 @@ describe('parseDeployOptions', () => {
   it('deploys to the sandbox with a Cognito pool, a created secret and sensible limits when given nothing', () => {
     expect(parseDeployOptions({})).toEqual({
       stackName: 'TrueLayerConnections',
+      tags: { service: 'truelayer-connections', environment: 'dev', owner: 'platform' },
       truelayerEnv: 'sandbox',
       jwt: undefined,
       clientSecretArn: undefined,
@@ -17,6 +18,13 @@ describe('parseDeployOptions', () => {
       logRetentionDays: 30,
       logLevel: 'INFO',
       alarmEmail: undefined,
+      latencyAlarmMs: 5000,
+      metricsNamespace: 'TrueLayerConnections',
+      deployment: 'canary',
+      reservedConcurrency: {},
+      jwtScopes: [],
+      secretKmsKeyArn: undefined,
+      domain: undefined,
       truelayerProviders: undefined,
       truelayerTimeoutMs: undefined,
       sourceMaps: false,
@@ -83,6 +91,42 @@ describe('parseDeployOptions', () => {
 
   it('refuses a burst below the rate', () => {
     expect(() => parseDeployOptions({ throttleRateLimit: '100', throttleBurstLimit: '10' })).toThrow(/-c throttleBurstLimit/);
+  });
+
+  it('reserves concurrency only for functions named, from -c or cdk.json, and refuses unknown names', () => {
+    expect(parseDeployOptions({ reservedConcurrency: 'data=20, callback=5' }).reservedConcurrency).toEqual({ data: 20, callback: 5 });
+    expect(parseDeployOptions({ reservedConcurrency: { data: 3 } }).reservedConcurrency).toEqual({ data: 3 });
+    expect(() => parseDeployOptions({ reservedConcurrency: 'dta=20' })).toThrow(/-c reservedConcurrency: dta is not a function/);
+    expect(() => parseDeployOptions({ reservedConcurrency: 'data=lots' })).toThrow(/-c reservedConcurrency: data: a whole number/);
+  });
+
+  it('deploys all at once only when asked', () => {
+    expect(parseDeployOptions({ deployment: 'allAtOnce' }).deployment).toBe('allAtOnce');
+    expect(() => parseDeployOptions({ deployment: 'linear' })).toThrow(/-c deployment/);
+  });
+
+  it('takes a custom domain only with its certificate', () => {
+    const certificateArn = 'arn:aws:acm:eu-west-2:123456789012:certificate/abcd1234-ab12-cd34-ef56-abcdef123456';
+    expect(parseDeployOptions({ domainName: 'api.example.com', certificateArn }).domain).toEqual({ name: 'api.example.com', certificateArn });
+    expect(() => parseDeployOptions({ domainName: 'api.example.com' })).toThrow(/-c domainName: set domainName and certificateArn together/);
+  });
+
+  it('explains that a WAF web ACL cannot be attached to an HTTP API', () => {
+    expect(() => parseDeployOptions({ wafAclArn: 'arn:aws:wafv2:eu-west-2:123456789012:regional/webacl/x/1' })).toThrow(/-c wafAclArn: AWS WAF cannot be associated with an API Gateway HTTP API/);
+  });
+
+  it('takes scopes and a secret key only where they apply', () => {
+    expect(() => parseDeployOptions({ jwtScopes: 'read' })).toThrow(/-c jwtScopes: applies to an external issuer/);
+    expect(() => parseDeployOptions({ secretKmsKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/abc' })).toThrow(/-c secretKmsKeyArn: applies to an imported secret/);
+    expect(parseDeployOptions({ jwtIssuer: 'https://login.example.com/', jwtAudience: 'api', jwtScopes: 'a, b' }).jwtScopes).toEqual(['a', 'b']);
+  });
+
+  it('takes tags and a metrics namespace from context, refusing AWS/ namespaces', () => {
+    expect(parseDeployOptions({ environment: 'prod', owner: 'payments', metricsNamespace: 'Bank/Conn' })).toMatchObject({
+      tags: { service: 'truelayer-connections', environment: 'prod', owner: 'payments' },
+      metricsNamespace: 'Bank/Conn',
+    });
+    expect(() => parseDeployOptions({ metricsNamespace: 'AWS/Lambda' })).toThrow(/-c metricsNamespace/);
   });
 
   it('reports every problem in one line', () => {

@@ -1,16 +1,30 @@
 /** Synthesizing the stack for tests and reading the template: resources by type, policies, env. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { App } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { createApp } from '../../infra/create-app';
-import type { ConnectionsStack } from '../../infra/stack';
+import type { ConnectionsDataStack, ConnectionsStack } from '../../infra/stack';
+
+/** The feature flags and settings of cdk.json, which the CLI passes to the app and `new App()` alone would not read. */
+export const cdkJsonContext = (): Record<string, unknown> =>
+  (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
+
+export interface SynthesizedStack {
+  template: Template;
+  json: TemplateJson;
+  templateFile: string;
+}
 
 export interface Synthesized {
   app: App;
+  /** The service (stateless) stack; its template is `template`/`json`. */
   stack: ConnectionsStack;
+  /** The data (stateful) stack. */
+  dataStack: ConnectionsDataStack;
+  data: SynthesizedStack;
   assembly: CloudAssembly;
   template: Template;
   json: TemplateJson;
@@ -28,7 +42,7 @@ export interface CfnResource {
 
 export interface TemplateJson {
   Resources: Record<string, CfnResource>;
-  Outputs?: Record<string, { Value: unknown; Description?: string }>;
+  Outputs?: Record<string, { Value: unknown; Description?: string; Export?: unknown }>;
   Rules?: Record<string, unknown>;
 }
 
@@ -39,18 +53,45 @@ export interface TemplateJson {
  */
 export const synth = (context: Record<string, unknown> = {}, { bundle = true }: { bundle?: boolean } = {}): Synthesized => {
   const outdir = mkdtempSync(join(tmpdir(), 'tlc-cdk-'));
-  const { app, stack } = createApp({
+  const { app, stack, dataStack } = createApp({
     nag: false,
     // CDK's built-in template validation spends ~15 s starting its engine; cfn-lint covers it here.
     builtinCloudFormationValidation: false,
     outdir,
     // The CLI turns asset metadata on; `sam local` finds each function's code through it.
-    context: { 'aws:cdk:enable-asset-metadata': true, ...context, ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+    context: { ...cdkJsonContext(), 'aws:cdk:enable-asset-metadata': true, ...context, ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
   });
   const assembly = app.synth();
-  const artifact = assembly.getStackByName(stack.stackName);
-  const json = artifact.template as TemplateJson;
-  return { app, stack, assembly, template: Template.fromJSON(json), json, templateFile: join(assembly.directory, artifact.templateFile) };
+  const read = (name: string): SynthesizedStack => {
+    const artifact = assembly.getStackByName(name);
+    const json = artifact.template as TemplateJson;
+    return { template: Template.fromJSON(json), json, templateFile: join(assembly.directory, artifact.templateFile) };
+  };
+  const data = read(dataStack.stackName);
+  const service = read(stack.stackName);
+  const json = inlineCrossStackReferences(service.json, data.json);
+  return { app, stack, dataStack, assembly, json, template: Template.fromJSON(json), templateFile: service.templateFile, data };
+};
+
+/**
+ * The service template with every reference to the data stack (CDK's `Fn::GetStackOutput`, or an
+ * `Fn::ImportValue` of its export) replaced by the output's value there (`{Ref: X}`), so assertions
+ * can follow a grant or a variable to the data stack's resource by its logical id.
+ */
+export const inlineCrossStackReferences = (json: TemplateJson, data: TemplateJson): TemplateJson => {
+  const outputs = data.Outputs ?? {};
+  const byExport = new Map(Object.values(outputs).flatMap((output) => ((output.Export as { Name?: string } | undefined)?.Name ? [[(output.Export as { Name: string }).Name, output.Value]] : [])));
+  const visit = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(visit);
+    if (typeof value !== 'object' || value === null) return value;
+    const record = value as Record<string, unknown>;
+    const stackOutput = record['Fn::GetStackOutput'] as { OutputName?: string } | undefined;
+    if (stackOutput?.OutputName && outputs[stackOutput.OutputName]) return outputs[stackOutput.OutputName]!.Value;
+    const imported = record['Fn::ImportValue'];
+    if (typeof imported === 'string' && byExport.has(imported)) return byExport.get(imported);
+    return Object.fromEntries(Object.entries(record).map(([key, child]) => [key, visit(child)]));
+  };
+  return visit(json) as TemplateJson;
 };
 
 export const resourcesOfType = (json: TemplateJson, type: string): [string, CfnResource][] =>

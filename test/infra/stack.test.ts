@@ -1,6 +1,6 @@
 /**
- * The stack synthesized as `npx cdk synth` does with no context (real esbuild bundles, once for the
- * file): what must hold for a deployment from a clean checkout.
+ * The two stacks synthesized as `npx cdk synth` does with no context (real esbuild bundles, once for
+ * the file): what must hold for a deployment from a clean checkout.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { tableDefinition } from '../../shared/table';
 import { PLACEHOLDER } from '../../shared/truelayer/client-credentials';
 import { esmRequireBanner } from '../../infra/bundle';
 import { functionLogicalId } from '../../infra/stack';
+import { metricNames } from '../../shared/metrics';
 import { allows, grantsOfRole, logicalIdOf, referencedId, referencedIds, resourcesOfType, synth } from './helpers';
 import type { CfnResource, Synthesized } from './helpers';
 
@@ -22,20 +23,22 @@ const functionNames = Object.keys(functionSpecs) as FunctionName[];
 
 let synthesized: Synthesized;
 let resources: Record<string, CfnResource>;
+let dataResources: Record<string, CfnResource>;
 let props: (id: string) => Record<string, unknown>;
 
 beforeAll(() => {
   synthesized = synth();
   resources = synthesized.json.Resources;
-  props = (id) => resources[id]?.Properties ?? {};
+  dataResources = synthesized.data.json.Resources;
+  props = (id) => resources[id]?.Properties ?? dataResources[id]?.Properties ?? {};
 });
 
 const functionProps = (name: FunctionName) => props(functionLogicalId(name));
 const roleIdOf = (name: FunctionName): string => referencedId(functionProps(name).Role)!;
-const tokenKeyId = () => logicalIdOf(synthesized.json, 'AWS::KMS::Key', 'TokenKey');
-const tableKeyId = () => logicalIdOf(synthesized.json, 'AWS::KMS::Key', 'TableKey');
-const tableId = () => logicalIdOf(synthesized.json, 'AWS::DynamoDB::Table', 'Table');
-const secretId = () => logicalIdOf(synthesized.json, 'AWS::SecretsManager::Secret', 'ClientSecret');
+const tokenKeyId = () => logicalIdOf(synthesized.data.json, 'AWS::KMS::Key', 'KeysAndSecretsTokenKey');
+const tableKeyId = () => logicalIdOf(synthesized.data.json, 'AWS::KMS::Key', 'StorageTableKey');
+const tableId = () => logicalIdOf(synthesized.data.json, 'AWS::DynamoDB::Table', 'StorageTable');
+const secretId = () => logicalIdOf(synthesized.data.json, 'AWS::SecretsManager::Secret', 'KeysAndSecretsClientSecret');
 
 describe('functions', () => {
   it('has one function per function spec, under its fixed logical id', () => {
@@ -81,7 +84,7 @@ describe('functions', () => {
       [tableId()]: 'TrueLayerConnections-TableCD117FA1-1ABCDEF2345',
       [secretId()]: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:ClientSecret6773D8CE-AbCdEf',
       [tokenKeyId()]: 'arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-      [logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Api', 'HttpApi')]: 'https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com',
+      [logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi')]: 'https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com',
     };
     const resolve = (value: unknown): string => {
       if (typeof value === 'string') return value;
@@ -119,21 +122,48 @@ describe('least privilege', () => {
     expect(allows(grants, 'kms:GenerateDataKey', tokenKeyId())).toBe(uses.has('tokenKey:encrypt'));
     expect(allows(grants, 'kms:Decrypt', tokenKeyId())).toBe(uses.has('tokenKey:decrypt'));
     expect(allows(grants, 'secretsmanager:GetSecretValue', secretId())).toBe(uses.has('clientSecret:read'));
+    // Never called by the service: no function may describe, list or change the secret.
+    expect(grants.flatMap((grant) => grant.actions).filter((action) => action.startsWith('secretsmanager:') && action !== 'secretsmanager:GetSecretValue')).toEqual([]);
   });
 
-  it('lets the authLink function seal (the PKCE verifier) but never decrypt with the token key', () => {
-    const grants = grantsOfRole(synthesized.json, roleIdOf('authLink'));
-    const onTokenKey = grants.filter((grant) => grant.resources.includes(tokenKeyId()));
-    expect(onTokenKey.flatMap((grant) => grant.actions)).toEqual(['kms:GenerateDataKey']);
+  it('does not let the callback function decrypt tokens: it only seals what it exchanged', () => {
+    const grants = grantsOfRole(synthesized.json, roleIdOf('callback'));
+    expect(allows(grants, 'kms:GenerateDataKey', tokenKeyId())).toBe(true);
     expect(allows(grants, 'kms:Decrypt', tokenKeyId())).toBe(false);
   });
 
-  it.each(functionNames)('%s has no wildcard action or resource and no managed policy', (name) => {
+  it.each(functionNames)('%s may use the token key only with a row\'s encryption context (connection_id and owner)', (name) => {
+    const roleId = roleIdOf(name);
+    const statements = resourcesOfType(synthesized.json, 'AWS::IAM::Policy')
+      .filter(([, policy]) => (policy.Properties?.Roles as unknown[]).some((role) => referencedId(role) === roleId))
+      .flatMap(([, policy]) => (policy.Properties?.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] }).Statement)
+      .filter((statement) => referencedIds(statement.Resource).includes(tokenKeyId()));
+    const expected = { 'tokenKey:encrypt': 'kms:GenerateDataKey', 'tokenKey:decrypt': 'kms:Decrypt' } as const;
+    expect(statements.flatMap((statement) => [statement.Action].flat()).sort()).toEqual(
+      Object.entries(expected).filter(([use]) => functionSpecs[name].uses.includes(use as never)).map(([, action]) => action).sort(),
+    );
+    for (const statement of statements) {
+      expect(statement.Condition).toEqual({
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['connection_id', 'owner'] },
+        Null: { 'kms:EncryptionContextKeys': 'false' },
+      });
+    }
+  });
+
+  it('gives the authLink function nothing on the token key: the PKCE verifier is sealed without KMS', () => {
+    const grants = grantsOfRole(synthesized.json, roleIdOf('authLink'));
+    const onTokenKey = grants.filter((grant) => grant.resources.includes(tokenKeyId()));
+    expect(onTokenKey.flatMap((grant) => grant.actions)).toEqual([]);
+    expect(allows(grants, 'kms:Decrypt', tokenKeyId())).toBe(false);
+  });
+
+  it.each(functionNames)('%s has no wildcard action, no managed policy, and a wildcard resource only for X-Ray', (name) => {
     const roleId = roleIdOf(name);
     expect(props(roleId).ManagedPolicyArns).toBeUndefined();
     for (const grant of grantsOfRole(synthesized.json, roleId)) {
       expect(grant.actions.filter((action) => action.includes('*'))).toEqual([]);
-      expect(grant.resources.filter((resource) => resource.includes('*'))).toEqual([]);
+      // X-Ray's PutTraceSegments and PutTelemetryRecords take no resource-level permissions.
+      if (grant.resources.some((resource) => resource.includes('*'))) expect(grant.actions.sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     }
   });
 
@@ -154,7 +184,7 @@ describe('HTTP API', () => {
   });
 
   it('puts the JWT authorizer on every route but the public ones of the route table (/callback, /openapi.json)', () => {
-    const authorizerId = logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiJwtAuthorizer');
+    const authorizerId = logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Authorizer', 'ApiHttpApiJwtAuthorizer');
     for (const route of routeResources()) {
       if (routes.some((candidate) => candidate.auth === 'none' && routeKey(candidate) === route.RouteKey)) {
         expect(route.AuthorizationType, String(route.RouteKey)).toBe('NONE');
@@ -167,14 +197,23 @@ describe('HTTP API', () => {
     expect(routeResources().filter((route) => route.AuthorizationType === 'NONE').map((route) => route.RouteKey).sort()).toEqual(['GET /callback', 'GET /openapi.json', 'POST /callback']);
   });
 
-  it('sends each route to the function the route table names', () => {
+  it('sends each route to the live alias of the function the route table names', () => {
     for (const [, route] of resourcesOfType(synthesized.json, 'AWS::ApiGatewayV2::Route')) {
       const integrationId = referencedIds(route.Properties?.Target)[0]!;
       const integration = props(integrationId);
       expect(integration.IntegrationType).toBe('AWS_PROXY');
       expect(integration.PayloadFormatVersion).toBe('2.0');
       const expected = routes.find((entry) => routeKey(entry) === route.Properties?.RouteKey)!;
-      expect(referencedIds(integration.IntegrationUri)).toContain(functionLogicalId(expected.function));
+      const aliasId = referencedIds(integration.IntegrationUri)[0]!;
+      expect(resources[aliasId]?.Type).toBe('AWS::Lambda::Alias');
+      expect(props(aliasId).Name).toBe('live');
+      expect(referencedIds(props(aliasId).FunctionName)).toContain(functionLogicalId(expected.function));
+    }
+  });
+
+  it('admits access tokens only: every JWT route requires the scope Cognito puts in access tokens and never in ID tokens', () => {
+    for (const route of routeResources().filter((entry) => entry.AuthorizationType === 'JWT')) {
+      expect(route.AuthorizationScopes, String(route.RouteKey)).toEqual(['aws.cognito.signin.user.admin']);
     }
   });
 
@@ -183,8 +222,8 @@ describe('HTTP API', () => {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: {
-        Issuer: { 'Fn::Join': ['', ['https://cognito-idp.', { Ref: 'AWS::Region' }, '.amazonaws.com/', { Ref: Match.stringLikeRegexp('^UserPool') }]] },
-        Audience: [{ Ref: Match.stringLikeRegexp('^UserPoolAppClient') }],
+        Issuer: { 'Fn::Join': ['', ['https://cognito-idp.', { Ref: 'AWS::Region' }, '.amazonaws.com/', { Ref: Match.stringLikeRegexp('^IdentityUserPool') }]] },
+        Audience: [{ Ref: Match.stringLikeRegexp('^IdentityUserPoolAppClient') }],
       },
     });
   });
@@ -192,9 +231,12 @@ describe('HTTP API', () => {
   it('throttles the default stage and writes access logs with retention, without query strings', () => {
     const [[, stage]] = resourcesOfType(synthesized.json, 'AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
     expect(stage.Properties?.StageName).toBe('$default');
-    expect(stage.Properties?.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(stage.Properties?.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
     const accessLog = stage.Properties?.AccessLogSettings as { DestinationArn: unknown; Format: string };
     expect(props(referencedId(accessLog.DestinationArn)!).RetentionInDays).toBe(30);
+    // Service-delivered logs belong under /aws/vendedlogs/ (their resource-policy limit is separate).
+    expect(props(referencedId(accessLog.DestinationArn)!).LogGroupName).toBe('/aws/vendedlogs/apigateway/TrueLayerConnections/access');
+    expect((stage.Properties?.DefaultRouteSettings as Record<string, unknown> | undefined)?.DetailedMetricsEnabled).toBe(true);
     const format = JSON.parse(accessLog.Format) as Record<string, string>;
     expect(format.requestId).toBe('$context.requestId');
     expect(format.status).toBe('$context.status');
@@ -211,7 +253,7 @@ describe('HTTP API', () => {
 
 describe('table, keys and secret', () => {
   it('builds the table from shared/table.ts: on demand, PITR, deletion protection, CMK, TTL, owner index', () => {
-    const table = resources[tableId()]!;
+    const table = dataResources[tableId()]!;
     expect(table.DeletionPolicy).toBe('Retain');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
@@ -242,8 +284,29 @@ describe('table, keys and secret', () => {
   it('rotates both KMS keys and keeps them when the stack goes', () => {
     for (const id of [tokenKeyId(), tableKeyId()]) {
       expect(props(id).EnableKeyRotation, id).toBe(true);
-      expect(resources[id]?.DeletionPolicy, id).toBe('Retain');
+      expect(dataResources[id]?.DeletionPolicy, id).toBe('Retain');
     }
+  });
+
+  it('lets nobody use the token key without exactly the row\'s encryption context keys', () => {
+    const policy = props(tokenKeyId()).KeyPolicy as { Statement: { Sid?: string; Effect: string; Principal: unknown; Action: string[]; Condition?: unknown }[] };
+    const denies = policy.Statement.filter((statement) => statement.Effect === 'Deny');
+    for (const statement of denies) {
+      expect(statement.Principal).toEqual({ AWS: '*' });
+      expect(statement.Action).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:ReEncryptFrom']));
+    }
+    expect(denies.map((statement) => statement.Condition)).toEqual(
+      expect.arrayContaining([
+        { Null: { 'kms:EncryptionContext:connection_id': 'true' } },
+        { Null: { 'kms:EncryptionContext:owner': 'true' } },
+        { 'ForAnyValue:StringNotEquals': { 'kms:EncryptionContextKeys': ['connection_id', 'owner'] } },
+      ]),
+    );
+  });
+
+  it('creates the event bus for connection events and the webhook signing secret in the data stack', () => {
+    expect(resourcesOfType(synthesized.data.json, 'AWS::Events::EventBus')).toHaveLength(1);
+    expect(resourcesOfType(synthesized.data.json, 'AWS::SecretsManager::Secret').map(([id]) => id).filter((id) => id.includes('WebhookSecret'))).toHaveLength(1);
   });
 
   it('creates the client secret with the REPLACE_ME placeholder the service treats as unconfigured', () => {
@@ -252,7 +315,7 @@ describe('table, keys and secret', () => {
   });
 
   it('creates a Cognito user pool with admin-only sign-up, a strong password policy and deletion protection', () => {
-    synthesized.template.hasResource('AWS::Cognito::UserPool', {
+    synthesized.data.template.hasResource('AWS::Cognito::UserPool', {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({
         AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
@@ -260,19 +323,88 @@ describe('table, keys and secret', () => {
         Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 12, RequireSymbols: true, RequireUppercase: true, RequireNumbers: true }) },
       }),
     });
-    const [[, client]] = resourcesOfType(synthesized.json, 'AWS::Cognito::UserPoolClient') as [[string, CfnResource]];
+    const [[, client]] = resourcesOfType(synthesized.data.json, 'AWS::Cognito::UserPoolClient') as [[string, CfnResource]];
     expect(client.Properties).toMatchObject({ GenerateSecret: false, PreventUserExistenceErrors: 'ENABLED', AllowedOAuthFlowsUserPoolClient: false });
     expect(client.Properties?.ExplicitAuthFlows).toEqual(expect.arrayContaining(['ALLOW_USER_SRP_AUTH', 'ALLOW_ADMIN_USER_PASSWORD_AUTH']));
   });
 });
 
-describe('alarms and outputs', () => {
-  const alarms = () => resourcesOfType(synthesized.json, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
-  const metricNames = (alarm: Record<string, unknown>): string[] =>
-    alarm.MetricName ? [alarm.MetricName as string] : ((alarm.Metrics as { MetricStat?: { Metric: { MetricName: string } } }[]) ?? []).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+describe('telemetry', () => {
+  it.each(functionNames)('%s is traced by X-Ray, logs JSON, and knows the metrics namespace', (name) => {
+    const fn = functionProps(name);
+    expect(fn.TracingConfig).toEqual({ Mode: 'Active' });
+    expect((fn.LoggingConfig as { LogFormat: string }).LogFormat).toBe('JSON');
+    const variables = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(variables.POWERTOOLS_METRICS_NAMESPACE).toBe('TrueLayerConnections');
+    // Traces carry names and statuses, never a body.
+    expect(variables.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe('false');
+    expect(variables.POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS).toBe('false');
+  });
 
-  it('alarms on API 5xx', () => {
-    expect(alarms().some((alarm) => alarm.Namespace === 'AWS/ApiGateway' && alarm.MetricName === '5xx')).toBe(true);
+  it('reserves no concurrency unless asked (a new account\'s quota of 10 would fail the deploy)', () => {
+    for (const name of functionNames) expect(functionProps(name).ReservedConcurrentExecutions, name).toBeUndefined();
+  });
+});
+
+describe('safe deploys', () => {
+  it.each(functionNames)('%s is published behind a live alias that CodeDeploy shifts 10 percent for 5 minutes, rolling back on its alarms', (name) => {
+    const [aliasId] = resourcesOfType(synthesized.json, 'AWS::Lambda::Alias').find(([, alias]) => referencedIds(alias.Properties?.FunctionName).includes(functionLogicalId(name)))!;
+    const alias = resources[aliasId]!;
+    expect(alias.Properties?.Name).toBe('live');
+    expect(resources[referencedId(alias.Properties?.FunctionVersion)!]?.Type).toBe('AWS::Lambda::Version');
+    const deploymentGroupId = referencedId((alias as { UpdatePolicy?: { CodeDeployLambdaAliasUpdate: { DeploymentGroupName: unknown } } }).UpdatePolicy?.CodeDeployLambdaAliasUpdate.DeploymentGroupName)!;
+    const group = props(deploymentGroupId);
+    expect(group.DeploymentConfigName).toBe('CodeDeployDefault.LambdaCanary10Percent5Minutes');
+    expect(group.AutoRollbackConfiguration).toEqual({ Enabled: true, Events: expect.arrayContaining(['DEPLOYMENT_FAILURE', 'DEPLOYMENT_STOP_ON_ALARM']) });
+    const alarmNames = (group.AlarmConfiguration as { Alarms: { Name: unknown }[]; Enabled: boolean }).Alarms.map((alarm) => referencedId(alarm.Name));
+    const errorsAlarm = resourcesOfType(synthesized.json, 'AWS::CloudWatch::Alarm').find(
+      ([, alarm]) => alarm.Properties?.MetricName === 'Errors' && (alarm.Properties?.Dimensions as { Value: unknown }[]).some((d) => referencedId(d.Value) === functionLogicalId(name)),
+    )![0];
+    expect(alarmNames).toContain(errorsAlarm);
+    expect(alarmNames).toContain(logicalIdOf(synthesized.json, 'AWS::CloudWatch::Alarm', 'MonitoringApi5xxRateAlarm'));
+  });
+});
+
+describe('alarms, dashboard and outputs', () => {
+  const alarms = () => resourcesOfType(synthesized.json, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+  type MetricQuery = { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions?: { Name: string; Value: unknown }[] } } };
+  const queries = (alarm: Record<string, unknown>): MetricQuery[] => (alarm.Metrics as MetricQuery[] | undefined) ?? [];
+  const metricNamesOf = (alarm: Record<string, unknown>): string[] =>
+    alarm.MetricName ? [alarm.MetricName as string] : queries(alarm).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+  const topicId = () => logicalIdOf(synthesized.json, 'AWS::SNS::Topic', 'MonitoringAlarmTopic');
+
+  it('always has an SNS topic, refusing plain HTTP, that every alarm notifies', () => {
+    synthesized.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    expect(alarms().length).toBeGreaterThan(0);
+    for (const alarm of alarms()) expect(alarm.AlarmActions, String(alarm.AlarmDescription)).toEqual([{ Ref: topicId() }]);
+    expect(resourcesOfType(synthesized.json, 'AWS::SNS::Subscription')).toEqual([]);
+  });
+
+  it('alarms on the API 5xx rate, not a bare count', () => {
+    const alarm = alarms().find((entry) => metricNamesOf(entry).includes('5xx'))!;
+    expect(queries(alarm).find((query) => query.Expression)?.Expression).toMatch(/100 \* FILL\(errors, 0\) \/ requests/);
+    expect(metricNamesOf(alarm)).toEqual(expect.arrayContaining(['5xx', 'Count']));
+  });
+
+  it('alarms on API p99 latency', () => {
+    expect(alarms().some((alarm) => alarm.MetricName === 'Latency' && alarm.ExtendedStatistic === 'p99' && alarm.Threshold === 5000)).toBe(true);
+  });
+
+  it('alarms on API throttling, counted from the access log (HTTP APIs publish no throttle metric)', () => {
+    synthesized.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ ($.status = "429") && ($.integrationStatus = "-") }',
+      MetricTransformations: [Match.objectLike({ MetricName: 'ApiThrottledRequests', MetricNamespace: 'TrueLayerConnections' })],
+    });
+    expect(alarms().some((alarm) => alarm.MetricName === 'ApiThrottledRequests')).toBe(true);
+  });
+
+  it('alarms on the upstream 5xx rate from the service\'s own metrics', () => {
+    const alarm = alarms().find((entry) => metricNamesOf(entry).includes(metricNames.upstreamCalls))!;
+    const classes = queries(alarm).flatMap((query) => query.MetricStat?.Metric.Dimensions?.filter((d) => d.Name === 'StatusClass').map((d) => d.Value) ?? []);
+    expect(new Set(classes)).toEqual(new Set(['2xx', '3xx', '4xx', '5xx', 'timeout', 'network']));
+    for (const query of queries(alarm).filter((entry) => entry.MetricStat)) expect(query.MetricStat?.Metric.Namespace).toBe('TrueLayerConnections');
   });
 
   it.each(functionNames)('alarms on %s errors and throttles', (name) => {
@@ -287,20 +419,30 @@ describe('alarms and outputs', () => {
     }
   });
 
-  it('alarms on DynamoDB read and write throttles', () => {
-    const names = alarms().flatMap(metricNames);
-    expect(names).toEqual(expect.arrayContaining(['ReadThrottleEvents', 'WriteThrottleEvents']));
+  it('alarms on DynamoDB read and write throttles, the indexes included', () => {
+    const alarm = alarms().find((entry) => metricNamesOf(entry).includes('WriteThrottleEvents'))!;
+    expect(metricNamesOf(alarm)).toEqual(expect.arrayContaining(['ReadThrottleEvents', 'WriteThrottleEvents']));
+    const indexes = queries(alarm).flatMap((query) => query.MetricStat?.Metric.Dimensions?.filter((d) => d.Name === 'GlobalSecondaryIndexName').map((d) => d.Value) ?? []);
+    expect(indexes).toContain(tableDefinition.ownerIndex.name);
   });
 
-  it('creates no SNS topic unless alarmEmail is given', () => {
-    expect(resourcesOfType(synthesized.json, 'AWS::SNS::Topic')).toEqual([]);
+  it('draws a dashboard of requests, errors and p50/p99 per route, upstream errors by code, refreshes, the worker and throttles', () => {
+    const [[, dashboard]] = resourcesOfType(synthesized.json, 'AWS::CloudWatch::Dashboard') as [[string, CfnResource]];
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+    for (const title of ['Requests per route', 'Errors per route', 'Latency p50 per route', 'Latency p99 per route', 'TrueLayer errors by code', 'Refreshes', 'Worker items', 'Throttles']) {
+      expect(body, title).toContain(title);
+    }
+    for (const route of routes) expect(body, routeKey(route)).toContain(`${route.method} ${route.path}`);
+    expect(body).toContain(`MetricName=\\\\\\"${metricNames.upstreamErrors}\\\\\\"`);
   });
 
-  it('outputs the API URL, the callback URL to register, the user pool and client, the secret name and the table name', () => {
+  it('outputs the API URL, the callback URL to register and the alarm topic; the data stack outputs the user pool, client, secret, table and bus', () => {
     const outputs = synthesized.json.Outputs ?? {};
-    for (const name of ['ApiUrl', 'CallbackUrl', 'UserPoolId', 'UserPoolClientId', 'ClientSecretName', 'TableName']) expect(outputs, name).toHaveProperty(name);
-    expect(outputs.CallbackUrl?.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Api', 'HttpApi'), 'ApiEndpoint'] }, '/callback']] });
-    expect(referencedId(outputs.TableName?.Value)).toBe(tableId());
+    for (const name of ['ApiUrl', 'CallbackUrl', 'JwtIssuer', 'AlarmTopicArn', 'DashboardName']) expect(outputs, name).toHaveProperty(name);
+    expect(outputs.CallbackUrl?.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi'), 'ApiEndpoint'] }, '/callback']] });
+    const dataOutputs = synthesized.data.json.Outputs ?? {};
+    for (const name of ['UserPoolId', 'UserPoolClientId', 'ClientSecretName', 'TableName', 'EventBusName', 'WebhookSecretArn']) expect(dataOutputs, name).toHaveProperty(name);
+    expect(referencedId(dataOutputs.TableName?.Value)).toBe(tableId());
   });
 
   it('is deployable: no sam-local guard rule', () => {
@@ -308,16 +450,44 @@ describe('alarms and outputs', () => {
   });
 });
 
+describe('two stacks', () => {
+  it('keeps state in a termination-protected data stack and nothing stateful in the service stack', () => {
+    expect(synthesized.dataStack.terminationProtection).toBe(true);
+    expect(synthesized.stack.terminationProtection).toBe(false);
+    for (const type of ['AWS::DynamoDB::Table', 'AWS::KMS::Key', 'AWS::SecretsManager::Secret', 'AWS::Cognito::UserPool', 'AWS::Events::EventBus']) {
+      expect(resourcesOfType(synthesized.json, type), type).toEqual([]);
+      expect(resourcesOfType(synthesized.data.json, type).length, type).toBeGreaterThan(0);
+    }
+    expect(synthesized.stack.dependencies.map((stack) => stack.stackName)).toEqual(['TrueLayerConnections-Data']);
+  });
+
+  it('tags both stacks and every taggable resource with service, environment and owner', () => {
+    const expected = { service: 'truelayer-connections', environment: 'dev', owner: 'platform' };
+    for (const stack of [synthesized.stack, synthesized.dataStack]) {
+      expect(synthesized.assembly.getStackByName(stack.stackName).tags).toMatchObject(expected);
+    }
+    for (const json of [synthesized.json, synthesized.data.json]) {
+      for (const [id, resource] of Object.entries(json.Resources)) {
+        const tags = resource.Properties?.Tags;
+        if (!Array.isArray(tags)) continue;
+        const byKey = Object.fromEntries((tags as { Key: string; Value: string }[]).map((tag) => [tag.Key, tag.Value]));
+        expect(byKey, id).toMatchObject(expected);
+      }
+    }
+  });
+});
+
 describe('checks', () => {
-  it('passes cdk-nag AwsSolutions with every finding acknowledged', () => {
-    const report = new AwsSolutionsChecks(synthesized.app).validateScope(synthesized.stack);
+  it.each(['service', 'data'] as const)('the %s stack passes cdk-nag AwsSolutions with every finding acknowledged', (which) => {
+    const stack = which === 'service' ? synthesized.stack : synthesized.dataStack;
+    const report = new AwsSolutionsChecks(synthesized.app).validateScope(stack);
     const findings = report.violations.map((violation) => `${violation.ruleName}: ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`);
     expect(findings).toEqual([]);
   });
 
   it('gives every acknowledgement a reason', () => {
-    const acknowledged = synthesized.stack.node
-      .findAll()
+    const acknowledged = [synthesized.stack, synthesized.dataStack]
+      .flatMap((stack) => stack.node.findAll())
       .flatMap((construct) => construct.node.metadata.filter((entry) => entry.type === 'aws:cdk:acknowledged-rules'))
       .flatMap((entry) => Object.entries(entry.data as Record<string, string>));
     expect(acknowledged.length).toBeGreaterThan(0);
@@ -328,10 +498,11 @@ describe('checks', () => {
   const hasCfnLint = cfnLint.status === 0;
   if (!hasCfnLint) console.warn('cfn-lint is not installed: skipping the cfn-lint check (pip install cfn-lint to run it)');
 
-  it.skipIf(!hasCfnLint)('has no cfn-lint errors', () => {
+  it.skipIf(!hasCfnLint).each(['service', 'data'] as const)('the %s template has no cfn-lint errors', (which) => {
+    const file = which === 'service' ? synthesized.templateFile : synthesized.data.templateFile;
     let output: string;
     try {
-      output = execFileSync('cfn-lint', ['--format', 'json', '--', synthesized.templateFile], { encoding: 'utf8' });
+      output = execFileSync('cfn-lint', ['--format', 'json', '--', file], { encoding: 'utf8' });
     } catch (error) {
       // cfn-lint exits non-zero for warnings too; the JSON on stdout says which.
       output = (error as { stdout?: string }).stdout ?? '';

@@ -126,12 +126,13 @@ describe('the OpenAPI document', () => {
     }
   });
 
-  it('documents each Data API path on its own, with from/to only on transaction paths', () => {
+  it('documents each Data API path on its own, with from/to only on transaction paths and limit/cursor on the paged (settled) ones', () => {
     const data = operations(document).filter((item) => reachedRoute(item) === 'GET /connections/{id}/{proxy+}');
     expect(data).toHaveLength(14);
     for (const { path, operation } of data) {
       const query = ((operation.parameters ?? []) as { in: string; name: string }[]).filter((p) => p.in === 'query').map((p) => p.name);
-      expect(query, path).toEqual(path.includes('/transactions') ? ['from', 'to'] : []);
+      const expected = !path.includes('/transactions') ? [] : path.endsWith('/pending') ? ['from', 'to'] : ['from', 'to', 'limit', 'cursor'];
+      expect(query, path).toEqual(expected);
     }
   });
 

@@ -50,8 +50,14 @@ describe('data paths', () => {
   });
 
   it('filters transactions by from/to', async () => {
-    const all = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions`, { sub: 'alice', headers: psu });
-    const first = all.body.results.map((t: { timestamp: string }) => t.timestamp.slice(0, 10)).sort()[0];
+    const all = { body: { results: [] as { timestamp: string }[] } };
+    let cursor: string | undefined;
+    do {
+      const page = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, { sub: 'alice', headers: psu });
+      all.body.results.push(...page.body.results);
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    const first = all.body.results.map((t: { timestamp: string }) => t.timestamp.slice(0, 10)).sort()[0] ?? '';
     const to = new Date(Date.parse(first) + 30 * 86_400_000).toISOString().slice(0, 10);
     const some = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?from=${first}&to=${to}`, { sub: 'alice', headers: psu });
     expect(some.status).toBe(200);
@@ -94,14 +100,25 @@ describe('data paths', () => {
     expect(((await response.json()) as { status: string }).status).toBe('Succeeded');
   });
 
-  it('forwards X-PSU-IP: without it the 5th unattended call in a day is refused with 429 and Retry-After', async () => {
+  it('forwards X-PSU-IP: without it the 5th unattended call in a day is answered from the cache, not sent to the bank', async () => {
     const path = `/connections/${id}/accounts/${accountId}/standing_orders`;
     for (let i = 0; i < 4; i += 1) expect((await api.call('GET', path, { sub: 'alice' })).status).toBe(200);
     const fifth = await api.call('GET', path, { sub: 'alice' });
-    expect(fifth.status).toBe(429);
-    expect(fifth.body).toMatchObject({ code: 'upstream_rate_limited', upstream_code: 'provider_request_limit_exceeded' });
-    expect(Number(fifth.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(fifth.status).toBe(200);
+    expect(fifth.headers.get('x-data-source')).toBe('cache');
+    expect((await api.simStats()).data['/data/v1/accounts/{account_id}/standing_orders']).toBe(4);
     expect((await api.call('GET', path, { sub: 'alice', headers: psu })).status).toBe(200);
+    expect((await api.simStats()).data['/data/v1/accounts/{account_id}/standing_orders']).toBe(5);
+  });
+
+  it('maps the bank\'s own 429 provider_request_limit_exceeded to 429 with Retry-After when nothing is cached', async () => {
+    await api.simFault({ path: '/data/v1/accounts*', status: 429, body: { error: 'provider_request_limit_exceeded', error_description: 'Maximum number of requests per user allowed by provider exceeded.', error_details: {} }, times: 1 });
+    // A query never asked before, so no earlier answer is kept for it.
+    const yesterday = new Date(api.stack.clock.now() - 86_400_000).toISOString().slice(0, 10);
+    const limited = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions/pending?to=${yesterday}`, { sub: 'alice' });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ code: 'upstream_rate_limited', upstream_code: 'provider_request_limit_exceeded' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('refuses a malformed X-PSU-IP', async () => {

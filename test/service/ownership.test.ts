@@ -9,6 +9,7 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-d
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectionKey, pendingKey, tableDefinition } from '../../shared/table';
 import { TestApi } from '../support/flow';
+import { codeChallengeS256, newState, openVerifier } from '../../shared/connections/auth-state';
 
 let api: TestApi;
 let doc: DynamoDBDocumentClient;
@@ -207,7 +208,15 @@ describe('PKCE on every auth link', () => {
     const stateItem = (
       await doc.send(new GetCommand({ TableName: api.stack.tableName, Key: { pk: `state#${createHash('sha256').update(state).digest('hex')}` }, ConsistentRead: true }))
     ).Item;
-    expect(stateItem?.code_verifier).toMatch(/^v1\./);
+    // Sealed under the raw state (stored nowhere): it opens with the state and row into the verifier
+    // behind the challenge, and not with any other state.
+    const sealed = String(stateItem?.code_verifier);
+    const row = { connectionId: created.connection_id, owner: 'liam' };
+    const verifier = openVerifier(state, row, sealed);
+    expect(sealed).not.toContain(verifier);
+    expect(codeChallengeS256(verifier)).toBe(link.searchParams.get('code_challenge'));
+    expect(() => openVerifier(newState(), row, sealed)).toThrow();
+    expect(() => openVerifier(state, { ...row, owner: 'mallory' }, sealed)).toThrow();
     expect(stateItem?.[tableDefinition.ttlAttribute]).toBe(Math.ceil(Date.parse(created.auth_link_expires_at) / 1000));
   });
 });

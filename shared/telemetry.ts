@@ -1,0 +1,95 @@
+/**
+ * Telemetry plumbing, the one place Powertools Metrics and Tracer are met: EMF counts behind the
+ * `MetricsPort` of shared/metrics.ts, and X-Ray subsegments behind a `TracePort`, so the core counts
+ * and traces without knowing either library. Traces and metrics carry names, statuses and bounded
+ * codes only, never a token, code, user id or body.
+ */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { MetricName, MetricsPort, TracePort } from './metrics';
+import { noMetrics, safeDimensionValue } from './metrics';
+
+export const SERVICE_NAME = 'truelayer-connections';
+
+/**
+ * Powertools' tracer: active only inside Lambda with tracing on (it stays off locally, in tests and
+ * under `sam local`). Responses and HTTP calls are not captured (the stack sets
+ * POWERTOOLS_TRACER_CAPTURE_RESPONSE and ..._CAPTURE_HTTPS_REQUESTS to false): TrueLayer calls get
+ * subsegments of our own, with nothing from the request in them.
+ */
+export const tracer = new Tracer({ serviceName: SERVICE_NAME });
+
+/** An AWS SDK v3 client whose calls appear as subsegments (operation, status, retries). */
+export const traced = <T>(client: T): T => (tracer.isTracingEnabled() ? tracer.captureAWSv3Client(client) : client);
+
+export const xrayTracing: TracePort = {
+  async subsegment(name, work) {
+    const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
+    if (!parent) return work(() => undefined);
+    const subsegment = parent.addNewSubsegment(name);
+    tracer.setSegment(subsegment);
+    try {
+      return await work((key, value) => subsegment.addAnnotation(key, typeof value === 'string' ? safeDimensionValue(value) : value));
+    } catch (error) {
+      subsegment.addError(error as Error);
+      throw error;
+    } finally {
+      subsegment.close();
+      tracer.setSegment(parent);
+    }
+  },
+};
+
+/**
+ * Counts aggregated per invocation and written as CloudWatch EMF on `flush()`: one line for the
+ * counts without dimensions, one per dimension set. Dimension values pass `safeDimensionValue`, so
+ * an id or token given by mistake becomes `other` rather than a metric (and a bill) of its own.
+ */
+export class EmfMetrics implements MetricsPort {
+  readonly #metrics: Metrics;
+  readonly #pending = new Map<string, { name: MetricName; dimensions: Record<string, string>; value: number }>();
+
+  constructor(options: { namespace: string; serviceName?: string }) {
+    this.#metrics = new Metrics({ namespace: options.namespace, serviceName: options.serviceName ?? SERVICE_NAME });
+  }
+
+  count(name: MetricName, dimensions: Record<string, string> = {}, value = 1): void {
+    const safe = Object.fromEntries(
+      Object.entries(dimensions)
+        .map(([key, raw]) => [key, safeDimensionValue(String(raw))] as const)
+        .sort(([a], [b]) => a.localeCompare(b)),
+    );
+    const key = JSON.stringify([name, safe]);
+    const entry = this.#pending.get(key);
+    if (entry) entry.value += value;
+    else this.#pending.set(key, { name, dimensions: safe, value });
+  }
+
+  flush(): void {
+    let plain = false;
+    for (const { name, dimensions, value } of this.#pending.values()) {
+      if (Object.keys(dimensions).length === 0) {
+        this.#metrics.addMetric(name, MetricUnit.Count, value);
+        plain = true;
+      } else {
+        const single = this.#metrics.singleMetric();
+        single.addDimensions(dimensions);
+        single.addMetric(name, MetricUnit.Count, value);
+      }
+    }
+    this.#pending.clear();
+    if (plain) this.#metrics.publishStoredMetrics();
+  }
+}
+
+let active: EmfMetrics | undefined;
+
+/** The container's metrics: EMF when configured, nothing otherwise (the local stack). */
+export const createMetrics = (setting: { enabled: boolean; namespace: string }): MetricsPort => {
+  if (!setting.enabled) return noMetrics;
+  active = new EmfMetrics({ namespace: setting.namespace });
+  return active;
+};
+
+/** Writes what this invocation counted; the HTTP stack calls it after every request, a worker after every run. */
+export const flushMetrics = (): void => active?.flush();
