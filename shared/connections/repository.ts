@@ -715,9 +715,9 @@ export class ConnectionRepository {
 
   /**
    * What /me said, written after the tokens; never over a finished connection. Conditional on the
-   * version (and bumps it) since the due time and the expiry notices follow the consent's end: a
-   * new end gets its own notices. Re-reads and retries if the item moved; the record as written,
-   * or undefined when it is gone or finished.
+   * version read, since the due time written with it and the expiry notices follow the consent's
+   * end (a new end gets its own notices); plain facts, so it leaves the version as it is. Re-reads
+   * and retries if the item moved; the record as written, or undefined when it is gone or finished.
    */
   async writeConsentDetails(record: ConnectionRecord, details: ConsentDetails, now: number): Promise<ConnectionRecord | undefined> {
     const fields = detailFields(details);
@@ -730,12 +730,11 @@ export class ConnectionRepository {
         ...before,
         ...definedDetails(details),
         updatedAt: new Date(now).toISOString(),
-        version: before.version + 1,
         ...(newConsent ? { expiryNoticesSent: undefined } : {}),
       };
       const names: Record<string, string> = { '#s': 'status' };
-      const values: Record<string, unknown> = { ':u': after.updatedAt, ':inactive': 'inactive', ':v': before.version, ':one': 1 };
-      const sets = ['updated_at = :u', 'version = version + :one'];
+      const values: Record<string, unknown> = { ':u': after.updatedAt, ':inactive': 'inactive', ':v': before.version };
+      const sets = ['updated_at = :u'];
       const removes: string[] = newConsent ? ['expiry_notices'] : [];
       for (const [name, value] of fields) {
         names[`#${name}`] = name;
