@@ -2,15 +2,23 @@
 import type { Context } from 'aws-lambda';
 import { dependencies, logger } from '../shared/composition';
 import { runLifecycle } from '../shared/lifecycle/worker';
+import { metricNames } from '../shared/metrics';
+import { flushMetrics } from '../shared/telemetry';
 
 /** Stop starting new items this long before the function's timeout; the rest stay due. */
 const marginMs = 30_000;
 
 export const handler = async (_event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
   const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - marginMs : undefined;
-  const result = await runLifecycle(dependencies().services, deadline === undefined ? {} : { deadline });
+  const { services } = dependencies();
+  const result = await runLifecycle(services, deadline === undefined ? {} : { deadline });
   const { failures, ...summary } = result;
   for (const failure of failures) logger.warn('lifecycle item failed', failure);
   logger.info('lifecycle run', { ...summary, failed: failures.length });
+  // Not an HTTP function: the metrics the run counted are written here, once per run.
+  services.metrics.count(metricNames.workerItemsProcessed, { Outcome: 'ok' }, result.processed);
+  services.metrics.count(metricNames.workerItemsProcessed, { Outcome: 'failed' }, failures.length);
+  services.metrics.count(metricNames.connectionsExpired, {}, result.expired);
+  flushMetrics();
   return result;
 };
