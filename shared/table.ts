@@ -83,34 +83,39 @@ export const pendingKey = (owner: string): string => `pending#${owner}`;
 export const unattendedBudgetKey = (connectionId: string, endpointHash: string): string => `unattended#${connectionId}#${endpointHash}`;
 export const cachedResponseKey = (connectionId: string, requestHash: string): string => `cache#${connectionId}#${requestHash}`;
 
-/** The CreateTable input used by the local stack (CDK builds the same shape from `tableDefinition`). */
+/** A secondary index as the table definition describes it. */
+export interface SecondaryIndex {
+  name: string;
+  partitionKey: { name: string; type: 'S' | 'N' };
+  sortKey: { name: string; type: 'S' | 'N' };
+  projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  nonKeyAttributes?: readonly string[];
+}
+
+/** Every secondary index, in order: the local table and the CDK stack both build exactly these. */
+export const secondaryIndexes: readonly SecondaryIndex[] = [tableDefinition.ownerIndex, tableDefinition.dueIndex];
+
+/** The CreateTable input used by the local stack (CDK builds the same table from `secondaryIndexes`). */
 export const createTableInput = (tableName: string) => ({
   TableName: tableName,
   BillingMode: 'PAY_PER_REQUEST' as const,
   AttributeDefinitions: [
     { AttributeName: tableDefinition.partitionKey.name, AttributeType: tableDefinition.partitionKey.type },
-    { AttributeName: tableDefinition.ownerIndex.partitionKey.name, AttributeType: tableDefinition.ownerIndex.partitionKey.type },
-    { AttributeName: tableDefinition.ownerIndex.sortKey.name, AttributeType: tableDefinition.ownerIndex.sortKey.type },
-    { AttributeName: tableDefinition.dueIndex.partitionKey.name, AttributeType: tableDefinition.dueIndex.partitionKey.type },
-    { AttributeName: tableDefinition.dueIndex.sortKey.name, AttributeType: tableDefinition.dueIndex.sortKey.type },
+    ...secondaryIndexes.flatMap((index) => [
+      { AttributeName: index.partitionKey.name, AttributeType: index.partitionKey.type },
+      { AttributeName: index.sortKey.name, AttributeType: index.sortKey.type },
+    ]),
   ],
   KeySchema: [{ AttributeName: tableDefinition.partitionKey.name, KeyType: 'HASH' as const }],
-  GlobalSecondaryIndexes: [
-    {
-      IndexName: tableDefinition.ownerIndex.name,
-      KeySchema: [
-        { AttributeName: tableDefinition.ownerIndex.partitionKey.name, KeyType: 'HASH' as const },
-        { AttributeName: tableDefinition.ownerIndex.sortKey.name, KeyType: 'RANGE' as const },
-      ],
-      Projection: { ProjectionType: tableDefinition.ownerIndex.projection, NonKeyAttributes: [...tableDefinition.ownerIndex.nonKeyAttributes] },
+  GlobalSecondaryIndexes: secondaryIndexes.map((index) => ({
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey.name, KeyType: 'HASH' as const },
+      { AttributeName: index.sortKey.name, KeyType: 'RANGE' as const },
+    ],
+    Projection: {
+      ProjectionType: index.projection,
+      ...(index.projection === 'INCLUDE' ? { NonKeyAttributes: [...(index.nonKeyAttributes ?? [])] } : {}),
     },
-    {
-      IndexName: tableDefinition.dueIndex.name,
-      KeySchema: [
-        { AttributeName: tableDefinition.dueIndex.partitionKey.name, KeyType: 'HASH' as const },
-        { AttributeName: tableDefinition.dueIndex.sortKey.name, KeyType: 'RANGE' as const },
-      ],
-      Projection: { ProjectionType: tableDefinition.dueIndex.projection },
-    },
-  ],
+  })),
 });

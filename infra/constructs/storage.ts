@@ -1,66 +1,16 @@
 /**
- * The connections table and the key it is encrypted with, both built from shared/table.ts (keys,
- * indexes and their projections), so the deployed table follows every change the local one sees.
+ * The connections table and the key it is encrypted with, built from shared/table.ts (keys, TTL,
+ * `secondaryIndexes` with their projections), which the local table is created from too.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import type { GlobalSecondaryIndexProps } from 'aws-cdk-lib/aws-dynamodb';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { tableDefinition } from '../../shared/table';
+import { secondaryIndexes, tableDefinition } from '../../shared/table';
 import { serviceName } from '../names';
 
-const attributeType = { S: AttributeType.STRING, N: AttributeType.NUMBER, B: AttributeType.BINARY } as const;
-
-type KeyDefinition = { name: string; type: keyof typeof attributeType };
-/** A secondary index as shared/table.ts may describe it: today the owner index; more may follow. */
-interface IndexDefinition {
-  name: string;
-  partitionKey: KeyDefinition;
-  sortKey?: KeyDefinition;
-  /** Absent: ALL. Either our own shape, DynamoDB's (`{ProjectionType, NonKeyAttributes}`), or the list of included attributes. */
-  projection?:
-    | { type: 'ALL' | 'KEYS_ONLY' | 'INCLUDE'; attributes?: readonly string[] }
-    | { ProjectionType: 'ALL' | 'KEYS_ONLY' | 'INCLUDE'; NonKeyAttributes?: readonly string[] }
-    | readonly string[];
-}
-
-/** A table definition as shared/table.ts writes it: keys, TTL, and `*Index` entries. */
-export interface TableDefinitionLike {
-  partitionKey: KeyDefinition;
-  ttlAttribute: string;
-}
-
-/** Every `*Index` entry of the table definition, in order. */
-export const indexDefinitions = (definition: TableDefinitionLike = tableDefinition): IndexDefinition[] =>
-  Object.entries(definition as unknown as Record<string, unknown>)
-    .filter(
-      ([key, value]) => key.endsWith('Index') && typeof value === 'object' && value !== null && 'name' in value && 'partitionKey' in value,
-    )
-    .map(([, value]) => value as IndexDefinition);
-
-const projectionOf = (index: IndexDefinition): Pick<GlobalSecondaryIndexProps, 'projectionType' | 'nonKeyAttributes'> => {
-  const projection = index.projection;
-  // An array is the list of attributes to include beside the keys.
-  if (Array.isArray(projection)) return { projectionType: ProjectionType.INCLUDE, nonKeyAttributes: [...projection] };
-  const described = projection as
-    | {
-        type?: string;
-        attributes?: readonly string[];
-        nonKeyAttributes?: readonly string[];
-        ProjectionType?: string;
-        NonKeyAttributes?: readonly string[];
-      }
-    | undefined;
-  const type = described?.type ?? described?.ProjectionType ?? 'ALL';
-  if (type === 'ALL') return { projectionType: ProjectionType.ALL };
-  if (type === 'KEYS_ONLY') return { projectionType: ProjectionType.KEYS_ONLY };
-  if (type !== 'INCLUDE') throw new Error(`unknown projection type ${type} in shared/table.ts`);
-  return {
-    projectionType: ProjectionType.INCLUDE,
-    nonKeyAttributes: [...(described?.attributes ?? described?.nonKeyAttributes ?? described?.NonKeyAttributes ?? [])],
-  };
-};
+const attributeType = { S: AttributeType.STRING, N: AttributeType.NUMBER } as const;
+const projectionType = { ALL: ProjectionType.ALL, KEYS_ONLY: ProjectionType.KEYS_ONLY, INCLUDE: ProjectionType.INCLUDE } as const;
 
 export class Storage extends Construct {
   readonly table: Table;
@@ -69,9 +19,9 @@ export class Storage extends Construct {
   /** Index names, for the `index/<name>` ARNs a query grant needs. */
   readonly indexNames: string[];
 
-  constructor(scope: Construct, id: string, props: { definition?: TableDefinitionLike } = {}) {
+  constructor(scope: Construct, id: string) {
     super(scope, id);
-    const definition = props.definition ?? tableDefinition;
+    const definition = tableDefinition;
     this.tableKey = new Key(this, 'TableKey', {
       description: `${serviceName}: DynamoDB table encryption at rest`,
       enableKeyRotation: true,
@@ -87,15 +37,15 @@ export class Storage extends Construct {
       timeToLiveAttribute: definition.ttlAttribute,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    const indexes = indexDefinitions(definition);
-    for (const index of indexes) {
+    for (const index of secondaryIndexes) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: { name: index.partitionKey.name, type: attributeType[index.partitionKey.type] },
-        ...(index.sortKey ? { sortKey: { name: index.sortKey.name, type: attributeType[index.sortKey.type] } } : {}),
-        ...projectionOf(index),
+        sortKey: { name: index.sortKey.name, type: attributeType[index.sortKey.type] },
+        projectionType: projectionType[index.projection],
+        ...(index.projection === 'INCLUDE' ? { nonKeyAttributes: [...(index.nonKeyAttributes ?? [])] } : {}),
       });
     }
-    this.indexNames = indexes.map((index) => index.name);
+    this.indexNames = secondaryIndexes.map((index) => index.name);
   }
 }
