@@ -6,10 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import type { TestApi } from '../test/support/flow';
 import { countServerRequests, countsSince } from './counting-proxy';
-import { psuIp, timedGet } from './http';
 import type { TimedResponse } from './http';
-import { rounded, summarize } from './stats';
+import { psuIp, timedGet } from './http';
 import type { Summary } from './stats';
+import { rounded, summarize } from './stats';
 
 export interface DataCallTarget {
   api: TestApi;
@@ -53,7 +53,11 @@ const expectOk = (what: string, response: TimedResponse): number => {
 };
 
 /** Alternates which side goes first, so neither always gets the warmer sockets or the quieter moment. */
-const pairedSamples = async (stack: () => Promise<TimedResponse>, direct: () => Promise<TimedResponse>, count: number): Promise<LatencyPair> => {
+const pairedSamples = async (
+  stack: () => Promise<TimedResponse>,
+  direct: () => Promise<TimedResponse>,
+  count: number,
+): Promise<LatencyPair> => {
   const stackMs: number[] = [];
   const directMs: number[] = [];
   for (let index = 0; index < count; index += 1) {
@@ -121,7 +125,10 @@ export interface ExpiryBurstResult {
 }
 
 /** Moves the shared clock past the access token's expiry, then fires `concurrency` data calls at once. */
-export const measureExpiryBurst = async (target: DataCallTarget, options: { concurrency: number; advanceSeconds: number }): Promise<ExpiryBurstResult> => {
+export const measureExpiryBurst = async (
+  target: DataCallTarget,
+  options: { concurrency: number; advanceSeconds: number },
+): Promise<ExpiryBurstResult> => {
   const { api } = target;
   api.advance(options.advanceSeconds);
   // The caller's own JWT may have lapsed with the clock too; get it before the burst starts.
@@ -166,7 +173,10 @@ export interface ThroughputResult {
 }
 
 /** `clients` loops, each sending its next data call as soon as the last one answered, for `seconds`. */
-export const measureThroughput = async (target: DataCallTarget, options: { clients: number; seconds: number }): Promise<ThroughputResult> => {
+export const measureThroughput = async (
+  target: DataCallTarget,
+  options: { clients: number; seconds: number },
+): Promise<ThroughputResult> => {
   const call = stackCall(target, await target.api.token(target.sub));
   for (let index = 0; index < options.clients; index += 1) await call();
   const latencies: number[] = [];

@@ -8,11 +8,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { functionSpecs } from '../functions/routes';
 import type { FunctionName } from '../functions/routes';
+import { functionSpecs } from '../functions/routes';
 import { bundleFunction, largestInputs } from '../infra/bundle';
-import { rounded, summarize } from './stats';
 import type { Summary } from './stats';
+import { rounded, summarize } from './stats';
 
 export interface FunctionColdStart {
   name: FunctionName;

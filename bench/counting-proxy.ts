@@ -4,8 +4,8 @@
  * through the SDK's endpoint settings, it counts the requests the real client code sends.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 

@@ -52,7 +52,8 @@ export const directAccessToken = async (api: TestApi, simUrl: string, scopes: re
     }),
   });
   const body = (await response.json()) as { access_token?: unknown };
-  if (response.status !== 200 || typeof body.access_token !== 'string') throw new Error(`the direct code exchange answered ${response.status}`);
+  if (response.status !== 200 || typeof body.access_token !== 'string')
+    throw new Error(`the direct code exchange answered ${response.status}`);
   return body.access_token;
 };
 

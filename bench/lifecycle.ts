@@ -7,13 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startDynamo } from '../local/dynamo';
 import { AdjustableClock } from '../shared/clock';
 import { buildDependencies, useLocalParts } from '../shared/composition';
 import { loadConfig } from '../shared/config';
 import { MemoryEventSink } from '../shared/lifecycle/publishers';
 import { runLifecycle } from '../shared/lifecycle/worker';
 import { connectionKey, dueShard, tableDefinition } from '../shared/table';
-import { startDynamo } from '../local/dynamo';
 
 export interface LifecycleBenchResult {
   connections: number;

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { TestApi } from '../test/support/flow';
 import { psuIp } from './http';
-import { rounded, summarize, type Summary } from './stats';
+import { rounded, type Summary, summarize } from './stats';
 
 export interface RefreshWaitsPlan {
   hours: number;

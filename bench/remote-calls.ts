@@ -10,10 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { TestApi } from '../test/support/flow';
-import { motoAvailability, startMoto } from '../test/support/moto';
 import type { MotoServer } from '../test/support/moto';
-import { countServerRequests, countsSince, startCountingProxy, total } from './counting-proxy';
+import { motoAvailability, startMoto } from '../test/support/moto';
 import type { CountingProxy } from './counting-proxy';
+import { countServerRequests, countsSince, startCountingProxy, total } from './counting-proxy';
 import { psuIp, truelayerCallCount } from './http';
 
 /** A count per steady-state request, or why it could not be measured. */
@@ -52,7 +52,12 @@ const startAwsStandIns = async (): Promise<AwsStandIns> => {
     const secrets = new SecretsManagerClient(moto.clientConfig);
     const key = await kms.send(new CreateKeyCommand({ Description: 'truelayer-connections bench token key' }));
     const secretId = 'truelayer-connections/bench/client-credentials';
-    await secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: JSON.stringify({ client_id: 'sandbox-local', client_secret: 'local-secret' }) }));
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: secretId,
+        SecretString: JSON.stringify({ client_id: 'sandbox-local', client_secret: 'local-secret' }),
+      }),
+    );
     kms.destroy();
     secrets.destroy();
     const proxy = await startCountingProxy(moto.endpoint);
@@ -98,7 +103,9 @@ export const countRemoteCalls = async (options: { requests: number; warmup: numb
     const connectionId = await api.connect(sub);
     const jwt = await api.token(sub);
     const call = async () => {
-      const response = await fetch(`${api.stack.apiUrl}/connections/${connectionId}/${options.path}`, { headers: { authorization: `Bearer ${jwt}`, 'x-psu-ip': psuIp } });
+      const response = await fetch(`${api.stack.apiUrl}/connections/${connectionId}/${options.path}`, {
+        headers: { authorization: `Bearer ${jwt}`, 'x-psu-ip': psuIp },
+      });
       await response.arrayBuffer();
       if (response.status !== 200) throw new Error(`data call answered ${response.status}`);
     };
@@ -137,7 +144,9 @@ export const countRemoteCalls = async (options: { requests: number; warmup: numb
         perRequest: Math.round(((truelayerCallCount(sim1) - truelayerCallCount(sim0)) / options.requests) * 100) / 100,
         operations: {
           ...countsSince(sim0.data, sim1.data),
-          ...(sim1.token.refresh_token - sim0.token.refresh_token ? { 'POST /connect/token (refresh)': sim1.token.refresh_token - sim0.token.refresh_token } : {}),
+          ...(sim1.token.refresh_token - sim0.token.refresh_token
+            ? { 'POST /connect/token (refresh)': sim1.token.refresh_token - sim0.token.refresh_token }
+            : {}),
         },
       },
       setup: { kms: setupKms, secretsManager: setupSecrets, dynamodb: dynamo0 },
@@ -156,7 +165,12 @@ export const reportFromChild = (result: RemoteCallsResult): void => {
 };
 
 /** Runs the child and returns its result; its stderr is passed through so failures stay visible. */
-export const runRemoteCallsChild = (options: { requests: number; warmup: number; path: string; timeoutMs: number }): Promise<RemoteCallsResult> =>
+export const runRemoteCallsChild = (options: {
+  requests: number;
+  warmup: number;
+  path: string;
+  timeoutMs: number;
+}): Promise<RemoteCallsResult> =>
   new Promise((resolve, reject) => {
     const entry = fileURLToPath(new URL('./remote-calls-child.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', entry, String(options.requests), String(options.warmup), options.path], {

@@ -2,8 +2,8 @@
 import type { ExpiryBurstResult, ProxyOverheadResult, ThroughputResult } from './api-latency';
 import type { ColdStartResult } from './cold-start';
 import type { LifecycleBenchResult } from './lifecycle';
-import type { RefreshWaitsMode, RefreshWaitsResult } from './refresh-waits';
 import type { PaceResult } from './pace';
+import type { RefreshWaitsMode, RefreshWaitsResult } from './refresh-waits';
 import type { PerRequest, RemoteCallsResult } from './remote-calls';
 import { ms } from './stats';
 
@@ -37,7 +37,13 @@ export interface Sections {
 }
 
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
-const failed = (section: number, measure: string, error: Error): Row => ({ section, measure, result: `failed: ${error.message.split('\n')[0]}`, target: '', status: 'FAILED' });
+const failed = (section: number, measure: string, error: Error): Row => ({
+  section,
+  measure,
+  result: `failed: ${error.message.split('\n')[0]}`,
+  target: '',
+  status: 'FAILED',
+});
 const statusList = (statuses: Record<string, number>): string =>
   Object.entries(statuses)
     .map(([status, count]) => `${count}× ${status}`)
@@ -50,7 +56,10 @@ const coldStartRows = (result: ColdStartResult | Error | undefined): Row[] => {
     {
       section: 1,
       measure: `\`${fn.name}\` bundle (esbuild, stack options)`,
-      result: `${kib(fn.bundleBytes)} (largest: ${fn.largestInputs.slice(0, 2).map((input) => `${input.group} ${input.kib.toFixed(0)} KiB`).join(', ')})`,
+      result: `${kib(fn.bundleBytes)} (largest: ${fn.largestInputs
+        .slice(0, 2)
+        .map((input) => `${input.group} ${input.kib.toFixed(0)} KiB`)
+        .join(', ')})`,
       target: `≤ ${targets.bundleKiB} KiB`,
       status: fn.bundleBytes <= targets.bundleKiB * 1024 ? 'met' : 'MISSED',
     },
@@ -93,7 +102,14 @@ const operationList = (counts: Record<string, number>): string =>
 
 /** `setup`: what the same client sent while connecting, proof that its path really ran. */
 const remoteCallRow = (name: string, count: PerRequest, target: number, setup?: Record<string, number>): Row => {
-  if (!count.measured) return { section: 3, measure: `${name} requests per steady-state data request`, result: count.reason, target: String(target), status: 'not measured' };
+  if (!count.measured)
+    return {
+      section: 3,
+      measure: `${name} requests per steady-state data request`,
+      result: count.reason,
+      target: String(target),
+      status: 'not measured',
+    };
   const operations = operationList(count.operations);
   const setupNote = setup && Object.keys(setup).length ? `; while connecting: ${operationList(setup)}` : '';
   return {
@@ -153,7 +169,8 @@ const throughputRows = (result: ThroughputResult | Error | undefined): Row[] => 
   ];
 };
 
-const share = (mode: RefreshWaitsMode): string => `${mode.waited}/${mode.reads} (${((100 * mode.waited) / Math.max(1, mode.reads)).toFixed(1)} %)`;
+const share = (mode: RefreshWaitsMode): string =>
+  `${mode.waited}/${mode.reads} (${((100 * mode.waited) / Math.max(1, mode.reads)).toFixed(1)} %)`;
 
 const refreshWaitRows = (result: RefreshWaitsResult | Error | undefined): Row[] => {
   if (!result) return [];
@@ -183,27 +200,50 @@ const lambdaResponseLimitBytes = 6 * 1024 * 1024;
 
 const paceRows = (result: PaceResult | Error | undefined): Row[] => {
   if (!result) return [];
-  if (result instanceof Error) return [failed(7, 'reading at the bank\'s pace', result)];
+  if (result instanceof Error) return [failed(7, "reading at the bank's pace", result)];
   const { budget } = result;
-  const ops = (cost: { perRequest: number; operations: Record<string, number> }) => `${cost.perRequest.toFixed(2)} (${operationList(cost.operations)})`;
+  const ops = (cost: { perRequest: number; operations: Record<string, number> }) =>
+    `${cost.perRequest.toFixed(2)} (${operationList(cost.operations)})`;
   return [
-    ...result.history.map((run): Row => ({
+    ...result.history.map(
+      (run): Row => ({
+        section: 7,
+        measure: `two-year history of john/busy, \`limit=${run.limit}\``,
+        result: `${run.transactions} transactions in ${run.pages} pages, ${run.pagesPerSecond.toFixed(1)} pages/s (${run.seconds.toFixed(1)} s); ${run.upstreamCalls} TrueLayer calls`,
+        target: '1 TrueLayer call a page',
+        status: run.upstreamCalls === run.pages ? 'met' : 'MISSED',
+      }),
+    ),
+    ...result.history.map(
+      (run): Row => ({
+        section: 7,
+        measure: `largest response, \`limit=${run.limit}\` (uncompressed)`,
+        result: kib(run.largestResponseBytes),
+        target: '≪ 6 MB',
+        status: run.largestResponseBytes < lambdaResponseLimitBytes / 4 ? 'met' : 'MISSED',
+      }),
+    ),
+    {
       section: 7,
-      measure: `two-year history of john/busy, \`limit=${run.limit}\``,
-      result: `${run.transactions} transactions in ${run.pages} pages, ${run.pagesPerSecond.toFixed(1)} pages/s (${run.seconds.toFixed(1)} s); ${run.upstreamCalls} TrueLayer calls`,
-      target: '1 TrueLayer call a page',
-      status: run.upstreamCalls === run.pages ? 'met' : 'MISSED',
-    })),
-    ...result.history.map((run): Row => ({
+      measure: 'DynamoDB requests per unattended read within the budget',
+      result: ops(budget.withinBudget),
+      target: '(cost)',
+      status: 'info',
+    },
+    {
       section: 7,
-      measure: `largest response, \`limit=${run.limit}\` (uncompressed)`,
-      result: kib(run.largestResponseBytes),
-      target: '≪ 6 MB',
-      status: run.largestResponseBytes < lambdaResponseLimitBytes / 4 ? 'met' : 'MISSED',
-    })),
-    { section: 7, measure: 'DynamoDB requests per unattended read within the budget', result: ops(budget.withinBudget), target: '(cost)', status: 'info' },
-    { section: 7, measure: 'DynamoDB requests per unattended read past it (from the cache)', result: ops(budget.fromCache), target: '(cost)', status: 'info' },
-    { section: 7, measure: 'DynamoDB requests per user-present read (no budget)', result: ops(budget.attended), target: '(cost)', status: 'info' },
+      measure: 'DynamoDB requests per unattended read past it (from the cache)',
+      result: ops(budget.fromCache),
+      target: '(cost)',
+      status: 'info',
+    },
+    {
+      section: 7,
+      measure: 'DynamoDB requests per user-present read (no budget)',
+      result: ops(budget.attended),
+      target: '(cost)',
+      status: 'info',
+    },
     {
       section: 7,
       measure: `${budget.burst.concurrency} concurrent unattended reads of one endpoint`,
@@ -256,7 +296,10 @@ export const markdownTable = (rows: readonly Row[]): string =>
   [
     '| # | Measure | Result | Target | Status |',
     '|---|---|---|---|---|',
-    ...rows.map((row) => `| ${row.section} | ${escapeCell(row.measure)} | ${escapeCell(row.result)} | ${escapeCell(row.target)} | ${row.status === 'met' || row.status === 'info' ? row.status : `**${row.status}**`} |`),
+    ...rows.map(
+      (row) =>
+        `| ${row.section} | ${escapeCell(row.measure)} | ${escapeCell(row.result)} | ${escapeCell(row.target)} | ${row.status === 'met' || row.status === 'info' ? row.status : `**${row.status}**`} |`,
+    ),
   ].join('\n');
 
 /** A fixed-width table for the terminal. */
@@ -264,6 +307,10 @@ export const textTable = (rows: readonly Row[]): string => {
   const header = ['#', 'Measure', 'Result', 'Target', 'Status'];
   const cells = rows.map((row) => [String(row.section), row.measure.replace(/`/g, ''), row.result, row.target, row.status]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]?.length ?? 0)));
-  const line = (values: readonly string[]) => values.map((value, column) => value.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  const line = (values: readonly string[]) =>
+    values
+      .map((value, column) => value.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...cells.map(line)].join('\n');
 };

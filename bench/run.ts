@@ -13,16 +13,16 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { dataScopes } from '../shared/truelayer/scopes';
 import { TestApi } from '../test/support/flow';
-import { measureExpiryBurst, measureProxyOverhead, measureThroughput } from './api-latency';
 import type { DataCallTarget } from './api-latency';
+import { measureExpiryBurst, measureProxyOverhead, measureThroughput } from './api-latency';
 import { measureColdStarts } from './cold-start';
-import { measurePace } from './pace';
-import { measureLifecycleRun } from './lifecycle';
 import { directAccessToken } from './http';
+import { measureLifecycleRun } from './lifecycle';
+import { measurePace } from './pace';
 import { measureRefreshWaits } from './refresh-waits';
 import { runRemoteCallsChild } from './remote-calls';
-import { buildRows, markdownTable, textTable } from './report';
 import type { Row, Sections } from './report';
+import { buildRows, markdownTable, textTable } from './report';
 
 /** Sizes chosen to keep the whole run near two minutes on a 2-core machine. */
 const plan = {
@@ -43,8 +43,11 @@ const parseOnly = (argv: readonly string[]): Set<number> | undefined => {
   const index = argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));
   if (index < 0) return undefined;
   const arg = argv[index] ?? '';
-  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[index + 1] ?? '';
-  const sections = value.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 1 && n <= 8);
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : (argv[index + 1] ?? '');
+  const sections = value
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 1 && n <= 8);
   if (sections.length === 0) throw new Error('--only takes section numbers 1 to 8, e.g. --only 1,3');
   return new Set(sections);
 };
@@ -57,7 +60,7 @@ const attempt = async <T>(name: string, work: () => Promise<T>): Promise<T | Err
     log(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     return result;
   } catch (error) {
-    log(`  failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    log(`  failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return error instanceof Error ? error : new Error(String(error));
   }
 };
@@ -82,10 +85,17 @@ const runStackSections = async (only: Set<number> | undefined, sections: Section
       if (wanted(7)) sections.pace = setup;
       return;
     }
-    if (wanted(2)) sections.proxyOverhead = await attempt('2. data call through the stack vs straight to the simulator', () => measureProxyOverhead(setup, plan.proxyOverhead));
+    if (wanted(2))
+      sections.proxyOverhead = await attempt('2. data call through the stack vs straight to the simulator', () =>
+        measureProxyOverhead(setup, plan.proxyOverhead),
+      );
     if (wanted(5)) sections.throughput = await attempt('5. throughput', () => measureThroughput(setup, plan.throughput));
-    if (wanted(7)) sections.pace = await attempt('7. reading at the bank\'s pace: a two-year history in pages, the unattended budget', () => measurePace(setup.api));
-    if (wanted(4)) sections.expiryBurst = await attempt('4. concurrent calls on an expired token', () => measureExpiryBurst(setup, plan.expiryBurst));
+    if (wanted(7))
+      sections.pace = await attempt("7. reading at the bank's pace: a two-year history in pages, the unattended budget", () =>
+        measurePace(setup.api),
+      );
+    if (wanted(4))
+      sections.expiryBurst = await attempt('4. concurrent calls on an expired token', () => measureExpiryBurst(setup, plan.expiryBurst));
   } finally {
     await api?.close();
   }
@@ -167,7 +177,14 @@ const writeResults = async (rows: readonly Row[], sections: Sections, meta: Reco
     rows,
     sections: Object.fromEntries(Object.entries(sections).map(([name, value]) => [name, serialise(value)])),
   };
-  const m = meta as { date: string; node: string; machine: ReturnType<typeof machine>; loadAverage: { start: number[]; end: number[] }; durationSeconds: number; commit?: string };
+  const m = meta as {
+    date: string;
+    node: string;
+    machine: ReturnType<typeof machine>;
+    loadAverage: { start: number[]; end: number[] };
+    durationSeconds: number;
+    commit?: string;
+  };
   const markdown = `# Benchmark results
 
 \`npm run bench\`, ${m.date}${m.commit ? ` at commit ${m.commit}` : ''}: Node ${m.node}, ${m.machine.os}, ${m.machine.cores} cores (${m.machine.cpu}),
@@ -199,9 +216,16 @@ const main = async (): Promise<void> => {
 
   if (wanted(1)) sections.coldStart = await attempt('1. bundles and cold load', () => measureColdStarts({ ...plan.coldStart, log }));
   await runStackSections(only, sections);
-  if (wanted(3)) sections.remoteCalls = await attempt('3. remote calls per steady-state data request', () => runRemoteCallsChild({ ...plan.remoteCalls, path: plan.dataPath }));
-  if (wanted(6)) sections.refreshWaits = await attempt('6. reads waiting on a refresh over a simulated day', () => measureRefreshWaits(plan.refreshWaits));
-  if (wanted(8)) sections.lifecycle = await attempt('8. lifecycle worker over a large table', () => measureLifecycleRun({ ...plan.lifecycle, log }));
+  if (wanted(3))
+    sections.remoteCalls = await attempt('3. remote calls per steady-state data request', () =>
+      runRemoteCallsChild({ ...plan.remoteCalls, path: plan.dataPath }),
+    );
+  if (wanted(6))
+    sections.refreshWaits = await attempt('6. reads waiting on a refresh over a simulated day', () =>
+      measureRefreshWaits(plan.refreshWaits),
+    );
+  if (wanted(8))
+    sections.lifecycle = await attempt('8. lifecycle worker over a large table', () => measureLifecycleRun({ ...plan.lifecycle, log }));
 
   const rows = buildRows(sections);
   const commit = gitCommit();
@@ -214,7 +238,9 @@ const main = async (): Promise<void> => {
     ...(commit ? { commit } : {}),
   };
   process.stdout.write(`\n${textTable(rows)}\n\n`);
-  log(`Node ${meta.node}, ${meta.machine.cores} cores, load average ${meta.loadAverage.start.join('/')} → ${meta.loadAverage.end.join('/')}, ${meta.durationSeconds} s`);
+  log(
+    `Node ${meta.node}, ${meta.machine.cores} cores, load average ${meta.loadAverage.start.join('/')} → ${meta.loadAverage.end.join('/')}, ${meta.durationSeconds} s`,
+  );
   if (only) {
     log('a partial run (--only): bench/results left as they were');
   } else {

@@ -8,7 +8,10 @@ import { httpStack } from '../shared/http/stack';
 export const handler = httpStack(
   async (event) => {
     const { services, config } = dependencies();
-    const created = await createConnection(services, callerOf(event), { body: jsonBody(event), callbackUrl: callbackUrlOf(event, config.callbackUrl) });
+    const created = await createConnection(services, callerOf(event), {
+      body: jsonBody(event),
+      callbackUrl: callbackUrlOf(event, config.callbackUrl),
+    });
     return jsonResponse(201, created, { location: `/connections/${created.connection_id}` });
   },
   { logger },

@@ -1,11 +1,11 @@
 /** GET|POST /callback: public; TrueLayer sends the user's browser here. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { dependencies, logger } from '../shared/composition';
-import { completeCallback, type CallbackOutcome } from '../shared/connections/complete-callback';
+import { type CallbackOutcome, completeCallback } from '../shared/connections/complete-callback';
 import { returnUrlWith } from '../shared/connections/return-url';
 import { htmlPage } from '../shared/http/html';
 import { problemBody, problemResponse } from '../shared/http/problem';
-import { callbackParams, requestBudget, wantsHtml, type HttpEvent } from '../shared/http/request';
+import { callbackParams, type HttpEvent, requestBudget, wantsHtml } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 const html = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
@@ -30,8 +30,20 @@ const respond = (outcome: CallbackOutcome): APIGatewayProxyStructuredResultV2 =>
     return { statusCode: 302, headers: { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }, body: '' };
   }
   return outcome.error
-    ? html(200, htmlPage('Bank connection not completed', [`The bank connection was not completed (${outcome.error}).`, outcome.errorDescription ?? 'You can close this window and try again from the app.']))
-    : html(200, htmlPage('Bank authorized', ['Your bank authorized the connection. Return to the app to finish it.', `Connection: ${outcome.connectionId}`]));
+    ? html(
+        200,
+        htmlPage('Bank connection not completed', [
+          `The bank connection was not completed (${outcome.error}).`,
+          outcome.errorDescription ?? 'You can close this window and try again from the app.',
+        ]),
+      )
+    : html(
+        200,
+        htmlPage('Bank authorized', [
+          'Your bank authorized the connection. Return to the app to finish it.',
+          `Connection: ${outcome.connectionId}`,
+        ]),
+      );
 };
 
 export const handler = httpStack(
@@ -44,7 +56,11 @@ export const handler = httpStack(
       if (!wantsHtml(event)) throw error;
       const problem = problemBody(error);
       if (problem.status >= 500) logger.error('callback failed', { error });
-      return { ...problemResponse(error), headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }, body: htmlPage(problem.title, [problem.detail]) };
+      return {
+        ...problemResponse(error),
+        headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+        body: htmlPage(problem.title, [problem.detail]),
+      };
     }
   },
   { logger },

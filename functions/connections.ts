@@ -17,7 +17,10 @@ export const handler = httpStack(
       case 'GET /connections':
         return jsonResponse(
           200,
-          await listConnections(services, caller, { limit: event.queryStringParameters?.limit, cursor: event.queryStringParameters?.cursor }),
+          await listConnections(services, caller, {
+            limit: event.queryStringParameters?.limit,
+            cursor: event.queryStringParameters?.cursor,
+          }),
         );
       case 'GET /connections/{id}':
         return jsonResponse(200, await getConnection(services, caller, id));

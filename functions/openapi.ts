@@ -3,7 +3,7 @@ import { jsonResponse } from '../shared/http/problem';
 import { callbackUrlOf } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 import { createLogger } from '../shared/logger';
-import { openApiDocument, type OpenApiDocument } from '../shared/openapi/document';
+import { type OpenApiDocument, openApiDocument } from '../shared/openapi/document';
 
 const logger = createLogger();
 let document: OpenApiDocument | undefined;

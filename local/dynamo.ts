@@ -2,8 +2,9 @@
  * The embedded DynamoDB of the local stack: dynalite on a real port, so handlers, the AWS CLI and
  * SDK scripts all reach it over HTTP, with the table created from the one shared definition.
  */
-import { createRequire } from 'node:module';
+
 import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { createTableInput, tableDefinition } from '../shared/table';
 import { closeServer, httpOrigin, listen } from './http';

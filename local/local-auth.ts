@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { JSONWebKeySet } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { AdjustableClock, isoAt } from '../shared/clock';
 import { ServiceError, ValidationError } from '../shared/errors';
 import { problemBody } from '../shared/http/problem';
@@ -49,6 +49,7 @@ export const validateSub = (sub: unknown): string => {
   if (typeof sub !== 'string') throw new LocalInputError('sub must be a string, e.g. {"sub": "alice"}');
   if (sub.trim().length === 0) throw new LocalInputError('sub must not be empty');
   if (sub.length > maxSubLength) throw new LocalInputError(`sub must be at most ${maxSubLength} characters`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in a user name.
   if (/[\u0000-\u001f\u007f]/.test(sub)) throw new LocalInputError('sub must not contain control characters');
   return sub;
 };
@@ -90,7 +91,12 @@ export const localOnly =
       return sendJson(
         res,
         403,
-        problemBody(new ServiceError({ code: 'local_only', detail: 'The /__local controls answer only requests addressed to 127.0.0.1 or localhost.' })),
+        problemBody(
+          new ServiceError({
+            code: 'local_only',
+            detail: 'The /__local controls answer only requests addressed to 127.0.0.1 or localhost.',
+          }),
+        ),
         'application/problem+json',
       );
     }
@@ -102,7 +108,8 @@ export const localOnly =
         problemBody(
           new ServiceError({
             code: 'unsupported_media_type',
-            detail: 'Send the body as JSON with content-type: application/json, e.g. curl -H \'content-type: application/json\' -d \'{"sub":"alice"}\'.',
+            detail:
+              'Send the body as JSON with content-type: application/json, e.g. curl -H \'content-type: application/json\' -d \'{"sub":"alice"}\'.',
           }),
         ),
         'application/problem+json',
@@ -183,7 +190,9 @@ export const createLocalAuth = async (options: LocalAuthOptions = {}): Promise<L
         if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
           throw new LocalInputError('advance_seconds must be a non-negative number of seconds, e.g. {"advance_seconds": 3600}');
         }
-        const extra = options.advance ? await options.advance(seconds) : (clock.advance(seconds), {});
+        let extra: Record<string, unknown> = {};
+        if (options.advance) extra = await options.advance(seconds);
+        else clock.advance(seconds);
         sendJson(res, 200, { ...clockState(), ...extra });
       }),
     },

@@ -1,5 +1,5 @@
 /** `npm run sim`: the TrueLayer simulator on its own (TRUELAYER_SIM_PORT, default 3100). */
-import { SimulatorPortInUseError, defaultSimClient, startSimulator } from './sim';
+import { defaultSimClient, SimulatorPortInUseError, startSimulator } from './sim';
 
 const fail = (message: string): never => {
   process.stderr.write(`${message}\n`);
@@ -20,7 +20,10 @@ const extraRedirectUris = [
   // The local API's callback, when it runs on another port than the default client's 3000.
   `http://127.0.0.1:${apiPort}/callback`,
   `http://localhost:${apiPort}/callback`,
-  ...(process.env.TRUELAYER_SIM_REDIRECT_URIS ?? '').split(',').map((uri) => uri.trim()).filter((uri) => uri.length > 0),
+  ...(process.env.TRUELAYER_SIM_REDIRECT_URIS ?? '')
+    .split(',')
+    .map((uri) => uri.trim())
+    .filter((uri) => uri.length > 0),
 ];
 
 const main = async (): Promise<void> => {
@@ -30,7 +33,8 @@ const main = async (): Promise<void> => {
     extraRedirectUris,
     rotateRefreshTokens: process.env.TRUELAYER_SIM_ROTATE_REFRESH_TOKENS !== 'false',
   }).catch((error: unknown) => {
-    if (error instanceof SimulatorPortInUseError) return fail(`TrueLayer simulator: ${error.message}; stop what uses it or set TRUELAYER_SIM_PORT to a free port.`);
+    if (error instanceof SimulatorPortInUseError)
+      return fail(`TrueLayer simulator: ${error.message}; stop what uses it or set TRUELAYER_SIM_PORT to a free port.`);
     return fail(`TrueLayer simulator could not start: ${error instanceof Error ? error.message : String(error)}`);
   });
   process.stdout.write(

@@ -6,17 +6,17 @@
  * module once imported: run one stack per process (vitest runs each test file in its own process).
  */
 import { randomBytes } from 'node:crypto';
-import { corsHeaders, functionSpecs, routes } from '../functions/routes';
 import type { Route } from '../functions/routes';
+import { corsHeaders, functionSpecs, routes } from '../functions/routes';
 import { AdjustableClock } from '../shared/clock';
 import type { EventPublisher } from '../shared/lifecycle/publishers';
-import { createApiGateway } from './api-gateway';
 import type { ApiGateway, CorsConfig, LambdaFunction, LambdaHandler } from './api-gateway';
+import { createApiGateway } from './api-gateway';
 import { createDemoStatic } from './demo-static';
-import { startDynamo } from './dynamo';
 import type { RunningDynamo } from './dynamo';
-import { createLocalAuth } from './local-auth';
+import { startDynamo } from './dynamo';
 import { createLocalLifecycle, type WebhookDelivery } from './lifecycle';
+import { createLocalAuth } from './local-auth';
 import { startSimulator } from './sim';
 import type { RunningSimulator } from './sim/types';
 
@@ -98,7 +98,11 @@ const onPort = async <T>(port: number, envVar: string, start: () => Promise<T>):
   }
 };
 
-const list = (value: string | undefined): string[] => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
 
 /** Loads a handler module the first time its function is called, so it sees the stack's env. */
 const loadHandler = async (route: Route): Promise<LambdaFunction> => {
@@ -153,7 +157,13 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   try {
     const dynamoPort = options.dynamoPort ?? 8000;
     const dynamo: RunningDynamo = await onPort(dynamoPort, 'DYNAMODB_PORT', () =>
-      startDynamo({ port: dynamoPort, host, tableName, path: options.dynamoPath || process.env.DYNAMODB_PATH || undefined, region: given('AWS_REGION') }),
+      startDynamo({
+        port: dynamoPort,
+        host,
+        tableName,
+        path: options.dynamoPath || process.env.DYNAMODB_PATH || undefined,
+        region: given('AWS_REGION'),
+      }),
     );
     cleanups.push(() => dynamo.close());
 
@@ -179,7 +189,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       AWS_REGION: given('AWS_REGION') ?? 'eu-west-2',
       ...(options.gatewayTimeoutMs !== undefined ? { API_GATEWAY_TIMEOUT_MS: String(options.gatewayTimeoutMs) } : {}),
       // dynalite ignores signatures; real credentials already in the shell are harmless and kept.
-      ...(given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY') ? {} : { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }),
+      ...(given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY')
+        ? {}
+        : { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }),
     });
 
     // Resolved once the handlers' environment is set (the composition reads it on first use).
@@ -189,7 +201,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       clock,
       runWorker: async () => {
         await envSet;
-        lifecycleHandler ??= ((await import(new URL(functionSpecs.lifecycle.entry, repositoryRoot).href)) as { handler: (event: unknown) => Promise<unknown> }).handler;
+        lifecycleHandler ??= (
+          (await import(new URL(functionSpecs.lifecycle.entry, repositoryRoot).href)) as { handler: (event: unknown) => Promise<unknown> }
+        ).handler;
         return lifecycleHandler({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} });
       },
       nextDueTime: async (after, until) => {
@@ -245,7 +259,11 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     });
     if (options.env) setEnv(options.env);
     composition = await import('../shared/composition');
-    composition.useLocalParts({ clock, publishers: [lifecycle.sink], ...(options.wrapPublisher ? { wrapPublisher: options.wrapPublisher } : {}) });
+    composition.useLocalParts({
+      clock,
+      publishers: [lifecycle.sink],
+      ...(options.wrapPublisher ? { wrapPublisher: options.wrapPublisher } : {}),
+    });
     envReady();
     simulator.addRedirectUris('sandbox-local', [`http://127.0.0.1:${apiPort}/callback`, `http://localhost:${apiPort}/callback`]);
 

@@ -1,8 +1,8 @@
 /** `npm start`: the whole service on this machine. Ports from PORT, TRUELAYER_SIM_PORT, DYNAMODB_PORT. */
 import { existsSync } from 'node:fs';
 import { defaultDemoRoot } from './demo-static';
-import { PortInUseError, startLocalStack } from './stack';
 import type { LocalStack } from './stack';
+import { PortInUseError, startLocalStack } from './stack';
 
 // The AWS SDK warns once per process that its future releases need Node 22; on the Node 20 dev
 // machines this stack targets, that notice would open every `npm start`. Set the variable to "false" to see it.

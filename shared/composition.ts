@@ -8,16 +8,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Clock, systemClock } from './clock';
-import { loadConfig, type Config } from './config';
+import { type Config, loadConfig } from './config';
 import { newState } from './connections/auth-state';
 import type { ReadPaceServices } from './connections/read-data';
 import { ReadPaceStore } from './connections/read-pace-store';
-import { ResponseCache } from './connections/response-cache';
-import { TransactionPages } from './connections/transaction-pages';
-import { UnattendedBudget } from './connections/unattended-budget';
 import { ConnectionRepository } from './connections/repository';
+import { ResponseCache } from './connections/response-cache';
 import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
+import { TransactionPages } from './connections/transaction-pages';
+import { UnattendedBudget } from './connections/unattended-budget';
 import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
 import { Outbox } from './lifecycle/outbox';
@@ -75,7 +75,8 @@ const secretValue = (source: { secretId: string } | { value: string }): (() => P
 const buildPublisher = (config: Config): EventPublisher => {
   const publishers: EventPublisher[] = [...(localParts.publishers ?? [])];
   if (config.eventBusName) publishers.push(new EventBridgePublisher({ busName: config.eventBusName }));
-  if (config.webhook) publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
+  if (config.webhook)
+    publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
   const all = publishToAll(publishers);
   return localParts.wrapPublisher ? localParts.wrapPublisher(all) : all;
 };
@@ -98,8 +99,21 @@ export const buildDependencies = (config: Config): Dependencies => {
   const secretsClient = 'secretId' in config.credentials ? traced(new SecretsManagerClient({ region: config.region })) : undefined;
   const credentials = createCredentialsSource(config.credentials, secretsClient ? { secretsClient } : {});
   const telemetry = { metrics, trace: xrayTracing };
-  const auth = new TrueLayerAuthClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTokenTimeoutMs, telemetry });
-  const data = new TrueLayerDataClient({ apiUrl: config.apiUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs, tokenTimeoutMs: config.truelayerTokenTimeoutMs, telemetry });
+  const auth = new TrueLayerAuthClient({
+    authUrl: config.authUrl,
+    credentials,
+    clock,
+    timeoutMs: config.truelayerTokenTimeoutMs,
+    telemetry,
+  });
+  const data = new TrueLayerDataClient({
+    apiUrl: config.apiUrl,
+    credentials,
+    clock,
+    timeoutMs: config.truelayerTimeoutMs,
+    tokenTimeoutMs: config.truelayerTokenTimeoutMs,
+    telemetry,
+  });
   const log = {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),

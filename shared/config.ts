@@ -15,7 +15,12 @@ export const defaultProviders = {
 
 const list = z.pipe(
   z.optional(z.string()),
-  z.transform((value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0)),
+  z.transform((value: string | undefined) =>
+    (value ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  ),
 );
 
 const url = z.url({ protocol: /^https?$/ });
@@ -70,20 +75,30 @@ const envSchema = z
     ACCOUNT_HASH_KEY: z.optional(text()),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
-  .check(z.superRefine((env, ctx) => {
-    if (!env.TRUELAYER_SECRET_ID && !(env.TRUELAYER_CLIENT_ID && env.TRUELAYER_CLIENT_SECRET) && env.TRUELAYER_ENV !== 'local') {
-      ctx.addIssue({ code: 'custom', path: ['TRUELAYER_SECRET_ID'], message: 'set TRUELAYER_SECRET_ID (or TRUELAYER_CLIENT_ID and TRUELAYER_CLIENT_SECRET)' });
-    }
-    if (!env.TOKEN_KMS_KEY_ID && !env.LOCAL_TOKEN_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['TOKEN_KMS_KEY_ID'], message: 'set TOKEN_KMS_KEY_ID (or LOCAL_TOKEN_KEY for local use)' });
-    }
-    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET_ID && !env.WEBHOOK_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET_ID'], message: 'set WEBHOOK_SECRET_ID (or WEBHOOK_SECRET for local use) to sign what goes to WEBHOOK_URL' });
-    }
-    if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
-      ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
-    }
-  }));
+  .check(
+    z.superRefine((env, ctx) => {
+      if (!env.TRUELAYER_SECRET_ID && !(env.TRUELAYER_CLIENT_ID && env.TRUELAYER_CLIENT_SECRET) && env.TRUELAYER_ENV !== 'local') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TRUELAYER_SECRET_ID'],
+          message: 'set TRUELAYER_SECRET_ID (or TRUELAYER_CLIENT_ID and TRUELAYER_CLIENT_SECRET)',
+        });
+      }
+      if (!env.TOKEN_KMS_KEY_ID && !env.LOCAL_TOKEN_KEY) {
+        ctx.addIssue({ code: 'custom', path: ['TOKEN_KMS_KEY_ID'], message: 'set TOKEN_KMS_KEY_ID (or LOCAL_TOKEN_KEY for local use)' });
+      }
+      if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET_ID && !env.WEBHOOK_SECRET) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['WEBHOOK_SECRET_ID'],
+          message: 'set WEBHOOK_SECRET_ID (or WEBHOOK_SECRET for local use) to sign what goes to WEBHOOK_URL',
+        });
+      }
+      if (env.LOCAL_TOKEN_KEY && Buffer.from(env.LOCAL_TOKEN_KEY, 'base64').length !== 32) {
+        ctx.addIssue({ code: 'custom', path: ['LOCAL_TOKEN_KEY'], message: 'must be base64 of exactly 32 bytes' });
+      }
+    }),
+  );
 
 export interface Config {
   tableName: string;
@@ -160,6 +175,10 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
     webhook: e.WEBHOOK_URL
       ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET_ID ? { secretId: e.WEBHOOK_SECRET_ID } : { value: e.WEBHOOK_SECRET ?? '' } }
       : undefined,
-    accountHashKey: e.ACCOUNT_HASH_SECRET_ID ? { secretId: e.ACCOUNT_HASH_SECRET_ID } : e.ACCOUNT_HASH_KEY ? { value: e.ACCOUNT_HASH_KEY } : undefined,
+    accountHashKey: e.ACCOUNT_HASH_SECRET_ID
+      ? { secretId: e.ACCOUNT_HASH_SECRET_ID }
+      : e.ACCOUNT_HASH_KEY
+        ? { value: e.ACCOUNT_HASH_KEY }
+        : undefined,
   };
 };

@@ -134,7 +134,8 @@ export class ConnectionNotConfirmedError extends ServiceError {
   constructor() {
     super({
       code: 'connection_not_confirmed',
-      detail: 'Its owner has not completed this connection yet: POST /connections/{id}/complete with the completion_code the return_url received.',
+      detail:
+        'Its owner has not completed this connection yet: POST /connections/{id}/complete with the completion_code the return_url received.',
     });
   }
 }

@@ -2,7 +2,7 @@
  * The service's structured logger: Powertools Logger (JSON lines, Lambda context when a handler adds
  * it) with a formatter that redacts tokens, codes, states and secrets wherever they appear in an item.
  */
-import { LogFormatter, LogItem, Logger } from '@aws-lambda-powertools/logger';
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, LogLevel, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { problemCatalogue } from './errors';
 
@@ -63,7 +63,16 @@ const isDiagnosticCode = (key: string, value: unknown): boolean =>
  * `not_found`) is a diagnosis and stays readable; anything else under `code` is still withheld.
  */
 const OAUTH_SIBLINGS = new Set(['state', 'redirecturi', 'granttype', 'codeverifier', 'clientid', 'clientsecret', 'completioncode']);
-const OAUTH_CONTAINERS = new Set(['querystringparameters', 'multivaluequerystringparameters', 'query', 'params', 'form', 'fields', 'body', 'searchparams']);
+const OAUTH_CONTAINERS = new Set([
+  'querystringparameters',
+  'multivaluequerystringparameters',
+  'query',
+  'params',
+  'form',
+  'fields',
+  'body',
+  'searchparams',
+]);
 const SINGLE_WORD_CODES = new Set([...Object.keys(problemCatalogue), 'timeout', 'forbidden', 'conflict', 'unauthorized']);
 
 const isOAuthCarrier = (parentKey: string | undefined, keys: readonly string[]): boolean =>
@@ -74,7 +83,8 @@ const isErrorWord = (key: string, value: unknown): boolean =>
   typeof value === 'string' &&
   (/^[a-z][a-z0-9]{0,40}(?:[_.][a-z0-9]{1,40}){1,6}$/.test(value) || SINGLE_WORD_CODES.has(value));
 
-const QUERY_KEYS = 'code|state|token|access_token|refresh_token|id_token|client_secret|password|code_verifier|completion_code|client_assertion';
+const QUERY_KEYS =
+  'code|state|token|access_token|refresh_token|id_token|client_secret|password|code_verifier|completion_code|client_assertion';
 const JSON_KEYS = `${QUERY_KEYS}|secret|authorization|cookie|set-cookie`;
 
 const STRING_RULES: ReadonlyArray<readonly [RegExp, string]> = [

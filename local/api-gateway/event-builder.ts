@@ -92,7 +92,12 @@ export const collectHeaders = (rawHeaders: readonly string[]): CollectedHeaders 
     const name = (rawHeaders[index] ?? '').toLowerCase();
     const value = rawHeaders[index + 1] ?? '';
     if (name === 'cookie') {
-      cookies.push(...value.split(';').map((cookie) => cookie.trim()).filter((cookie) => cookie.length > 0));
+      cookies.push(
+        ...value
+          .split(';')
+          .map((cookie) => cookie.trim())
+          .filter((cookie) => cookie.length > 0),
+      );
       continue;
     }
     const earlier = headers.get(name);
@@ -129,7 +134,9 @@ export const formatRequestTime = (epochMs: number): string => {
 export const newRequestId = (): string => randomBytes(11).toString('base64').replaceAll('+', 'A').replaceAll('/', 'B');
 
 const traceId = (epochMs: number): string =>
-  `Root=1-${Math.floor(epochMs / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+  `Root=1-${Math.floor(epochMs / 1000)
+    .toString(16)
+    .padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
 
 export const buildEvent = (request: RequestData, context: EventContext): APIGatewayProxyEventV2WithJWTAuthorizer => {
   const { path, rawQueryString } = splitTarget(request.target);
@@ -143,7 +150,7 @@ export const buildEvent = (request: RequestData, context: EventContext): APIGate
   delete headers['transfer-encoding'];
   if (request.body.length > 0) headers['content-length'] = String(request.body.length);
 
-  const domainName = headers['host'] ?? `${context.apiId}.execute-api.${context.region}.amazonaws.com`;
+  const domainName = headers.host ?? `${context.apiId}.execute-api.${context.region}.amazonaws.com`;
   const hostname = domainName.startsWith('[') ? domainName : domainName.replace(/:\d+$/, '');
   const queryStringParameters = parseQueryString(rawQueryString);
   const hasBody = request.body.length > 0;

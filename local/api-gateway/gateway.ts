@@ -3,20 +3,21 @@
  * its JWT authorizer, and invokes handlers with payload 2.0 events, many at once like many
  * Lambda containers.
  */
-import { createServer } from 'node:http';
+
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
-import { systemClock } from '../../shared/clock';
 import type { Clock } from '../../shared/clock';
+import { systemClock } from '../../shared/clock';
 import { closeServer, httpOrigin, listen as listenOn, readBody } from '../http';
 import { BadRequestError, buildEvent, newRequestId, splitTarget } from './event-builder';
-import { createJwtAuthorizer } from './jwt-authorizer';
 import type { JwtAuthorization, JwtAuthorizerConfig } from './jwt-authorizer';
+import { createJwtAuthorizer } from './jwt-authorizer';
 import { createLambdaContext, newLogStreamName } from './lambda-context';
-import { MalformedLambdaResponse, gatewayErrors, mapLambdaResult } from './response-mapper';
 import type { HttpResponseData } from './response-mapper';
-import { createRouteMatcher } from './route-matcher';
+import { gatewayErrors, MalformedLambdaResponse, mapLambdaResult } from './response-mapper';
 import type { GatewayRoute } from './route-matcher';
+import { createRouteMatcher } from './route-matcher';
 
 export type LambdaHandler = (
   event: APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -120,7 +121,10 @@ const invoke = (fn: LambdaFunction, event: APIGatewayProxyEventV2WithJWTAuthoriz
     try {
       const returned = fn.handler(event, context, (error, result) => settle(error ?? undefined, result));
       if (returned !== null && typeof returned === 'object' && typeof (returned as Promise<unknown>).then === 'function') {
-        (returned as Promise<unknown>).then((result) => settle(undefined, result), (error: unknown) => settle(error ?? new Error('handler rejected')));
+        (returned as Promise<unknown>).then(
+          (result) => settle(undefined, result),
+          (error: unknown) => settle(error ?? new Error('handler rejected')),
+        );
       } else if (fn.handler.length < 3) {
         settle(undefined, returned);
       }
@@ -131,7 +135,8 @@ const invoke = (fn: LambdaFunction, event: APIGatewayProxyEventV2WithJWTAuthoriz
 
 const normalizeIp = (address: string | undefined): string => (address ?? '127.0.0.1').replace(/^::ffff:/, '');
 
-const randomApiId = (): string => Array.from({ length: 10 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 36)]).join('');
+const randomApiId = (): string =>
+  Array.from({ length: 10 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 36)]).join('');
 
 const matchesRaw = (route: RawRoute, method: string, path: string): boolean =>
   route.method === method && (route.path.endsWith('*') ? path.startsWith(route.path.slice(0, -1)) : path === route.path);
@@ -216,7 +221,9 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
       if (Object.keys(cors).length > 0) {
         const requested = req.headers['access-control-request-headers'];
         const allowHeaders = options.cors.allowHeaders ?? (requested ? [requested] : ['authorization', 'content-type']);
-        preflight.headers.set('access-control-allow-methods', [(options.cors.allowMethods ?? ['GET', 'POST', 'DELETE', 'OPTIONS']).join(',')]);
+        preflight.headers.set('access-control-allow-methods', [
+          (options.cors.allowMethods ?? ['GET', 'POST', 'DELETE', 'OPTIONS']).join(','),
+        ]);
         preflight.headers.set('access-control-allow-headers', [allowHeaders.join(',')]);
         if (options.cors.maxAgeSeconds !== undefined) preflight.headers.set('access-control-max-age', [String(options.cors.maxAgeSeconds)]);
       }
@@ -283,18 +290,29 @@ export const createApiGateway = <R extends GatewayRoute>(options: ApiGatewayOpti
         log(`${match.routeKey} (${match.route.function}) integration timed out after ${integrationTimeoutMs} ms; the invocation runs on`);
         invocation.then(
           () => log(`${match.routeKey} (${match.route.function}) invocation finished after the gateway answered`),
-          (error: unknown) => log(`ERROR ${match.routeKey} (${match.route.function}) invocation failed after the gateway answered: ${error instanceof Error ? error.message : String(error)}`),
+          (error: unknown) =>
+            log(
+              `ERROR ${match.routeKey} (${match.route.function}) invocation failed after the gateway answered: ${error instanceof Error ? error.message : String(error)}`,
+            ),
         );
         send(gatewayErrors.serviceUnavailable());
         return match.route.function;
       }
       response = mapLambdaResult(result);
       // With CORS configured, API Gateway ignores the integration's own CORS headers.
-      if (options.cors) for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
+      if (options.cors)
+        for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
     } catch (error) {
       // The runtime logs a failed invocation; the client sees only API Gateway's generic 500.
-      const kind = error instanceof MalformedLambdaResponse ? 'malformed Lambda response' : error instanceof LambdaTimeout ? 'timeout' : 'invoke error';
-      log(`ERROR ${match.routeKey} (${match.route.function}) ${kind}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      const kind =
+        error instanceof MalformedLambdaResponse
+          ? 'malformed Lambda response'
+          : error instanceof LambdaTimeout
+            ? 'timeout'
+            : 'invoke error';
+      log(
+        `ERROR ${match.routeKey} (${match.route.function}) ${kind}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
       response = gatewayErrors.internal();
     }
     send(response);

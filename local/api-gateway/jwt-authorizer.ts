@@ -1,6 +1,7 @@
 /** The HTTP API JWT authorizer: what it accepts, what it refuses, and how claims reach the event. */
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify } from 'jose';
+
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { Clock } from '../../shared/clock';
 
 export interface JwtAuthorizerConfig {
@@ -33,7 +34,7 @@ const extractToken = (authorization: string | undefined): string | undefined => 
   if (authorization === undefined) return undefined;
   const value = authorization.trim();
   const bearer = /^bearer\s+(.*)$/i.exec(value);
-  const token = (bearer ? bearer[1] ?? '' : value).trim();
+  const token = (bearer ? (bearer[1] ?? '') : value).trim();
   return token.length > 0 ? token : undefined;
 };
 
@@ -48,7 +49,7 @@ export const claimToString = (value: unknown): string => {
 };
 
 const scopesOf = (payload: JWTPayload): string[] | null => {
-  const raw = payload['scope'] ?? payload['scp'];
+  const raw = payload.scope ?? payload.scp;
   if (typeof raw === 'string') {
     const scopes = raw.split(' ').filter((scope) => scope.length > 0);
     return scopes.length > 0 ? scopes : null;
@@ -71,7 +72,7 @@ const describe = (error: unknown): string => {
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return 'the token is not signed with RS256';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature is invalid';
-  if (error instanceof errors.JWKSNoMatchingKey) return 'no key in the issuer\'s key set matches the token';
+  if (error instanceof errors.JWKSNoMatchingKey) return "no key in the issuer's key set matches the token";
   return 'the token is malformed';
 };
 
@@ -107,8 +108,9 @@ export const createJwtAuthorizer = (config: JwtAuthorizerConfig, clock: Clock) =
       });
       if (typeof payload.iat === 'number' && payload.iat * 1000 > nowMs) throw new TokenRejected('the token was issued in the future');
       const aud = payload.aud === undefined ? undefined : typeof payload.aud === 'string' ? [payload.aud] : payload.aud;
-      const clientId = payload['client_id'];
-      const audienceOk = aud !== undefined ? aud.some((entry) => audiences.has(entry)) : typeof clientId === 'string' && audiences.has(clientId);
+      const clientId = payload.client_id;
+      const audienceOk =
+        aud !== undefined ? aud.some((entry) => audiences.has(entry)) : typeof clientId === 'string' && audiences.has(clientId);
       if (!audienceOk) throw new TokenRejected('the token does not have a valid audience');
       const claims = Object.fromEntries(Object.entries(payload).map(([name, value]) => [name, claimToString(value)]));
       return { ok: true, authorization: { claims, scopes: scopesOf(payload) } };
@@ -117,5 +119,3 @@ export const createJwtAuthorizer = (config: JwtAuthorizerConfig, clock: Clock) =
     }
   };
 };
-
-type JwtAuthorizer = ReturnType<typeof createJwtAuthorizer>;

@@ -18,8 +18,7 @@ export class MalformedLambdaResponse extends Error {
 // The gateway owns framing; the integration's values for these would be wrong or dangerous.
 const droppedHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const addHeader = (headers: Map<string, string[]>, name: string, value: string): void => {
   const key = name.toLowerCase();
@@ -75,29 +74,29 @@ export const mapLambdaResult = (returned: unknown): HttpResponseData => {
     throw new MalformedLambdaResponse('statusCode must be an integer from 100 to 599');
   }
   const headers = new Map<string, string[]>();
-  if (result['headers'] !== undefined && result['headers'] !== null) {
-    if (!isRecord(result['headers'])) throw new MalformedLambdaResponse('headers must be an object');
-    for (const [name, value] of Object.entries(result['headers'])) addHeader(headers, name, headerValue(name, value));
+  if (result.headers !== undefined && result.headers !== null) {
+    if (!isRecord(result.headers)) throw new MalformedLambdaResponse('headers must be an object');
+    for (const [name, value] of Object.entries(result.headers)) addHeader(headers, name, headerValue(name, value));
   }
-  if (result['multiValueHeaders'] !== undefined && result['multiValueHeaders'] !== null) {
-    if (!isRecord(result['multiValueHeaders'])) throw new MalformedLambdaResponse('multiValueHeaders must be an object');
-    for (const [name, values] of Object.entries(result['multiValueHeaders'])) {
+  if (result.multiValueHeaders !== undefined && result.multiValueHeaders !== null) {
+    if (!isRecord(result.multiValueHeaders)) throw new MalformedLambdaResponse('multiValueHeaders must be an object');
+    for (const [name, values] of Object.entries(result.multiValueHeaders)) {
       if (!Array.isArray(values)) throw new MalformedLambdaResponse(`multiValueHeaders.${name} must be an array`);
       for (const value of values) addHeader(headers, name, headerValue(name, value));
     }
   }
-  if (result['cookies'] !== undefined && result['cookies'] !== null) {
-    if (!Array.isArray(result['cookies']) || !result['cookies'].every((cookie) => typeof cookie === 'string')) {
+  if (result.cookies !== undefined && result.cookies !== null) {
+    if (!Array.isArray(result.cookies) || !result.cookies.every((cookie) => typeof cookie === 'string')) {
       throw new MalformedLambdaResponse('cookies must be an array of strings');
     }
-    for (const cookie of result['cookies']) addHeader(headers, 'set-cookie', cookie);
+    for (const cookie of result.cookies) addHeader(headers, 'set-cookie', cookie);
   }
-  const body = result['body'];
+  const body = result.body;
   if (body !== undefined && body !== null && typeof body !== 'string') throw new MalformedLambdaResponse('body must be a string');
   const text = typeof body === 'string' ? body : '';
   return {
     statusCode,
     headers,
-    body: result['isBase64Encoded'] === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8'),
+    body: result.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8'),
   };
 };

@@ -38,7 +38,8 @@ const formatDate = (iso, format = dateTimeFormat) => {
   return Number.isNaN(date.getTime()) ? iso : format.format(date);
 };
 
-const timeOf = (iso, format = dateTimeFormat) => (typeof iso === 'string' && iso !== '' ? h('time', { datetime: iso }, formatDate(iso, format)) : '—');
+const timeOf = (iso, format = dateTimeFormat) =>
+  typeof iso === 'string' && iso !== '' ? h('time', { datetime: iso }, formatDate(iso, format)) : '—';
 
 const money = (amount, currency) => {
   if (typeof amount !== 'number') return '—';
@@ -71,7 +72,9 @@ const callbackErrors = {
 };
 
 const bankName = (connection) =>
-  connection.provider?.display_name ?? connection.provider?.provider_id ?? (connection.status === 'authorization_required' ? 'Not chosen yet' : '—');
+  connection.provider?.display_name ??
+  connection.provider?.provider_id ??
+  (connection.status === 'authorization_required' ? 'Not chosen yet' : '—');
 
 const shortId = (id) => String(id).slice(0, 8);
 
@@ -159,7 +162,11 @@ const api = async (method, path, body, retried = false) => {
   return parsed;
 };
 
-const settle = (promise) => promise.then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+const settle = (promise) =>
+  promise.then(
+    (value) => ({ ok: true, value }),
+    (error) => ({ ok: false, error }),
+  );
 
 /** A URL the browser may be sent to: only http(s), whatever the API answered. */
 const navigableLink = (value) => {
@@ -224,7 +231,12 @@ const renderConnections = () => {
         {},
         h(
           'button',
-          { type: 'button', class: 'secondary small', 'aria-label': `View connection ${shortId(connection.connection_id)}`, onclick: () => run(() => selectConnection(connection.connection_id)) },
+          {
+            type: 'button',
+            class: 'secondary small',
+            'aria-label': `View connection ${shortId(connection.connection_id)}`,
+            onclick: () => run(() => selectConnection(connection.connection_id)),
+          },
           'View',
         ),
       ),
@@ -274,14 +286,17 @@ const renderBalance = (result, kind) => {
     ...fact('Available', money(balance.available, balance.currency)),
     ...fact('Current', money(balance.current, balance.currency)),
   ];
-  if (kind === 'account' && typeof balance.overdraft === 'number') rows.push(...fact('Overdraft', money(balance.overdraft, balance.currency)));
-  if (kind === 'card' && typeof balance.credit_limit === 'number') rows.push(...fact('Credit limit', money(balance.credit_limit, balance.currency)));
+  if (kind === 'account' && typeof balance.overdraft === 'number')
+    rows.push(...fact('Overdraft', money(balance.overdraft, balance.currency)));
+  if (kind === 'card' && typeof balance.credit_limit === 'number')
+    rows.push(...fact('Credit limit', money(balance.credit_limit, balance.currency)));
   return h('dl', { class: 'balance', 'aria-label': 'Balance' }, ...rows);
 };
 
 // Card purchases come as positive amounts, so the sign alone does not say which way money went.
 const isCredit = (transaction) =>
-  transaction.transaction_type === 'CREDIT' || (transaction.transaction_type !== 'DEBIT' && typeof transaction.amount === 'number' && transaction.amount > 0);
+  transaction.transaction_type === 'CREDIT' ||
+  (transaction.transaction_type !== 'DEBIT' && typeof transaction.amount === 'number' && transaction.amount > 0);
 
 const renderTransactions = (result, from) => {
   if (!result) return null;
@@ -295,7 +310,17 @@ const renderTransactions = (result, from) => {
     'table',
     { class: 'transactions' },
     h('caption', {}, `Latest ${shown.length} of ${all.length} transactions since ${since}`),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Date'), h('th', { scope: 'col' }, 'Description'), h('th', { scope: 'col', class: 'amount' }, 'Amount'))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', { scope: 'col' }, 'Date'),
+        h('th', { scope: 'col' }, 'Description'),
+        h('th', { scope: 'col', class: 'amount' }, 'Amount'),
+      ),
+    ),
     h(
       'tbody',
       {},
@@ -304,7 +329,11 @@ const renderTransactions = (result, from) => {
           'tr',
           {},
           h('td', {}, timeOf(transaction.timestamp, dateFormat)),
-          h('td', {}, transaction.merchant_name ? `${transaction.description ?? ''} (${transaction.merchant_name})` : (transaction.description ?? '')),
+          h(
+            'td',
+            {},
+            transaction.merchant_name ? `${transaction.description ?? ''} (${transaction.merchant_name})` : (transaction.description ?? ''),
+          ),
           h('td', { class: `amount ${isCredit(transaction) ? 'credit' : 'debit'}` }, money(transaction.amount, transaction.currency)),
         ),
       ),
@@ -419,7 +448,11 @@ const loadProviders = async () => {
   if (picker.options.length > 0) return;
   const body = await api('GET', '/providers?country=gb');
   const providers = Array.isArray(body?.providers) ? body.providers : [];
-  picker.replaceChildren(...providers.map((provider) => h('option', { value: String(provider.provider_id) }, String(provider.display_name ?? provider.provider_id))));
+  picker.replaceChildren(
+    ...providers.map((provider) =>
+      h('option', { value: String(provider.provider_id) }, String(provider.display_name ?? provider.provider_id)),
+    ),
+  );
   // The local simulator signs in only to its mock bank; offer it first.
   if (providers.some((provider) => provider.provider_id === 'mock')) picker.value = 'mock';
 };
@@ -448,13 +481,25 @@ const loadEvents = async () => {
         typeof data.days_left === 'number' ? `${data.days_left} day(s) left` : undefined,
         data.superseded_by ? `replaced by ${String(data.superseded_by).slice(0, 8)}…` : undefined,
       ].filter(Boolean);
-      return h('li', {}, timeOf(event.occurred_at), ' ', h('strong', {}, String(event.type)), ` on ${String(event.connection_id).slice(0, 8)}…`, facts.length ? ` (${facts.join(', ')})` : '');
+      return h(
+        'li',
+        {},
+        timeOf(event.occurred_at),
+        ' ',
+        h('strong', {}, String(event.type)),
+        ` on ${String(event.connection_id).slice(0, 8)}…`,
+        facts.length ? ` (${facts.join(', ')})` : '',
+      );
     }),
   );
 };
 
 const moveTime = async (seconds) => {
-  const response = await fetch('/__local/clock', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_seconds: seconds }) });
+  const response = await fetch('/__local/clock', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ advance_seconds: seconds }),
+  });
   if (!response.ok) throw new Error(`moving the clock failed (${response.status})`);
   announce(`Time moved forward ${Math.round(seconds / 86_400)} day(s).`);
   await loadConnections();
@@ -525,7 +570,10 @@ const connectBank = async () => {
   const providerId = $('provider').value;
   const created = await api('POST', '/connections', { return_url: returnUrl, ...(providerId ? { provider_id: providerId } : {}) });
   const link = navigableLink(created.auth_link);
-  sessionStorage.setItem(keys.pending, JSON.stringify({ kind: 'connect', id: created.connection_id, user: sessionStorage.getItem(keys.user) }));
+  sessionStorage.setItem(
+    keys.pending,
+    JSON.stringify({ kind: 'connect', id: created.connection_id, user: sessionStorage.getItem(keys.user) }),
+  );
   announce('Opening your bank…');
   location.assign(link);
 };
@@ -641,10 +689,12 @@ const init = async () => {
   $('sign-out').addEventListener('click', signOut);
   $('connect').addEventListener('click', (event) => void run(connectBank, event.currentTarget));
   $('refresh-list').addEventListener('click', (event) => void run(loadConnections, event.currentTarget));
-  $('reload-data').addEventListener('click', (event) =>
-    void run(async () => {
-      if (state.selectedId) await selectConnection(state.selectedId, { force: true });
-    }, event.currentTarget),
+  $('reload-data').addEventListener(
+    'click',
+    (event) =>
+      void run(async () => {
+        if (state.selectedId) await selectConnection(state.selectedId, { force: true });
+      }, event.currentTarget),
   );
   $('delete').addEventListener('click', (event) => void run(deleteConnection, event.currentTarget));
   $('refresh-events').addEventListener('click', (event) => void run(loadEvents, event.currentTarget));

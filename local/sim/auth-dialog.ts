@@ -6,8 +6,8 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SimContext } from './context';
-import { escapeHtml, parseBody, redirect, sendHtml } from './http';
 import type { SimRequest } from './http';
+import { escapeHtml, parseBody, redirect, sendHtml } from './http';
 import { authenticateMockUser } from './mock-users';
 import { randomUrlSafe } from './random';
 import { parseScopes } from './scopes';
@@ -74,7 +74,15 @@ const page = (title: string, body: string): string => `<!doctype html>
 const dialogCsp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
 
 const errorPage = (res: ServerResponse, status: number, message: string): void => {
-  sendHtml(res, status, page('TrueLayer simulator: error', `<h1>Something is wrong with this link</h1><p class="error" role="alert">${escapeHtml(message)}</p><p class="hint">The auth link could not be used, and nothing was sent back to the application.</p>`), { 'content-security-policy': dialogCsp });
+  sendHtml(
+    res,
+    status,
+    page(
+      'TrueLayer simulator: error',
+      `<h1>Something is wrong with this link</h1><p class="error" role="alert">${escapeHtml(message)}</p><p class="hint">The auth link could not be used, and nothing was sent back to the application.</p>`,
+    ),
+    { 'content-security-policy': dialogCsp },
+  );
 };
 
 const scopeLabels: Record<string, string> = {
@@ -119,7 +127,12 @@ ${error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(error)}
 };
 
 /** Sends the browser back to the client: a 302 with query parameters, or an auto-submitting form. */
-const deliver = (res: ServerResponse, redirectUri: string, responseMode: ResponseMode, params: Record<string, string | undefined>): void => {
+const deliver = (
+  res: ServerResponse,
+  redirectUri: string,
+  responseMode: ResponseMode,
+  params: Record<string, string | undefined>,
+): void => {
   const fields = Object.entries(params).filter((entry): entry is [string, string] => entry[1] !== undefined);
   if (responseMode === 'query') {
     const target = new URL(redirectUri);
@@ -128,7 +141,9 @@ const deliver = (res: ServerResponse, redirectUri: string, responseMode: Respons
     return;
   }
   const nonce = randomUrlSafe(16);
-  const inputs = fields.map(([key, value]) => `<input type="hidden" name="${escapeHtml(key)}" value="${escapeHtml(value)}">`).join('\n    ');
+  const inputs = fields
+    .map(([key, value]) => `<input type="hidden" name="${escapeHtml(key)}" value="${escapeHtml(value)}">`)
+    .join('\n    ');
   const body = `
 <h1>Returning to the application…</h1>
 <form method="post" action="${escapeHtml(redirectUri)}">
@@ -154,29 +169,38 @@ export const handleDialogPage = (ctx: SimContext, request: SimRequest, res: Serv
   const client = ctx.store.clients.get(query.client_id);
   if (client === undefined) return errorPage(res, 400, `Unknown client_id "${query.client_id}".`);
   if (query.redirect_uri === undefined || query.redirect_uri === '') return errorPage(res, 400, 'The redirect_uri parameter is missing.');
-  if (!client.redirect_uris.includes(query.redirect_uri)) return errorPage(res, 400, `The redirect_uri "${query.redirect_uri}" is not registered for client "${client.client_id}".`);
+  if (!client.redirect_uris.includes(query.redirect_uri))
+    return errorPage(res, 400, `The redirect_uri "${query.redirect_uri}" is not registered for client "${client.client_id}".`);
 
   const redirectUri = query.redirect_uri;
   const modeIsValid = query.response_mode === undefined || query.response_mode === 'query' || query.response_mode === 'form_post';
   const responseMode: ResponseMode = query.response_mode === 'form_post' ? 'form_post' : 'query';
-  const fail = (error: string, description: string): void => deliver(res, redirectUri, responseMode, { error, error_description: description, state: query.state });
+  const fail = (error: string, description: string): void =>
+    deliver(res, redirectUri, responseMode, { error, error_description: description, state: query.state });
 
   if (!modeIsValid) return fail('invalid_request', 'response_mode must be query or form_post.');
   if (query.response_type !== 'code') return fail('invalid_request', 'response_type must be code.');
   const scopes = parseScopes(query.scope);
   if (!scopes.ok) return fail(scopes.error, scopes.description);
-  const providers = (query.providers === undefined || query.providers.trim() === '' ? defaultProviders : query.providers).split(/\s+/).filter((item) => item.length > 0);
+  const providers = (query.providers === undefined || query.providers.trim() === '' ? defaultProviders : query.providers)
+    .split(/\s+/)
+    .filter((item) => item.length > 0);
   const mockShown = providers.some((item) => mockSelectors.includes(item)) || query.enable_mock === 'true';
   if (query.provider_id !== undefined) {
-    if (query.provider_id !== 'mock') return fail('invalid_request', `Unknown provider_id "${query.provider_id}": the simulator has only the mock bank (mock).`);
-    if (!mockShown) return fail('invalid_request', 'provider_id must be covered by providers (add uk-cs-mock, mock, uk-ob-all or uk-oauth-all).');
+    if (query.provider_id !== 'mock')
+      return fail('invalid_request', `Unknown provider_id "${query.provider_id}": the simulator has only the mock bank (mock).`);
+    if (!mockShown)
+      return fail('invalid_request', 'provider_id must be covered by providers (add uk-cs-mock, mock, uk-ob-all or uk-oauth-all).');
   }
-  if (!mockShown) return fail('invalid_request', 'No available provider matches providers; use uk-cs-mock, mock, uk-ob-all or uk-oauth-all.');
+  if (!mockShown)
+    return fail('invalid_request', 'No available provider matches providers; use uk-cs-mock, mock, uk-ob-all or uk-oauth-all.');
   // PKCE (RFC 7636 §4.3): only S256 is offered; a challenge is base64url of a SHA-256 hash.
   if (query.code_challenge !== undefined) {
     if ((query.code_challenge_method ?? 'plain') !== 'S256') return fail('invalid_request', 'code_challenge_method must be S256.');
-    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge)) return fail('invalid_request', 'code_challenge must be base64url of a SHA-256 hash (43 characters).');
-  } else if (query.code_challenge_method !== undefined) return fail('invalid_request', 'code_challenge_method was given without a code_challenge.');
+    if (!/^[A-Za-z0-9_-]{43}$/.test(query.code_challenge))
+      return fail('invalid_request', 'code_challenge must be base64url of a SHA-256 hash (43 characters).');
+  } else if (query.code_challenge_method !== undefined)
+    return fail('invalid_request', 'code_challenge_method was given without a code_challenge.');
 
   const session = ctx.store.createSession({
     clientId: client.client_id,
@@ -194,11 +218,16 @@ export const handleDialogSubmit = (ctx: SimContext, request: SimRequest, res: Se
   const form = parsed.ok ? dialogFormSchema.safeParse(parsed.value) : undefined;
   if (form === undefined || !form.success) return errorPage(res, 400, 'The sign-in form was incomplete. Start again from the application.');
   const session = ctx.store.session(form.data.session_id);
-  if (session === undefined) return errorPage(res, 400, 'This sign-in page has expired or has already been used. Start again from the application.');
+  if (session === undefined)
+    return errorPage(res, 400, 'This sign-in page has expired or has already been used. Start again from the application.');
 
   if (form.data.action === 'deny') {
     ctx.store.endSession(session.id);
-    return deliver(res, session.redirectUri, session.responseMode, { error: 'access_denied', error_description: 'The user denied access.', state: session.state });
+    return deliver(res, session.redirectUri, session.responseMode, {
+      error: 'access_denied',
+      error_description: 'The user denied access.',
+      state: session.state,
+    });
   }
   const username = form.data.username?.trim() ?? '';
   if (form.data.provider_id !== 'mock') return renderLogin(res, session, 'Choose your bank.', username);
@@ -218,5 +247,10 @@ export const handleDialogSubmit = (ctx: SimContext, request: SimRequest, res: Se
     ...(session.codeChallenge === undefined ? {} : { codeChallenge: session.codeChallenge }),
   });
   const scope = session.scopes.join(' ');
-  deliver(res, session.redirectUri, session.responseMode, session.responseMode === 'form_post' ? { code, state: session.state, scope } : { code, state: session.state });
+  deliver(
+    res,
+    session.redirectUri,
+    session.responseMode,
+    session.responseMode === 'form_post' ? { code, state: session.state, scope } : { code, state: session.state },
+  );
 };

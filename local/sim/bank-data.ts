@@ -5,7 +5,7 @@
  * same accounts and history on every run. History is generated lazily, per user, only as far as the
  * clock has reached.
  */
-import { SeededRandom, hashSeed, stableHex, stableUuid } from './random';
+import { hashSeed, SeededRandom, stableHex, stableUuid } from './random';
 
 const dayMs = 86_400_000;
 /** Balances run forward from here; days before it do not exist in the mock bank. */
@@ -20,8 +20,23 @@ export const mockProvider = {
 } as const;
 
 export type TransactionCategory =
-  | 'ATM' | 'BILL_PAYMENT' | 'CASH' | 'CASHBACK' | 'CHEQUE' | 'CORRECTION' | 'CREDIT' | 'DIRECT_DEBIT' | 'DIVIDEND'
-  | 'FEE_CHARGE' | 'INTEREST' | 'OTHER' | 'PURCHASE' | 'STANDING_ORDER' | 'TRANSFER' | 'DEBIT' | 'UNKNOWN';
+  | 'ATM'
+  | 'BILL_PAYMENT'
+  | 'CASH'
+  | 'CASHBACK'
+  | 'CHEQUE'
+  | 'CORRECTION'
+  | 'CREDIT'
+  | 'DIRECT_DEBIT'
+  | 'DIVIDEND'
+  | 'FEE_CHARGE'
+  | 'INTEREST'
+  | 'OTHER'
+  | 'PURCHASE'
+  | 'STANDING_ORDER'
+  | 'TRANSFER'
+  | 'DEBIT'
+  | 'UNKNOWN';
 
 /** TrueLayer's data carries three timestamp shapes; the mock bank uses all of them so parsers get exercised. */
 type TimestampStyle = 'plain' | 'offset' | 'zulu';
@@ -93,31 +108,186 @@ interface Merchant {
 }
 
 const debitCardMerchants: Merchant[] = [
-  { description: 'TESCO STORES 3297', merchant: 'Tesco', classification: ['Shopping', 'Groceries'], minPence: 650, maxPence: 7400, weight: 6 },
-  { description: 'SAINSBURYS SMRKT STORE 128', merchant: 'Sainsburys', classification: ['Shopping', 'Groceries'], minPence: 900, maxPence: 6800, weight: 4 },
+  {
+    description: 'TESCO STORES 3297',
+    merchant: 'Tesco',
+    classification: ['Shopping', 'Groceries'],
+    minPence: 650,
+    maxPence: 7400,
+    weight: 6,
+  },
+  {
+    description: 'SAINSBURYS SMRKT STORE 128',
+    merchant: 'Sainsburys',
+    classification: ['Shopping', 'Groceries'],
+    minPence: 900,
+    maxPence: 6800,
+    weight: 4,
+  },
   { description: 'LIDL GB LONDON', merchant: 'Lidl', classification: ['Shopping', 'Groceries'], minPence: 700, maxPence: 4500, weight: 3 },
-  { description: 'WAITROSE 0412', merchant: 'Waitrose', classification: ['Shopping', 'Groceries'], minPence: 1200, maxPence: 6500, weight: 1 },
-  { description: 'PRET A MANGER', merchant: 'Pret A Manger', classification: ['Food & Dining', 'Coffee shops'], minPence: 250, maxPence: 1100, weight: 5 },
-  { description: 'COSTA COFFEE 43010', merchant: 'Costa Coffee', classification: ['Food & Dining', 'Coffee shops'], minPence: 260, maxPence: 900, weight: 3 },
-  { description: 'TFL TRAVEL CHARGE', merchant: 'Transport for London', classification: ['Auto & Transport', 'Public transport'], minPence: 280, maxPence: 810, weight: 5 },
-  { description: 'UBER *TRIP HELP.UBER.COM', merchant: 'Uber', classification: ['Auto & Transport', 'Taxi'], minPence: 700, maxPence: 2900, weight: 2 },
-  { description: 'DELIVEROO', merchant: 'Deliveroo', classification: ['Food & Dining', 'Restaurants'], minPence: 1400, maxPence: 3800, weight: 2 },
-  { description: 'NANDOS CHICKENLAND', merchant: "Nando's", classification: ['Food & Dining', 'Restaurants'], minPence: 1200, maxPence: 4600, weight: 1 },
-  { description: 'AMAZON.CO.UK*2K4RT5', merchant: 'Amazon', classification: ['Shopping', 'General'], minPence: 599, maxPence: 7900, weight: 3 },
-  { description: 'BOOTS 1159', merchant: 'Boots', classification: ['Health & Fitness', 'Pharmacy'], minPence: 300, maxPence: 3200, weight: 2 },
-  { description: 'SHELL KINGS CROSS', merchant: 'Shell', classification: ['Auto & Transport', 'Gas & Fuel'], minPence: 3000, maxPence: 7000, weight: 1 },
-  { description: 'GOOGLE PLAY STORE', merchant: 'Google Play', classification: ['Entertainment', 'Games'], minPence: 99, maxPence: 999, weight: 1 },
+  {
+    description: 'WAITROSE 0412',
+    merchant: 'Waitrose',
+    classification: ['Shopping', 'Groceries'],
+    minPence: 1200,
+    maxPence: 6500,
+    weight: 1,
+  },
+  {
+    description: 'PRET A MANGER',
+    merchant: 'Pret A Manger',
+    classification: ['Food & Dining', 'Coffee shops'],
+    minPence: 250,
+    maxPence: 1100,
+    weight: 5,
+  },
+  {
+    description: 'COSTA COFFEE 43010',
+    merchant: 'Costa Coffee',
+    classification: ['Food & Dining', 'Coffee shops'],
+    minPence: 260,
+    maxPence: 900,
+    weight: 3,
+  },
+  {
+    description: 'TFL TRAVEL CHARGE',
+    merchant: 'Transport for London',
+    classification: ['Auto & Transport', 'Public transport'],
+    minPence: 280,
+    maxPence: 810,
+    weight: 5,
+  },
+  {
+    description: 'UBER *TRIP HELP.UBER.COM',
+    merchant: 'Uber',
+    classification: ['Auto & Transport', 'Taxi'],
+    minPence: 700,
+    maxPence: 2900,
+    weight: 2,
+  },
+  {
+    description: 'DELIVEROO',
+    merchant: 'Deliveroo',
+    classification: ['Food & Dining', 'Restaurants'],
+    minPence: 1400,
+    maxPence: 3800,
+    weight: 2,
+  },
+  {
+    description: 'NANDOS CHICKENLAND',
+    merchant: "Nando's",
+    classification: ['Food & Dining', 'Restaurants'],
+    minPence: 1200,
+    maxPence: 4600,
+    weight: 1,
+  },
+  {
+    description: 'AMAZON.CO.UK*2K4RT5',
+    merchant: 'Amazon',
+    classification: ['Shopping', 'General'],
+    minPence: 599,
+    maxPence: 7900,
+    weight: 3,
+  },
+  {
+    description: 'BOOTS 1159',
+    merchant: 'Boots',
+    classification: ['Health & Fitness', 'Pharmacy'],
+    minPence: 300,
+    maxPence: 3200,
+    weight: 2,
+  },
+  {
+    description: 'SHELL KINGS CROSS',
+    merchant: 'Shell',
+    classification: ['Auto & Transport', 'Gas & Fuel'],
+    minPence: 3000,
+    maxPence: 7000,
+    weight: 1,
+  },
+  {
+    description: 'GOOGLE PLAY STORE',
+    merchant: 'Google Play',
+    classification: ['Entertainment', 'Games'],
+    minPence: 99,
+    maxPence: 999,
+    weight: 1,
+  },
 ];
 
 const creditCardMerchants: Merchant[] = [
-  { description: 'AMAZON.CO.UK', merchant: 'Amazon', classification: ['Shopping', 'General'], minPence: 799, maxPence: 12000, weight: 5, location: 'INTERNET' },
-  { description: 'JOHN LEWIS OXFORD ST', merchant: 'John Lewis', classification: ['Shopping', 'Home'], minPence: 1500, maxPence: 18000, weight: 2, location: 'LONDON GB' },
-  { description: 'TRAINLINE.COM', merchant: 'Trainline', classification: ['Travel', 'Rail'], minPence: 1200, maxPence: 9500, weight: 3, location: 'INTERNET' },
-  { description: 'BOOKING.COM', merchant: 'Booking.com', classification: ['Travel', 'Hotels'], minPence: 6000, maxPence: 32000, weight: 1, location: 'INTERNET' },
-  { description: 'APPLE.COM/BILL', merchant: 'Apple', classification: ['Entertainment', 'Apps'], minPence: 79, maxPence: 1499, weight: 2, location: 'INTERNET' },
-  { description: 'ARGOS LTD', merchant: 'Argos', classification: ['Shopping', 'Electronics'], minPence: 1000, maxPence: 9000, weight: 2, location: 'MILTON KEYNES GB' },
-  { description: 'TALKTALK TELECOM', merchant: 'Talktalk', classification: ['Bills and Utilities', 'Internet'], minPence: 2000, maxPence: 4700, weight: 1, location: 'INTERNET' },
-  { description: 'EASYJET AIRLINE', merchant: 'easyJet', classification: ['Travel', 'Air Travel'], minPence: 3500, maxPence: 21000, weight: 1, location: 'INTERNET' },
+  {
+    description: 'AMAZON.CO.UK',
+    merchant: 'Amazon',
+    classification: ['Shopping', 'General'],
+    minPence: 799,
+    maxPence: 12000,
+    weight: 5,
+    location: 'INTERNET',
+  },
+  {
+    description: 'JOHN LEWIS OXFORD ST',
+    merchant: 'John Lewis',
+    classification: ['Shopping', 'Home'],
+    minPence: 1500,
+    maxPence: 18000,
+    weight: 2,
+    location: 'LONDON GB',
+  },
+  {
+    description: 'TRAINLINE.COM',
+    merchant: 'Trainline',
+    classification: ['Travel', 'Rail'],
+    minPence: 1200,
+    maxPence: 9500,
+    weight: 3,
+    location: 'INTERNET',
+  },
+  {
+    description: 'BOOKING.COM',
+    merchant: 'Booking.com',
+    classification: ['Travel', 'Hotels'],
+    minPence: 6000,
+    maxPence: 32000,
+    weight: 1,
+    location: 'INTERNET',
+  },
+  {
+    description: 'APPLE.COM/BILL',
+    merchant: 'Apple',
+    classification: ['Entertainment', 'Apps'],
+    minPence: 79,
+    maxPence: 1499,
+    weight: 2,
+    location: 'INTERNET',
+  },
+  {
+    description: 'ARGOS LTD',
+    merchant: 'Argos',
+    classification: ['Shopping', 'Electronics'],
+    minPence: 1000,
+    maxPence: 9000,
+    weight: 2,
+    location: 'MILTON KEYNES GB',
+  },
+  {
+    description: 'TALKTALK TELECOM',
+    merchant: 'Talktalk',
+    classification: ['Bills and Utilities', 'Internet'],
+    minPence: 2000,
+    maxPence: 4700,
+    weight: 1,
+    location: 'INTERNET',
+  },
+  {
+    description: 'EASYJET AIRLINE',
+    merchant: 'easyJet',
+    classification: ['Travel', 'Air Travel'],
+    minPence: 3500,
+    maxPence: 21000,
+    weight: 1,
+    location: 'INTERNET',
+  },
 ];
 
 const employers = ['ACME LTD', 'GLOBEX PLC', 'INITECH UK LTD', 'HOOLI EUROPE LTD', 'STARK INDUSTRIES UK'];
@@ -240,8 +410,18 @@ export class MockBank {
     this.profile = buildProfile(username);
     const opening = new SeededRandom(`opening|${username}`);
     this.ledgers = {
-      current: { id: stableHex(`account|current|${username}`, 32), kind: 'current', openingPence: opening.int(12, 25) * 10_000 + opening.int(0, 99), entries: [] },
-      savings: { id: stableHex(`account|savings|${username}`, 32), kind: 'savings', openingPence: opening.int(20, 60) * 10_000, entries: [] },
+      current: {
+        id: stableHex(`account|current|${username}`, 32),
+        kind: 'current',
+        openingPence: opening.int(12, 25) * 10_000 + opening.int(0, 99),
+        entries: [],
+      },
+      savings: {
+        id: stableHex(`account|savings|${username}`, 32),
+        kind: 'savings',
+        openingPence: opening.int(20, 60) * 10_000,
+        entries: [],
+      },
       card: { id: stableHex(`card|${username}`, 40), kind: 'card', openingPence: 0, entries: [] },
     };
     this.balances = { current: this.ledgers.current.openingPence, savings: this.ledgers.savings.openingPence, card: 0 };
@@ -294,7 +474,16 @@ export class MockBank {
     const yearsIn = year - new Date(ledgerStartMs).getUTCFullYear();
 
     const directDebit = (description: string, pence: number, classification: string[]): void => {
-      day.current.push({ at: at(0), style: 'plain', amount: -pence, description, category: 'DIRECT_DEBIT', classification, providerCategory: 'DD', reference: description.slice(0, 18) });
+      day.current.push({
+        at: at(0),
+        style: 'plain',
+        amount: -pence,
+        description,
+        category: 'DIRECT_DEBIT',
+        classification,
+        providerCategory: 'DD',
+        reference: description.slice(0, 18),
+      });
     };
     /**
      * A card purchase: authorised now, posted in the small hours a day or two later. Debit-card
@@ -310,12 +499,29 @@ export class MockBank {
       // Spend a little more when the balance runs above the user's comfort level, less when below.
       this.spendFactor = clamp(1 + (this.balances.current - p.targetPence) / (p.salaryPence * 0.8), 0.6, 1.5);
       this.statements.push({ at: dayStart, pence: Math.max(0, this.balances.card) });
-      day.current.push({ at: at(0), style: 'plain', amount: -p.rentPence, description: `${p.landlord} RENT`, category: 'STANDING_ORDER', classification: ['Home', 'Rent'], providerCategory: 'SO', reference: 'RENT' });
+      day.current.push({
+        at: at(0),
+        style: 'plain',
+        amount: -p.rentPence,
+        description: `${p.landlord} RENT`,
+        category: 'STANDING_ORDER',
+        classification: ['Home', 'Rent'],
+        providerCategory: 'SO',
+        reference: 'RENT',
+      });
       // Council tax is paid in ten instalments, April to January.
       if (month !== 1 && month !== 2) directDebit(p.council, p.councilTaxPence, ['Bills and Utilities', 'Council Tax']);
     }
     if (dom === 3) {
-      cardPurchase('current', randomTime(2, 6), { style: 'offset', amount: -(1099 + yearsIn * 100), description: 'NETFLIX.COM', category: 'PURCHASE', classification: ['Entertainment', 'Movies & DVDs'], merchant: 'Netflix', providerCategory: 'DEB' });
+      cardPurchase('current', randomTime(2, 6), {
+        style: 'offset',
+        amount: -(1099 + yearsIn * 100),
+        description: 'NETFLIX.COM',
+        category: 'PURCHASE',
+        classification: ['Entertainment', 'Movies & DVDs'],
+        merchant: 'Netflix',
+        providerCategory: 'DEB',
+      });
     }
     if (dom === 5) directDebit('PUREGYM LTD', p.gymPence, ['Health & Fitness', 'Gym']);
     if (dom === 10) {
@@ -323,24 +529,68 @@ export class MockBank {
       directDebit('EDF ENERGY', Math.round(p.energyBasePence * seasonal), ['Bills and Utilities', 'Utilities']);
     }
     if (dom === 12) {
-      cardPurchase('current', randomTime(3, 7), { style: 'offset', amount: -1199, description: 'SPOTIFY P1A2B3C4D5', category: 'PURCHASE', classification: ['Entertainment', 'Music'], merchant: 'Spotify', providerCategory: 'DEB' });
+      cardPurchase('current', randomTime(3, 7), {
+        style: 'offset',
+        amount: -1199,
+        description: 'SPOTIFY P1A2B3C4D5',
+        category: 'PURCHASE',
+        classification: ['Entertainment', 'Music'],
+        merchant: 'Spotify',
+        providerCategory: 'DEB',
+      });
     }
     if (dom === 15) {
       const statement = this.statements[this.statements.length - 1];
       if (statement !== undefined && statement.pence > 0) {
         directDebit('MOCK BANK CREDIT CARD', statement.pence, ['Bills and Utilities', 'Credit Card']);
-        day.card.push({ at: at(4), style: 'zulu', amount: -statement.pence, description: 'PAYMENT RECEIVED - THANK YOU', category: 'CREDIT', classification: [], providerCategory: 'PAY', location: 'INTERNET' });
+        day.card.push({
+          at: at(4),
+          style: 'zulu',
+          amount: -statement.pence,
+          description: 'PAYMENT RECEIVED - THANK YOU',
+          category: 'CREDIT',
+          classification: [],
+          providerCategory: 'PAY',
+          location: 'INTERNET',
+        });
       }
     }
     if (dom === 17) directDebit('EE LIMITED', p.mobilePence, ['Bills and Utilities', 'Mobile Phone']);
     if (dom === 18) directDebit('BT INTERNET', p.broadbandPence, ['Bills and Utilities', 'Internet']);
     if (dom === payday(year, month)) {
       const salary = Math.round(p.salaryPence * (1 + 0.03 * yearsIn));
-      day.current.push({ at: at(6), style: 'zulu', amount: salary, description: `${p.employer} SALARY`, category: 'CREDIT', classification: ['Income', 'Salary'], providerCategory: 'BGC', reference: 'SALARY' });
+      day.current.push({
+        at: at(6),
+        style: 'zulu',
+        amount: salary,
+        description: `${p.employer} SALARY`,
+        category: 'CREDIT',
+        classification: ['Income', 'Salary'],
+        providerCategory: 'BGC',
+        reference: 'SALARY',
+      });
     }
     if (dom === 26) {
-      day.current.push({ at: at(0), style: 'plain', amount: -p.savingsPence, description: 'TO SAVINGS ACCOUNT', category: 'STANDING_ORDER', classification: ['Transfer', 'Savings'], providerCategory: 'SO', reference: 'SAVINGS' });
-      day.savings.push({ at: at(1), style: 'zulu', amount: p.savingsPence, description: 'FROM CURRENT ACCOUNT', category: 'TRANSFER', classification: ['Transfer', 'Savings'], providerCategory: 'TFR', reference: 'SAVINGS' });
+      day.current.push({
+        at: at(0),
+        style: 'plain',
+        amount: -p.savingsPence,
+        description: 'TO SAVINGS ACCOUNT',
+        category: 'STANDING_ORDER',
+        classification: ['Transfer', 'Savings'],
+        providerCategory: 'SO',
+        reference: 'SAVINGS',
+      });
+      day.savings.push({
+        at: at(1),
+        style: 'zulu',
+        amount: p.savingsPence,
+        description: 'FROM CURRENT ACCOUNT',
+        category: 'TRANSFER',
+        classification: ['Transfer', 'Savings'],
+        providerCategory: 'TFR',
+        reference: 'SAVINGS',
+      });
     }
     if (dom === 27) {
       // The user sweeps money between the accounts by hand, which keeps the current account in a
@@ -349,19 +599,72 @@ export class MockBank {
       const excess = projected - p.targetPence;
       const sweep = Math.round((Math.abs(excess) * 0.7) / 1000) * 1000;
       if (excess > 30_000 && sweep > 0) {
-        day.current.push({ at: randomTime(18, 22), style: 'offset', amount: -sweep, description: 'TRANSFER TO INSTANT SAVER', category: 'TRANSFER', classification: ['Transfer', 'Savings'], providerCategory: 'TFR', reference: 'TOP UP' });
-        day.savings.push({ at: at(23), style: 'zulu', amount: sweep, description: 'TRANSFER FROM CURRENT ACCOUNT', category: 'TRANSFER', classification: ['Transfer', 'Savings'], providerCategory: 'TFR', reference: 'TOP UP' });
+        day.current.push({
+          at: randomTime(18, 22),
+          style: 'offset',
+          amount: -sweep,
+          description: 'TRANSFER TO INSTANT SAVER',
+          category: 'TRANSFER',
+          classification: ['Transfer', 'Savings'],
+          providerCategory: 'TFR',
+          reference: 'TOP UP',
+        });
+        day.savings.push({
+          at: at(23),
+          style: 'zulu',
+          amount: sweep,
+          description: 'TRANSFER FROM CURRENT ACCOUNT',
+          category: 'TRANSFER',
+          classification: ['Transfer', 'Savings'],
+          providerCategory: 'TFR',
+          reference: 'TOP UP',
+        });
       } else if (excess < -30_000 && sweep > 0 && this.balances.savings > sweep) {
-        day.savings.push({ at: randomTime(18, 22), style: 'zulu', amount: -sweep, description: 'TRANSFER TO CURRENT ACCOUNT', category: 'TRANSFER', classification: ['Transfer', 'Savings'], providerCategory: 'TFR', reference: 'TOP UP' });
-        day.current.push({ at: at(23), style: 'offset', amount: sweep, description: 'TRANSFER FROM INSTANT SAVER', category: 'TRANSFER', classification: ['Transfer', 'Savings'], providerCategory: 'TFR', reference: 'TOP UP' });
+        day.savings.push({
+          at: randomTime(18, 22),
+          style: 'zulu',
+          amount: -sweep,
+          description: 'TRANSFER TO CURRENT ACCOUNT',
+          category: 'TRANSFER',
+          classification: ['Transfer', 'Savings'],
+          providerCategory: 'TFR',
+          reference: 'TOP UP',
+        });
+        day.current.push({
+          at: at(23),
+          style: 'offset',
+          amount: sweep,
+          description: 'TRANSFER FROM INSTANT SAVER',
+          category: 'TRANSFER',
+          classification: ['Transfer', 'Savings'],
+          providerCategory: 'TFR',
+          reference: 'TOP UP',
+        });
       }
     }
     if (dom === 28) {
-      day.current.push({ at: at(0), style: 'plain', amount: -300, description: 'MONTHLY ACCOUNT FEE', category: 'FEE_CHARGE', classification: ['Fees & Charges', 'Bank Fee'], providerCategory: 'FEE' });
+      day.current.push({
+        at: at(0),
+        style: 'plain',
+        amount: -300,
+        description: 'MONTHLY ACCOUNT FEE',
+        category: 'FEE_CHARGE',
+        classification: ['Fees & Charges', 'Bank Fee'],
+        providerCategory: 'FEE',
+      });
     }
     if (dom === lastDom) {
       const interest = Math.round((Math.max(0, this.balances.savings) * 0.035) / 12);
-      if (interest > 0) day.savings.push({ at: at(23, 30), style: 'zulu', amount: interest, description: 'GROSS INTEREST', category: 'INTEREST', classification: ['Income', 'Interest'], providerCategory: 'INT' });
+      if (interest > 0)
+        day.savings.push({
+          at: at(23, 30),
+          style: 'zulu',
+          amount: interest,
+          description: 'GROSS INTEREST',
+          category: 'INTEREST',
+          classification: ['Income', 'Interest'],
+          providerCategory: 'INT',
+        });
     }
 
     // Everyday spending on the debit card: at least one purchase a day, so something is always pending.
@@ -369,25 +672,69 @@ export class MockBank {
     for (let index = 0; index < purchases; index += 1) {
       const merchant = pickWeighted(rng, debitCardMerchants);
       const pence = Math.round(rng.pence(merchant.minPence, merchant.maxPence) * this.spendFactor);
-      cardPurchase('current', randomTime(7, 23), { style: 'offset', amount: -pence, description: merchant.description, category: 'PURCHASE', classification: [...merchant.classification], merchant: merchant.merchant, providerCategory: 'DEB' });
+      cardPurchase('current', randomTime(7, 23), {
+        style: 'offset',
+        amount: -pence,
+        description: merchant.description,
+        category: 'PURCHASE',
+        classification: [...merchant.classification],
+        merchant: merchant.merchant,
+        providerCategory: 'DEB',
+      });
     }
     if (rng.chance(0.05)) {
       const pence = rng.pick([2000, 3000, 4000, 5000, 10000]);
-      day.current.push({ at: randomTime(9, 22), style: 'offset', amount: -pence, description: 'CASH WITHDRAWAL LINK ATM', category: 'ATM', classification: ['Cash', 'ATM'], providerCategory: 'CPT' });
+      day.current.push({
+        at: randomTime(9, 22),
+        style: 'offset',
+        amount: -pence,
+        description: 'CASH WITHDRAWAL LINK ATM',
+        category: 'ATM',
+        classification: ['Cash', 'ATM'],
+        providerCategory: 'CPT',
+      });
     }
     if (rng.chance(0.03)) {
       const friend = rng.pick(friends);
-      day.current.push({ at: randomTime(8, 22), style: 'offset', amount: rng.pence(1000, 6000), description: `${friend} FASTER PAYMENT`, category: 'TRANSFER', classification: [], providerCategory: 'FPI', reference: 'THANKS' });
+      day.current.push({
+        at: randomTime(8, 22),
+        style: 'offset',
+        amount: rng.pence(1000, 6000),
+        description: `${friend} FASTER PAYMENT`,
+        category: 'TRANSFER',
+        classification: [],
+        providerCategory: 'FPI',
+        reference: 'THANKS',
+      });
     }
     // The credit card: fewer, larger purchases.
     const cardPurchases = (rng.chance(0.25 * this.spendFactor) ? 1 : 0) + (rng.chance(0.04) ? 1 : 0);
     for (let index = 0; index < cardPurchases; index += 1) {
       const merchant = pickWeighted(rng, creditCardMerchants);
       const pence = rng.pence(merchant.minPence, merchant.maxPence);
-      cardPurchase('card', randomTime(8, 23), { style: rng.chance(0.5) ? 'offset' : 'zulu', amount: pence, description: merchant.description, category: 'PURCHASE', classification: [...merchant.classification], merchant: merchant.merchant, providerCategory: 'PUR', location: merchant.location ?? 'INTERNET' });
+      cardPurchase('card', randomTime(8, 23), {
+        style: rng.chance(0.5) ? 'offset' : 'zulu',
+        amount: pence,
+        description: merchant.description,
+        category: 'PURCHASE',
+        classification: [...merchant.classification],
+        merchant: merchant.merchant,
+        providerCategory: 'PUR',
+        location: merchant.location ?? 'INTERNET',
+      });
     }
     if (rng.chance(0.01) && this.balances.card > 2000) {
-      day.card.push({ at: randomTime(9, 18), style: 'zulu', amount: -rng.pence(500, Math.min(5000, this.balances.card)), description: 'REFUND AMAZON.CO.UK', category: 'CREDIT', classification: ['Shopping', 'General'], merchant: 'Amazon', providerCategory: 'REF', location: 'INTERNET' });
+      day.card.push({
+        at: randomTime(9, 18),
+        style: 'zulu',
+        amount: -rng.pence(500, Math.min(5000, this.balances.card)),
+        description: 'REFUND AMAZON.CO.UK',
+        category: 'CREDIT',
+        classification: ['Shopping', 'General'],
+        merchant: 'Amazon',
+        providerCategory: 'REF',
+        location: 'INTERNET',
+      });
     }
 
     const dayEnd = dayStart + dayMs;
@@ -416,7 +763,10 @@ export class MockBank {
   // ---- reads ------------------------------------------------------------------------------
 
   /** Posted entries (with running balance) and pending ones, as the bank sees them at `nowMs`. */
-  private view(kind: AccountKind, nowMs: number): { settled: { entry: LedgerEntry; balance: number }[]; pending: NewEntry[]; balance: number } {
+  private view(
+    kind: AccountKind,
+    nowMs: number,
+  ): { settled: { entry: LedgerEntry; balance: number }[]; pending: NewEntry[]; balance: number } {
     this.ensureGenerated(nowMs);
     const ledger = this.ledgers[kind];
     const settled: { entry: LedgerEntry; balance: number }[] = [];
@@ -438,7 +788,12 @@ export class MockBank {
   }
 
   info(nowMs: number): Json {
-    return { full_name: this.profile.fullName, emails: [this.profile.email], phones: [this.profile.phone], update_timestamp: new Date(nowMs).toISOString() };
+    return {
+      full_name: this.profile.fullName,
+      emails: [this.profile.email],
+      phones: [this.profile.phone],
+      update_timestamp: new Date(nowMs).toISOString(),
+    };
   }
 
   accounts(nowMs: number): Json[] {
@@ -453,7 +808,10 @@ export class MockBank {
       account_number: { iban: gbIban('MOCK', p.sortCode, number), number, sort_code: p.sortCode, swift_bic: 'MOCKGB21' },
       provider: { ...mockProvider },
     });
-    return [account(this.ledgers.current.id, 'TRANSACTION', 'Current Account', p.currentNumber), account(this.ledgers.savings.id, 'SAVINGS', 'Instant Saver', p.savingsNumber)];
+    return [
+      account(this.ledgers.current.id, 'TRANSACTION', 'Current Account', p.currentNumber),
+      account(this.ledgers.savings.id, 'SAVINGS', 'Instant Saver', p.savingsNumber),
+    ];
   }
 
   accountBalance(kind: 'current' | 'savings', nowMs: number): Json {
@@ -462,7 +820,13 @@ export class MockBank {
     const updated = new Date(nowMs).toISOString();
     if (kind === 'savings') return { currency: 'GBP', available: balance / 100, current: balance / 100, update_timestamp: updated };
     const overdraft = 50_000;
-    return { currency: 'GBP', available: (balance + pendingPence + overdraft) / 100, current: balance / 100, overdraft: overdraft / 100, update_timestamp: updated };
+    return {
+      currency: 'GBP',
+      available: (balance + pendingPence + overdraft) / 100,
+      current: balance / 100,
+      overdraft: overdraft / 100,
+      update_timestamp: updated,
+    };
   }
 
   transactions(kind: AccountKind, nowMs: number, filter: TransactionFilter): Json[] {
@@ -497,8 +861,16 @@ export class MockBank {
     const isCard = kind === 'card';
     const debit = isCard ? entry.amount > 0 : entry.amount < 0;
     const meta: Json = isCard
-      ? { provider_transaction_category: entry.providerCategory, cardNumber: `${this.profile.cardFirst4}********${this.profile.cardLast4}`, location: entry.location ?? 'INTERNET' }
-      : { bank_transaction_id: providerId, provider_transaction_category: entry.providerCategory, ...(entry.reference === undefined ? {} : { provider_reference: entry.reference }) };
+      ? {
+          provider_transaction_category: entry.providerCategory,
+          cardNumber: `${this.profile.cardFirst4}********${this.profile.cardLast4}`,
+          location: entry.location ?? 'INTERNET',
+        }
+      : {
+          bank_transaction_id: providerId,
+          provider_transaction_category: entry.providerCategory,
+          ...(entry.reference === undefined ? {} : { provider_reference: entry.reference }),
+        };
     return {
       transaction_id: stableHex(`${ledgerId}|${idKey}|${entry.amount}`, 32),
       normalised_provider_transaction_id: `txn-${stableHex(`normalised|${purchaseKey}`, 17)}`,
@@ -529,8 +901,36 @@ export class MockBank {
     const timestamp = formatTimestamp(nowMs, 'offset');
     const first = (dom: number): string => formatTimestamp(Date.UTC(2021, 0, dom), 'offset');
     return [
-      { frequency: 'IntrvlMnthDay:01:01', status: 'Active', timestamp, currency: 'GBP', meta: { provider_account_id: p.providerAccountId }, next_payment_date: nextOn(1), next_payment_amount: p.rentPence / 100, first_payment_date: first(1), first_payment_amount: p.rentPence / 100, final_payment_date: '9999-12-31T00:00:00+00:00', final_payment_amount: p.rentPence / 100, payee: p.landlord, reference: 'RENT' },
-      { frequency: 'IntrvlMnthDay:01:26', status: 'Active', timestamp, currency: 'GBP', meta: { provider_account_id: p.providerAccountId }, next_payment_date: nextOn(26), next_payment_amount: p.savingsPence / 100, first_payment_date: first(26), first_payment_amount: p.savingsPence / 100, final_payment_date: '9999-12-31T00:00:00+00:00', final_payment_amount: p.savingsPence / 100, payee: p.fullName.toUpperCase(), reference: 'SAVINGS' },
+      {
+        frequency: 'IntrvlMnthDay:01:01',
+        status: 'Active',
+        timestamp,
+        currency: 'GBP',
+        meta: { provider_account_id: p.providerAccountId },
+        next_payment_date: nextOn(1),
+        next_payment_amount: p.rentPence / 100,
+        first_payment_date: first(1),
+        first_payment_amount: p.rentPence / 100,
+        final_payment_date: '9999-12-31T00:00:00+00:00',
+        final_payment_amount: p.rentPence / 100,
+        payee: p.landlord,
+        reference: 'RENT',
+      },
+      {
+        frequency: 'IntrvlMnthDay:01:26',
+        status: 'Active',
+        timestamp,
+        currency: 'GBP',
+        meta: { provider_account_id: p.providerAccountId },
+        next_payment_date: nextOn(26),
+        next_payment_amount: p.savingsPence / 100,
+        first_payment_date: first(26),
+        first_payment_amount: p.savingsPence / 100,
+        final_payment_date: '9999-12-31T00:00:00+00:00',
+        final_payment_amount: p.savingsPence / 100,
+        payee: p.fullName.toUpperCase(),
+        reference: 'SAVINGS',
+      },
     ];
   }
 
@@ -561,9 +961,15 @@ export class MockBank {
         timestamp,
         name,
         status: 'Active',
-        ...(last === undefined ? {} : { previous_payment_timestamp: formatTimestamp(last.at, 'offset'), previous_payment_amount: -last.amount / 100 }),
+        ...(last === undefined
+          ? {}
+          : { previous_payment_timestamp: formatTimestamp(last.at, 'offset'), previous_payment_amount: -last.amount / 100 }),
         currency: 'GBP',
-        meta: { provider_mandate_identification: mandate, provider_account_id: p.providerAccountId, provider_direct_debit_id: stableUuid(`dd-provider|${this.username}|${name}`) },
+        meta: {
+          provider_mandate_identification: mandate,
+          provider_account_id: p.providerAccountId,
+          provider_direct_debit_id: stableUuid(`dd-provider|${this.username}|${name}`),
+        },
       };
     });
     const cancelled = {

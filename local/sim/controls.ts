@@ -1,8 +1,8 @@
 /** The simulator's test controls: request counts (`GET /__sim/stats`) and injected faults (`/__sim/faults`), under `/__sim`. */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { parseJsonBody, sendEmpty, sendJson } from './http';
 import type { SimRequest } from './http';
+import { parseJsonBody, sendEmpty, sendJson } from './http';
 
 export interface SimStats {
   token: { authorization_code: number; refresh_token: number };
@@ -22,10 +22,18 @@ const faultSchema = z
     /** Process the call as usual (a token call rotates the pair), then reset the connection instead of answering. */
     reset: z.literal(true).optional(),
   })
-  .refine((fault) => fault.status !== undefined || fault.delay_ms !== undefined || fault.reset !== undefined, { message: 'give a status, a delay_ms, a reset, or a delay with either' })
-  .refine((fault) => fault.reset === undefined || fault.status === undefined, { message: 'a reset sends no answer, so it takes no status', path: ['reset'] })
+  .refine((fault) => fault.status !== undefined || fault.delay_ms !== undefined || fault.reset !== undefined, {
+    message: 'give a status, a delay_ms, a reset, or a delay with either',
+  })
+  .refine((fault) => fault.reset === undefined || fault.status === undefined, {
+    message: 'a reset sends no answer, so it takes no status',
+    path: ['reset'],
+  })
   .refine((fault) => fault.body === undefined || fault.status !== undefined, { message: 'a body needs a status', path: ['status'] })
-  .refine((fault) => fault.status === undefined || fault.status >= 400 || fault.body !== undefined, { message: 'a non-error status needs a body', path: ['body'] })
+  .refine((fault) => fault.status === undefined || fault.status >= 400 || fault.body !== undefined, {
+    message: 'a non-error status needs a body',
+    path: ['body'],
+  })
   .refine((fault) => !fault.path.slice(0, -1).includes('*'), { message: 'only a trailing * is supported', path: ['path'] })
   .refine((fault) => !fault.path.startsWith('/__sim'), { message: 'faults never apply to /__sim', path: ['path'] });
 
@@ -41,7 +49,8 @@ export interface Fault extends FaultSpec {
 
 const emptyStats = (): SimStats => ({ token: { authorization_code: 0, refresh_token: 0 }, data: {}, extend: 0, delete: 0 });
 
-const matches = (pattern: string, path: string): boolean => (pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern);
+const matches = (pattern: string, path: string): boolean =>
+  pattern.endsWith('*') ? path.startsWith(pattern.slice(0, -1)) : path === pattern;
 
 export class SimControls {
   private stats = emptyStats();
@@ -139,7 +148,10 @@ export class SimControls {
         this.reset();
         return sendEmpty(res, 204);
       default:
-        return sendJson(request.raw, res, 404, { error: 'not_found', error_description: `No simulator control at ${request.method} ${request.path}.` });
+        return sendJson(request.raw, res, 404, {
+          error: 'not_found',
+          error_description: `No simulator control at ${request.method} ${request.path}.`,
+        });
     }
   }
 }

@@ -3,10 +3,10 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { MockBank } from './bank-data';
 import type { SimContext } from './context';
-import { dataErrors, tlError } from './errors';
 import type { SimError } from './errors';
-import { bearerToken, headerValue, sendJson } from './http';
+import { dataErrors, tlError } from './errors';
 import type { SimRequest } from './http';
+import { bearerToken, headerValue, sendJson } from './http';
 import { mockErrorFor } from './mock-users';
 import { uuid } from './random';
 import type { Scope } from './scopes';
@@ -36,8 +36,17 @@ interface DataRoute {
 
 const accountKind = (input: ReadInput): 'current' | 'savings' => input.bank.accountKind(input.accountId) ?? 'current';
 
-const route = (template: string, scopes: Scope[], read: DataRoute['read'], options: { dateRange?: boolean; bankCall?: boolean } = {}): DataRoute => {
-  const resource: Resource = template.includes('/cards/{account_id}') ? 'card' : template.includes('/accounts/{account_id}') ? 'account' : 'none';
+const route = (
+  template: string,
+  scopes: Scope[],
+  read: DataRoute['read'],
+  options: { dateRange?: boolean; bankCall?: boolean } = {},
+): DataRoute => {
+  const resource: Resource = template.includes('/cards/{account_id}')
+    ? 'card'
+    : template.includes('/accounts/{account_id}')
+      ? 'account'
+      : 'none';
   const pattern = new RegExp(`^${template.replace('{account_id}', '([^/]+)')}/?$`);
   return { template, pattern, scopes, resource, bankCall: options.bankCall ?? true, dateRange: options.dateRange ?? false, read };
 };
@@ -49,7 +58,11 @@ const meJson = (credential: Credential): Record<string, unknown> => ({
   consent_status_updated_at: new Date(credential.consentCreatedAt).toISOString(),
   consent_created_at: new Date(credential.consentCreatedAt).toISOString(),
   consent_expires_at: new Date(credential.consentExpiresAt).toISOString(),
-  provider: { display_name: 'Mock', logo_uri: 'https://truelayer-provider-assets.s3.amazonaws.com/global/logos/mock.svg', provider_id: 'mock' },
+  provider: {
+    display_name: 'Mock',
+    logo_uri: 'https://truelayer-provider-assets.s3.amazonaws.com/global/logos/mock.svg',
+    provider_id: 'mock',
+  },
   scopes: [...credential.scopes],
   privacy_policy: 'Feb2019',
 });
@@ -58,17 +71,39 @@ const routes: readonly DataRoute[] = [
   route('/data/v1/me', [], ({ credential }) => [meJson(credential)], { bankCall: false }),
   route('/data/v1/info', ['info'], ({ bank, nowMs }) => [bank.info(nowMs)]),
   route('/data/v1/accounts', ['accounts'], ({ bank, nowMs }) => bank.accounts(nowMs)),
-  route('/data/v1/accounts/{account_id}', ['accounts'], ({ bank, nowMs, accountId }) => bank.accounts(nowMs).filter((account) => account.account_id === accountId)),
-  route('/data/v1/accounts/{account_id}/balance', ['accounts', 'balance'], (input) => [input.bank.accountBalance(accountKind(input), input.nowMs)]),
-  route('/data/v1/accounts/{account_id}/transactions', ['accounts', 'transactions'], (input) => input.bank.transactions(accountKind(input), input.nowMs, input.range), { dateRange: true }),
-  route('/data/v1/accounts/{account_id}/transactions/pending', ['accounts', 'transactions'], (input) => input.bank.pendingTransactions(accountKind(input), input.nowMs)),
-  route('/data/v1/accounts/{account_id}/standing_orders', ['accounts', 'standing_orders'], (input) => input.bank.standingOrders(accountKind(input), input.nowMs)),
-  route('/data/v1/accounts/{account_id}/direct_debits', ['accounts', 'direct_debits'], (input) => input.bank.directDebits(accountKind(input), input.nowMs)),
+  route('/data/v1/accounts/{account_id}', ['accounts'], ({ bank, nowMs, accountId }) =>
+    bank.accounts(nowMs).filter((account) => account.account_id === accountId),
+  ),
+  route('/data/v1/accounts/{account_id}/balance', ['accounts', 'balance'], (input) => [
+    input.bank.accountBalance(accountKind(input), input.nowMs),
+  ]),
+  route(
+    '/data/v1/accounts/{account_id}/transactions',
+    ['accounts', 'transactions'],
+    (input) => input.bank.transactions(accountKind(input), input.nowMs, input.range),
+    { dateRange: true },
+  ),
+  route('/data/v1/accounts/{account_id}/transactions/pending', ['accounts', 'transactions'], (input) =>
+    input.bank.pendingTransactions(accountKind(input), input.nowMs),
+  ),
+  route('/data/v1/accounts/{account_id}/standing_orders', ['accounts', 'standing_orders'], (input) =>
+    input.bank.standingOrders(accountKind(input), input.nowMs),
+  ),
+  route('/data/v1/accounts/{account_id}/direct_debits', ['accounts', 'direct_debits'], (input) =>
+    input.bank.directDebits(accountKind(input), input.nowMs),
+  ),
   route('/data/v1/cards', ['cards'], ({ bank, nowMs }) => bank.cards(nowMs)),
   route('/data/v1/cards/{account_id}', ['cards'], ({ bank, nowMs }) => bank.cards(nowMs)),
   route('/data/v1/cards/{account_id}/balance', ['cards', 'balance'], ({ bank, nowMs }) => [bank.cardBalance(nowMs)]),
-  route('/data/v1/cards/{account_id}/transactions', ['cards', 'transactions'], ({ bank, nowMs, range }) => bank.transactions('card', nowMs, range), { dateRange: true }),
-  route('/data/v1/cards/{account_id}/transactions/pending', ['cards', 'transactions'], ({ bank, nowMs }) => bank.pendingTransactions('card', nowMs)),
+  route(
+    '/data/v1/cards/{account_id}/transactions',
+    ['cards', 'transactions'],
+    ({ bank, nowMs, range }) => bank.transactions('card', nowMs, range),
+    { dateRange: true },
+  ),
+  route('/data/v1/cards/{account_id}/transactions/pending', ['cards', 'transactions'], ({ bank, nowMs }) =>
+    bank.pendingTransactions('card', nowMs),
+  ),
 ];
 
 /** The spec's path template of a Data API read (the key of `/__sim/stats`), if the path is one. */
@@ -116,17 +151,22 @@ export interface DataApi {
 }
 
 /** The connection behind a bearer access token: its signature, expiry and subject checked. */
-export const resolveAccessToken = async (ctx: SimContext, request: SimRequest): Promise<{ credential: Credential; jti: string } | SimError> => {
+export const resolveAccessToken = async (
+  ctx: SimContext,
+  request: SimRequest,
+): Promise<{ credential: Credential; jti: string } | SimError> => {
   const token = bearerToken(request.headers);
   if (token === undefined) return dataErrors.unauthorized('missing or malformed bearer token');
   const verified = await ctx.signer.verify(token, ctx.store.now());
-  if (!verified.ok) return verified.reason === 'expired' ? dataErrors.invalidToken(verified.expiredAtMs) : dataErrors.unauthorized('invalid access token');
+  if (!verified.ok)
+    return verified.reason === 'expired' ? dataErrors.invalidToken(verified.expiredAtMs) : dataErrors.unauthorized('invalid access token');
   const credential = ctx.store.credentials.get(verified.claims.sub);
   if (credential === undefined) return dataErrors.unauthorized('unknown credentials');
   return { credential, jti: verified.claims.jti };
 };
 
-export const isSimError = (value: unknown): value is SimError => typeof value === 'object' && value !== null && 'status' in value && 'body' in value;
+export const isSimError = (value: unknown): value is SimError =>
+  typeof value === 'object' && value !== null && 'status' in value && 'body' in value;
 
 export const createDataApi = (ctx: SimContext): DataApi => {
   /** Token rules in TrueLayer's order: revoked or lapsed consent (403) before staleness (401). */
@@ -144,13 +184,20 @@ export const createDataApi = (ctx: SimContext): DataApi => {
       const { item } = matched;
       const accountId = matched.match[1] === undefined ? '' : decodeURIComponent(matched.match[1]);
       const correlationId = uuid();
-      const headers: Record<string, string> = { 'x-tl-correlation-id': correlationId, 'x-request-id': correlationId, 'cache-control': 'max-age=0' };
+      const headers: Record<string, string> = {
+        'x-tl-correlation-id': correlationId,
+        'x-request-id': correlationId,
+        'cache-control': 'max-age=0',
+      };
       const fail = (error: SimError): true => {
         sendJson(request.raw, res, error.status, error.body, { headers: { ...headers, ...error.headers }, gzip: true });
         return true;
       };
       if (request.method !== 'GET' && request.method !== 'HEAD') {
-        return fail({ ...tlError(405, 'method_not_allowed', `${request.method} is not allowed here; the Data API reads are GETs.`), headers: { allow: 'GET' } });
+        return fail({
+          ...tlError(405, 'method_not_allowed', `${request.method} is not allowed here; the Data API reads are GETs.`),
+          headers: { allow: 'GET' },
+        });
       }
 
       const authorized = await resolveAccessToken(ctx, request);
@@ -166,7 +213,10 @@ export const createDataApi = (ctx: SimContext): DataApi => {
       const missing = item.scopes.filter((scope) => !credential.scopes.includes(scope));
       if (missing.length > 0) {
         return fail({
-          ...tlError(403, 'insufficient_scope', `The access token lacks the scope this endpoint needs: ${missing.join(', ')}.`, { required_scopes: item.scopes, missing_scopes: missing }),
+          ...tlError(403, 'insufficient_scope', `The access token lacks the scope this endpoint needs: ${missing.join(', ')}.`, {
+            required_scopes: item.scopes,
+            missing_scopes: missing,
+          }),
           headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope="${item.scopes.join(' ')}"` },
         });
       }

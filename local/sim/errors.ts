@@ -23,13 +23,17 @@ export const dataErrors = {
   invalidDateRange: (reason: string) => tlError(400, 'invalid_date_range', 'Invalid date range provided.', { reason }),
   unauthorized: (reason: string) => tlError(401, 'unauthorized', 'Unauthorized.', { reason }),
   invalidToken: (expiredAtMs: number) => {
-    const at = new Date(expiredAtMs).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+    const at = new Date(expiredAtMs)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d{3}Z$/, 'Z');
     // TrueLayer's example carries no error_details for this one.
     return { status: 401, body: { error: 'invalid_token', error_description: `The token expired at '${at}'` } } satisfies SimError;
   },
   accessDenied: (reason: string) => tlError(403, 'access_denied', 'Access to a specific resource has been denied.', { reason }),
   accountNotFound: () => tlError(404, 'account_not_found', 'account not found'),
-  unattendedLimit: () => tlError(429, 'provider_request_limit_exceeded', 'Maximum number of requests per user allowed by provider exceeded.'),
+  unattendedLimit: () =>
+    tlError(429, 'provider_request_limit_exceeded', 'Maximum number of requests per user allowed by provider exceeded.'),
   internal: () => tlError(500, 'internal_server_error', 'Internal server error.'),
 } as const;
 
@@ -37,8 +41,18 @@ export const dataErrors = {
 export const defaultErrorForStatus = (status: number, area: 'data' | 'auth'): TrueLayerErrorBody => {
   if (area === 'auth') {
     if (status === 400) return { error: 'invalid_request', error_description: 'Invalid request', error_details: {} };
-    if (status === 401) return { error: 'unauthorized_client', error_description: 'The client credentials you have entered are incorrect. Please check and try again.', error_details: {} };
-    if (status >= 500) return { error: 'internal_server_error', error_description: 'Sorry, we are experiencing technical difficulties. Please try again later.', error_details: {} };
+    if (status === 401)
+      return {
+        error: 'unauthorized_client',
+        error_description: 'The client credentials you have entered are incorrect. Please check and try again.',
+        error_details: {},
+      };
+    if (status >= 500)
+      return {
+        error: 'internal_server_error',
+        error_description: 'Sorry, we are experiencing technical difficulties. Please try again later.',
+        error_details: {},
+      };
   }
   const known: Record<number, TrueLayerErrorBody> = {
     400: { error: 'validation_error', error_description: 'The supplied parameters are not valid.', error_details: {} },
@@ -72,7 +86,12 @@ export interface ExtendProblem {
 
 export const problemType = 'https://docs.truelayer.com/#connection-api-errors';
 
-export const extendProblem = (status: number, title: string, traceId: string, extra: { detail?: string; errors?: Record<string, string[]> } = {}): ExtendProblem => ({
+export const extendProblem = (
+  status: number,
+  title: string,
+  traceId: string,
+  extra: { detail?: string; errors?: Record<string, string[]> } = {},
+): ExtendProblem => ({
   type: problemType,
   title,
   status,
@@ -83,6 +102,14 @@ export const extendProblem = (status: number, title: string, traceId: string, ex
 });
 
 export const defaultProblemForStatus = (status: number, traceId: string): ExtendProblem => {
-  const titles: Record<number, string> = { 400: 'One or more validation errors occurred.', 401: 'Unauthorized', 422: 'No way to extend this connection', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+  const titles: Record<number, string> = {
+    400: 'One or more validation errors occurred.',
+    401: 'Unauthorized',
+    422: 'No way to extend this connection',
+    429: 'Too Many Requests',
+    500: 'Internal Server Error',
+    503: 'Service Unavailable',
+    504: 'Gateway Timeout',
+  };
   return extendProblem(status, titles[status] ?? (status >= 500 ? 'Internal Server Error' : 'Bad Request'), traceId);
 };

@@ -28,12 +28,14 @@ export const readBody = async (req: IncomingMessage): Promise<string> => {
 
 export type ParsedBody = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string };
 
-const mediaType = (headers: IncomingMessage['headers']): string => (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+const mediaType = (headers: IncomingMessage['headers']): string =>
+  (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 
 const parseJsonObject = (raw: string): ParsedBody => {
   try {
     const value: unknown = JSON.parse(raw);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return { ok: false, reason: 'the JSON body must be an object' };
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      return { ok: false, reason: 'the JSON body must be an object' };
     return { ok: true, value: value as Record<string, unknown> };
   } catch {
     return { ok: false, reason: 'the body is not valid JSON' };
@@ -60,7 +62,8 @@ export const parseBody = (request: SimRequest): ParsedBody => {
 
 export const parseJsonBody = (request: SimRequest): ParsedBody => {
   const type = mediaType(request.headers);
-  if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) return { ok: false, reason: `unsupported content type ${type}; send application/json` };
+  if (type !== '' && type !== 'application/json' && !type.endsWith('+json'))
+    return { ok: false, reason: `unsupported content type ${type}; send application/json` };
   return parseJsonObject(request.rawBody);
 };
 

@@ -2,23 +2,24 @@
  * A local stand-in for TrueLayer's auth server and Data API v1, for `npm start` and the tests: one node:http server
  * with the auth dialog, `/connect/token`, `/api/delete`, the Data API, extend, and test controls.
  */
-import { createServer } from 'node:http';
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AdjustableClock } from '../../shared/clock';
 import { closeServer, httpOrigin, listen } from '../http';
 import { handleDialogPage, handleDialogSubmit } from './auth-dialog';
 import { MockBankDirectory } from './bank-data';
 import type { SimContext } from './context';
-import { SimControls } from './controls';
 import type { Fault } from './controls';
+import { SimControls } from './controls';
 import { createDataApi, matchDataTemplate } from './data-api';
 import { defaultErrorForStatus, defaultProblemForStatus } from './errors';
 import { handleExtend } from './extend';
-import { BodyTooLargeError, readBody, sendJson } from './http';
 import type { SimRequest } from './http';
-import { uuid } from './random';
+import { BodyTooLargeError, readBody, sendJson } from './http';
 import { handleProviders } from './providers';
+import { uuid } from './random';
 import { handleRevoke } from './revoke';
 import { knownScopes } from './scopes';
 import { SimStore } from './store';
@@ -50,7 +51,6 @@ export class SimulatorPortInUseError extends Error {
   }
 }
 
-
 type Area = 'auth' | 'data' | 'extend';
 
 const areaOf = (path: string): Area => (path === extendPath ? 'extend' : path.startsWith('/data/') ? 'data' : 'auth');
@@ -66,7 +66,11 @@ const sendFault = (request: SimRequest, res: ServerResponse, fault: Fault & { st
   if (typeof fault.body === 'string') {
     // A string body goes out as is, to imitate the HTML or text error pages of gateways and proxies.
     const payload = Buffer.from(fault.body, 'utf8');
-    res.writeHead(fault.status, { ...headers, 'content-type': fault.body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': String(payload.length) });
+    res.writeHead(fault.status, {
+      ...headers,
+      'content-type': fault.body.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+      'content-length': String(payload.length),
+    });
     res.end(payload);
     return;
   }
@@ -131,11 +135,15 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
         token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
       });
     }
-    if (path === '/.well-known/openid-configuration/jwks' && method === 'GET') return sendJson(request.raw, res, 200, { keys: [signer.publicJwk] });
+    if (path === '/.well-known/openid-configuration/jwks' && method === 'GET')
+      return sendJson(request.raw, res, 200, { keys: [signer.publicJwk] });
     if (path === '/api/providers' && method === 'GET') return handleProviders(request, res, clock.now());
     if (await dataApi.handle(request, res)) return;
     const known = ['/', '/connect/token', extendPath, '/api/delete'].includes(path);
-    sendJson(request.raw, res, known ? 405 : 404, { error: known ? 'method_not_allowed' : 'not_found', error_description: `No route for ${method} ${path}.` });
+    sendJson(request.raw, res, known ? 405 : 404, {
+      error: known ? 'method_not_allowed' : 'not_found',
+      error_description: `No route for ${method} ${path}.`,
+    });
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -144,7 +152,8 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     try {
       rawBody = await readBody(req);
     } catch (error) {
-      if (error instanceof BodyTooLargeError) return sendJson(req, res, 413, { error: 'invalid_request', error_description: 'The request body is over 1 MiB.' });
+      if (error instanceof BodyTooLargeError)
+        return sendJson(req, res, 413, { error: 'invalid_request', error_description: 'The request body is over 1 MiB.' });
       throw error;
     }
     const request: SimRequest = { raw: req, method: req.method ?? 'GET', url, path: url.pathname, headers: req.headers, rawBody };
@@ -156,7 +165,13 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     if (fault !== undefined) {
       // A Data API call is checked (token, limits) on arrival and its answer held back, as behind
       // TrueLayer's gateway a slow bank delays the answer, not the token check.
-      if (fault.delay_ms !== undefined && fault.delay_ms > 0 && fault.status === undefined && !fault.reset && areaOf(request.path) === 'data') {
+      if (
+        fault.delay_ms !== undefined &&
+        fault.delay_ms > 0 &&
+        fault.status === undefined &&
+        !fault.reset &&
+        areaOf(request.path) === 'data'
+      ) {
         return answerLate(request, res, fault.delay_ms);
       }
       if (fault.delay_ms !== undefined && fault.delay_ms > 0) await sleep(fault.delay_ms);
@@ -200,7 +215,8 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     serve(req, res).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       process.stderr.write(`TrueLayer simulator: unexpected error on ${req.method ?? '?'} ${(req.url ?? '').split('?')[0]}: ${message}\n`);
-      if (!res.headersSent) sendJson(req, res, 500, { error: 'internal_server_error', error_description: 'Internal server error.', error_details: {} });
+      if (!res.headersSent)
+        sendJson(req, res, 500, { error: 'internal_server_error', error_description: 'Internal server error.', error_details: {} });
       else res.destroy();
     });
   });

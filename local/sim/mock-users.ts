@@ -1,6 +1,7 @@
 /** The sandbox mock bank's users, as TrueLayer's docs ("mock users") list them, with the errors the `error.*` ones cause. */
-import { tlError } from './errors';
+
 import type { SimError } from './errors';
+import { tlError } from './errors';
 
 export const mockErrorCodes = [
   'account_permanently_locked',
@@ -29,7 +30,10 @@ export interface MockUser {
  * own failure 500; the bank's failure 503 like `provider_error` elsewhere; bad bank credentials 401).
  */
 const mockErrors: Record<MockErrorCode, { status: number; description: string }> = {
-  account_permanently_locked: { status: 403, description: 'The account is permanently locked at the provider. The user must contact their bank.' },
+  account_permanently_locked: {
+    status: 403,
+    description: 'The account is permanently locked at the provider. The user must contact their bank.',
+  },
   account_temporarily_locked: { status: 403, description: 'The account is temporarily locked at the provider. Try again later.' },
   internal_error: { status: 500, description: 'Internal server error.' },
   provider_error: { status: 503, description: 'The provider service is unavailable.' },

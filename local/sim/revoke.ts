@@ -1,14 +1,15 @@
 /** `DELETE /api/delete` (200, no body, as TrueLayer answers): revokes the connection behind the bearer access token. */
 import type { ServerResponse } from 'node:http';
 import type { SimContext } from './context';
-import { dataErrors } from './errors';
-import { sendEmpty, sendJson } from './http';
-import type { SimRequest } from './http';
 import { isSimError, resolveAccessToken } from './data-api';
+import { dataErrors } from './errors';
+import type { SimRequest } from './http';
+import { sendEmpty, sendJson } from './http';
 
 export const handleRevoke = async (ctx: SimContext, request: SimRequest, res: ServerResponse): Promise<void> => {
   const resolved = await resolveAccessToken(ctx, request);
-  if (isSimError(resolved)) return sendJson(request.raw, res, resolved.status, resolved.body, { headers: { 'www-authenticate': 'Bearer' } });
+  if (isSimError(resolved))
+    return sendJson(request.raw, res, resolved.status, resolved.body, { headers: { 'www-authenticate': 'Bearer' } });
   const { credential, jti } = resolved;
   // Deleting a connection that is already revoked or lapsed is a no-op, not an error: the caller's
   // goal (no live connection) already holds. A superseded token cannot delete, as it cannot read.

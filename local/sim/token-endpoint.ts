@@ -6,10 +6,10 @@ import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { SimContext } from './context';
-import { tlError } from './errors';
 import type { SimError } from './errors';
-import { headerValue, parseBody, sendJson } from './http';
+import { tlError } from './errors';
 import type { SimRequest } from './http';
+import { headerValue, parseBody, sendJson } from './http';
 import type { Credential } from './store';
 import { accessTokenLifetimeSeconds } from './tokens';
 
@@ -56,7 +56,12 @@ export const issueTokens = async (ctx: SimContext, credential: Credential, keepR
     ctx.store.now(),
   );
   credential.accessJti = signed.jti;
-  const pair: TokenPair = { access_token: signed.token, expires_in: accessTokenLifetimeSeconds, token_type: 'Bearer', scope: credential.scopes.join(' ') };
+  const pair: TokenPair = {
+    access_token: signed.token,
+    expires_in: accessTokenLifetimeSeconds,
+    token_type: 'Bearer',
+    scope: credential.scopes.join(' '),
+  };
   if (credential.scopes.includes('offline_access')) pair.refresh_token = keepRefreshToken ?? ctx.store.issueRefreshToken(credential);
   return pair;
 };
@@ -73,7 +78,10 @@ const basicCredentials = (request: SimRequest): { clientId: string; clientSecret
   if (colon <= 0) return 'malformed';
   // RFC 6749 §2.3.1: both parts are form-urlencoded inside the Basic header.
   try {
-    return { clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')), clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')) };
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
   } catch {
     return 'malformed';
   }
@@ -122,7 +130,8 @@ const handle = async (ctx: SimContext, request: SimRequest): Promise<{ status: n
     const grant = codeGrantSchema.safeParse(body);
     if (!grant.success) return invalidRequest(grant.error.issues[0]?.message ?? 'invalid authorization_code request');
     const code = ctx.store.code(grant.data.code);
-    const codeError = (reason: string): SimError => tlError(400, ctx.codeErrorCode, 'The authorization code is invalid, expired or already used.', { reason });
+    const codeError = (reason: string): SimError =>
+      tlError(400, ctx.codeErrorCode, 'The authorization code is invalid, expired or already used.', { reason });
     if (code === undefined) return codeError('unknown code');
     if (code.used) return codeError('code already used');
     if (ctx.store.isCodeExpired(code)) return codeError('code expired');
@@ -134,7 +143,10 @@ const handle = async (ctx: SimContext, request: SimRequest): Promise<{ status: n
     if (code.codeChallenge !== undefined) {
       const verifier = grant.data.code_verifier;
       if (verifier === undefined) return invalidGrant('code_verifier is required: the auth link carried a code_challenge');
-      if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) || createHash('sha256').update(verifier, 'ascii').digest('base64url') !== code.codeChallenge) {
+      if (
+        !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) ||
+        createHash('sha256').update(verifier, 'ascii').digest('base64url') !== code.codeChallenge
+      ) {
         return invalidGrant('code_verifier does not match the code_challenge');
       }
     }

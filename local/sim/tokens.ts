@@ -1,6 +1,7 @@
 /** RS256 JWT access tokens shaped like TrueLayer's (with `exp`, which clients check), signed with a key pair made at start. */
-import { SignJWT, calculateJwkThumbprint, errors, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+
 import type { CryptoKey, JWK } from 'jose';
+import { calculateJwkThumbprint, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { randomHex, randomUrlSafe } from './random';
 import type { Scope } from './scopes';
 
@@ -22,7 +23,10 @@ export interface AccessTokenClaims {
   exp: number;
 }
 
-export type VerifiedToken = { ok: true; claims: AccessTokenClaims } | { ok: false; reason: 'expired'; expiredAtMs: number } | { ok: false; reason: 'invalid' };
+export type VerifiedToken =
+  | { ok: true; claims: AccessTokenClaims }
+  | { ok: false; reason: 'expired'; expiredAtMs: number }
+  | { ok: false; reason: 'invalid' };
 
 export class TokenSigner {
   private constructor(
@@ -86,10 +90,12 @@ export class TokenSigner {
         currentDate: new Date(nowMs),
         requiredClaims: ['sub', 'jti', 'exp'],
       });
-      if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') return { ok: false, reason: 'invalid' };
+      if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number')
+        return { ok: false, reason: 'invalid' };
       return { ok: true, claims: { sub: payload.sub, jti: payload.jti, exp: payload.exp } };
     } catch (error) {
-      if (error instanceof errors.JWTExpired && typeof error.payload.exp === 'number') return { ok: false, reason: 'expired', expiredAtMs: error.payload.exp * 1000 };
+      if (error instanceof errors.JWTExpired && typeof error.payload.exp === 'number')
+        return { ok: false, reason: 'expired', expiredAtMs: error.payload.exp * 1000 };
       return { ok: false, reason: 'invalid' };
     }
   }

@@ -5,15 +5,16 @@
  * `active`: whoever finished the bank's dialog may not be the creator, so the creator completes it
  * with the one-time code sent to the return_url.
  */
-import * as z from '../zod';
+
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, InvalidStateError, NotFoundError, ServiceError, ValidationError } from '../errors';
 import { buildEvents } from '../lifecycle/events';
-import { TrueLayerError } from '../truelayer/errors';
 import type { TokenSet } from '../truelayer/auth-client';
+import { TrueLayerError } from '../truelayer/errors';
+import * as z from '../zod';
 import { hashState, looksLikeState, openVerifier } from './auth-state';
-import { COMPLETION_TTL_MS, hashCompletionCode } from './completion-code';
 import { readConsentDetails, releaseSlot } from './complete-connection';
+import { COMPLETION_TTL_MS, hashCompletionCode } from './completion-code';
 import type { ConnectionRecord } from './connection';
 import type { TokenWrite } from './repository';
 import type { ConnectionServices, RequestBudget } from './services';
@@ -52,9 +53,14 @@ export interface StoreOptions {
 
 const errorCode = (value: string): string => (/^[a-z0-9_.-]{1,64}$/i.test(value) ? value : 'authorization_failed');
 
-export const completeCallback = async (services: ConnectionServices, params: Record<string, unknown>, budget: RequestBudget = {}): Promise<CallbackOutcome> => {
+export const completeCallback = async (
+  services: ConnectionServices,
+  params: Record<string, unknown>,
+  budget: RequestBudget = {},
+): Promise<CallbackOutcome> => {
   const parsed = callbackParams.safeParse(params);
-  if (!parsed.success) throw new ValidationError('The callback parameters are malformed: expected code and state (or error and state) from TrueLayer.');
+  if (!parsed.success)
+    throw new ValidationError('The callback parameters are malformed: expected code and state (or error and state) from TrueLayer.');
   const { state, code, error } = parsed.data;
   if (!state) throw new InvalidStateError('The callback has no state: start again from a new auth link.');
   if (!looksLikeState(state)) throw new InvalidStateError('The state is not one this service issued: start again from a new auth link.');
@@ -106,7 +112,11 @@ export const completeCallback = async (services: ConnectionServices, params: Rec
     if (cause instanceof TrueLayerError && cause.status >= 400 && cause.status < 500) {
       services.log.warn('code exchange refused', { connection_id: record.connectionId, upstream_code: cause.code });
       if (authState.purpose === 'connect') await releaseSlot(services, record);
-      return { ...base, error: 'code_exchange_failed', errorDescription: 'TrueLayer refused the authorization code (expired or already used): connect again.' };
+      return {
+        ...base,
+        error: 'code_exchange_failed',
+        errorDescription: 'TrueLayer refused the authorization code (expired or already used): connect again.',
+      };
     }
     throw mapUpstreamError(cause);
   }
@@ -137,7 +147,9 @@ export const storeExchangedTokens = async (
   const sealed = await vault.seal(record, { access_token: tokens.accessToken, refresh_token: tokens.refreshToken });
   const now = clock.now();
   const completionCode = purpose === 'connect' ? services.newSecret() : undefined;
-  const completion = completionCode ? { codeHash: hashCompletionCode(completionCode), expiresAt: isoAt(now + COMPLETION_TTL_MS) } : undefined;
+  const completion = completionCode
+    ? { codeHash: hashCompletionCode(completionCode), expiresAt: isoAt(now + COMPLETION_TTL_MS) }
+    : undefined;
   // The status change comes from the state machine, decided on the item as it is when written: a
   // first exchange makes it `authorized` (the owner completes it), a re-authentication (extend)
   // makes it `active` again. The vault retries on the newest version if the item moved meanwhile.
@@ -174,7 +186,10 @@ export const storeExchangedTokens = async (
     const details = await readConsentDetails(services, tokens.accessToken, options.deadline);
     stored = (await repository.writeConsentDetails(stored, details, clock.now())) ?? { ...stored, ...details };
   } catch (cause) {
-    services.log.warn('tokens stored but /me failed; the consent details are read at completion', { connection_id: stored.connectionId, error: String(cause) });
+    services.log.warn('tokens stored but /me failed; the consent details are read at completion', {
+      connection_id: stored.connectionId,
+      error: String(cause),
+    });
   }
   return { record: stored, ...(completionCode ? { completionCode } : {}) };
 };

@@ -4,14 +4,15 @@
  * the callback sent to the return_url, may make it `active`; anyone else presenting that code proves
  * the bank behind it is not the creator's, and the connection is revoked.
  */
-import * as z from '../zod';
+
 import { isoAt } from '../clock';
-import { metricNames } from '../metrics';
-import { supersedeDuplicates } from '../lifecycle/duplicates';
 import { ConnectionInactiveError, ConnectionNotReadyError, NotFoundError, ServiceError, ValidationError } from '../errors';
+import { supersedeDuplicates } from '../lifecycle/duplicates';
+import { metricNames } from '../metrics';
 import { TrueLayerError } from '../truelayer/errors';
+import * as z from '../zod';
 import { completionCodeMatches, MAX_COMPLETION_TRIES } from './completion-code';
-import { effectiveStatus, isUnconfirmed, toView, type ConnectionRecord, type ConnectionView, type StatusReason } from './connection';
+import { type ConnectionRecord, type ConnectionView, effectiveStatus, isUnconfirmed, type StatusReason, toView } from './connection';
 import { isConnectionId } from './load-owned';
 import type { ConsentDetails } from './repository';
 import type { Caller, ConnectionServices, RequestBudget } from './services';
@@ -29,7 +30,9 @@ export const readConsentDetails = async (
 ): Promise<ConsentDetails> => {
   const me = await services.data.me(accessToken, deadline ? { deadline } : {});
   return {
-    ...(me.provider ? { provider: { providerId: me.provider.providerId, ...(me.provider.displayName ? { displayName: me.provider.displayName } : {}) } } : {}),
+    ...(me.provider
+      ? { provider: { providerId: me.provider.providerId, ...(me.provider.displayName ? { displayName: me.provider.displayName } : {}) } }
+      : {}),
     credentialsId: me.credentialsId,
     ...(me.consentCreatedAt ? { consentCreatedAt: me.consentCreatedAt } : {}),
     ...(me.consentExpiresAt ? { consentExpiresAt: me.consentExpiresAt } : {}),
@@ -61,7 +64,10 @@ export const revokeForReason = async (
     try {
       accessToken = (await services.vault.freshAccessToken(full)).accessToken;
     } catch (error) {
-      log.warn('no access token to revoke with; the tokens are erased all the same', { connection_id: full.connectionId, error: String(error) });
+      log.warn('no access token to revoke with; the tokens are erased all the same', {
+        connection_id: full.connectionId,
+        error: String(error),
+      });
     }
   }
   const ended = await repository.transition(full, reason, { now: options.now ?? clock.now(), newEventId: services.newId });
@@ -72,7 +78,11 @@ export const revokeForReason = async (
     } catch (error) {
       // A 4xx means TrueLayer no longer has it; anything else leaves a consent there that lapses on its own.
       if (!(error instanceof TrueLayerError && error.status >= 400 && error.status < 500)) {
-        log.warn('revocation at TrueLayer failed; the tokens are erased', { connection_id: full.connectionId, status_reason: reason, error: String(error) });
+        log.warn('revocation at TrueLayer failed; the tokens are erased', {
+          connection_id: full.connectionId,
+          status_reason: reason,
+          error: String(error),
+        });
       }
     }
   }
@@ -87,13 +97,20 @@ export const revokeForReason = async (
  * to call with any record and from anywhere (a read, a list, the lifecycle worker): it does nothing
  * unless the completion deadline has passed, and loses to a completion that lands first.
  */
-export const expireUnconfirmed = async (services: ConnectionServices, record: ConnectionRecord, now = services.clock.now()): Promise<boolean> => {
+export const expireUnconfirmed = async (
+  services: ConnectionServices,
+  record: ConnectionRecord,
+  now = services.clock.now(),
+): Promise<boolean> => {
   if (!isUnconfirmed(record, now)) return false;
   return revokeForReason(services, record, 'not_confirmed', { now });
 };
 
 /** Frees the owner's pending slot; a failure only means the slot lapses on its own. */
-export const releaseSlot = async (services: Pick<ConnectionServices, 'repository' | 'log'>, record: Pick<ConnectionRecord, 'owner' | 'connectionId'>): Promise<void> => {
+export const releaseSlot = async (
+  services: Pick<ConnectionServices, 'repository' | 'log'>,
+  record: Pick<ConnectionRecord, 'owner' | 'connectionId'>,
+): Promise<void> => {
   try {
     await services.repository.releasePendingSlot(record.owner, record.connectionId);
   } catch (error) {
@@ -101,7 +118,8 @@ export const releaseSlot = async (services: Pick<ConnectionServices, 'repository
   }
 };
 
-const invalidCode = (detail: string, extra?: Record<string, unknown>) => new ServiceError({ code: 'invalid_completion_code', detail, ...(extra ? { extra } : {}) });
+const invalidCode = (detail: string, extra?: Record<string, unknown>) =>
+  new ServiceError({ code: 'invalid_completion_code', detail, ...(extra ? { extra } : {}) });
 
 export const completeConnection = async (
   services: ConnectionServices,
@@ -111,7 +129,8 @@ export const completeConnection = async (
   budget: RequestBudget = {},
 ): Promise<ConnectionView> => {
   const parsed = completeBody.safeParse(body === undefined ? {} : body);
-  if (!parsed.success) throw new ValidationError(`${describeZodError(parsed.error)} Send {"completion_code": "<the completion_code from the return_url>"}.`);
+  if (!parsed.success)
+    throw new ValidationError(`${describeZodError(parsed.error)} Send {"completion_code": "<the completion_code from the return_url>"}.`);
   const code = parsed.data.completion_code;
   if (!isConnectionId(connectionId)) throw new NotFoundError();
   const { repository, clock, log } = services;
@@ -139,9 +158,12 @@ export const completeConnection = async (
     const tries = await repository.countCompletionFailure(record.connectionId, isoAt(now));
     if (tries !== undefined && tries >= MAX_COMPLETION_TRIES) {
       await revokeForReason(services, record, 'completion_failed');
-      throw invalidCode(`That was the ${MAX_COMPLETION_TRIES}th wrong completion code: the connection is revoked (completion_failed). Create a new connection.`, {
-        status_reason: 'completion_failed',
-      });
+      throw invalidCode(
+        `That was the ${MAX_COMPLETION_TRIES}th wrong completion code: the connection is revoked (completion_failed). Create a new connection.`,
+        {
+          status_reason: 'completion_failed',
+        },
+      );
     }
     const left = tries === undefined ? undefined : MAX_COMPLETION_TRIES - tries;
     throw invalidCode(
@@ -157,7 +179,10 @@ export const completeConnection = async (
       const fresh = await services.vault.freshAccessToken(record, budget);
       details = await readConsentDetails(services, fresh.accessToken, budget.answerBy);
     } catch (error) {
-      log.warn('/me failed at completion; the connection is completed without consent details', { connection_id: record.connectionId, error: String(error) });
+      log.warn('/me failed at completion; the connection is completed without consent details', {
+        connection_id: record.connectionId,
+        error: String(error),
+      });
     }
   }
   // `completed` (connection.activated) only while this code's hash is still stored and unexpired:

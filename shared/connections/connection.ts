@@ -121,7 +121,12 @@ export const toView = (record: ConnectionRecord, now: number): ConnectionView =>
     status,
     ...(reason ? { status_reason: reason } : {}),
     ...(record.provider
-      ? { provider: { provider_id: record.provider.providerId, ...(record.provider.displayName ? { display_name: record.provider.displayName } : {}) } }
+      ? {
+          provider: {
+            provider_id: record.provider.providerId,
+            ...(record.provider.displayName ? { display_name: record.provider.displayName } : {}),
+          },
+        }
       : {}),
     scopes: record.scopes,
     created_at: record.createdAt,
@@ -153,7 +158,8 @@ const reconnectable = new Set<StatusReason>([
 
 /** What the app should ask its user to do next, if anything. */
 const nextAction = (record: ConnectionRecord, effective: EffectiveStatus, now: number): Pick<ConnectionView, 'next_action'> => {
-  if (effective.status === 'inactive') return effective.reason && reconnectable.has(effective.reason) ? { next_action: { action: 'reconnect' } } : {};
+  if (effective.status === 'inactive')
+    return effective.reason && reconnectable.has(effective.reason) ? { next_action: { action: 'reconnect' } } : {};
   if (effective.status === 'active' && record.consentExpiresAt && Date.parse(record.consentExpiresAt) - now <= reconfirmWindowMs) {
     return { next_action: { action: 'reconfirm_consent', by: record.consentExpiresAt } };
   }

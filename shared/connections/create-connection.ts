@@ -1,12 +1,13 @@
 /** POST /connections: a new connection (authorization_required), its single-use state and the auth link. */
-import { metricNames } from '../metrics';
-import * as z from '../zod';
+
 import { isoAt } from '../clock';
 import { ServiceError, ValidationError } from '../errors';
+import { metricNames } from '../metrics';
 import { dataScopes, validateScopes } from '../truelayer/scopes';
-import { codeChallengeS256, hashState, sealVerifier, STATE_TTL_MS } from './auth-state';
+import * as z from '../zod';
+import { codeChallengeS256, hashState, STATE_TTL_MS, sealVerifier } from './auth-state';
 import { releaseSlot } from './complete-connection';
-import { type ConnectionRecord } from './connection';
+import type { ConnectionRecord } from './connection';
 import { checkReturnUrl } from './return-url';
 import type { Caller, ConnectionServices } from './services';
 import { describeZodError } from './validation';
@@ -22,7 +23,10 @@ export const createConnectionBody = z.strictObject({
   providers: z.optional(
     z.string().check(
       z.maxLength(512),
-      z.refine((value) => value.split(' ').every((p) => providerToken.test(p)), 'must be provider selectors separated by single spaces, e.g. "uk-ob-all uk-oauth-all"'),
+      z.refine(
+        (value) => value.split(' ').every((p) => providerToken.test(p)),
+        'must be provider selectors separated by single spaces, e.g. "uk-ob-all uk-oauth-all"',
+      ),
     ),
   ),
   provider_id: z.optional(z.string().check(z.regex(providerToken, 'must be a provider id such as "ob-monzo"'))),
@@ -55,7 +59,8 @@ export const createConnection = async (
   if (allowed.length === 0) {
     throw new ServiceError({
       code: 'return_url_required',
-      detail: 'This deployment has no allowed return URLs, so a connection would have nowhere to send its completion code: set ALLOWED_RETURN_URLS (comma-separated; the first is the default return_url).',
+      detail:
+        'This deployment has no allowed return URLs, so a connection would have nowhere to send its completion code: set ALLOWED_RETURN_URLS (comma-separated; the first is the default return_url).',
     });
   }
   const returnUrl = body.return_url ?? (allowed[0] as string);
@@ -63,7 +68,9 @@ export const createConnection = async (
   if (!check.ok) throw new ValidationError(check.reason ?? 'return_url is not allowed');
   const providers = body.providers ?? services.config.providers;
   if (body.provider_id && !providers.split(' ').some((p) => p === body.provider_id || p.endsWith('-all') || p === 'uk-cs-mock')) {
-    throw new ValidationError(`provider_id "${body.provider_id}" is not covered by providers "${providers}": add it (or a group such as uk-ob-all) to providers.`);
+    throw new ValidationError(
+      `provider_id "${body.provider_id}" is not covered by providers "${providers}": add it (or a group such as uk-ob-all) to providers.`,
+    );
   }
 
   const now = services.clock.now();

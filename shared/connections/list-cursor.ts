@@ -13,7 +13,11 @@ export const sealCursor = (services: Pick<ConnectionServices, 'cipher'>, owner: 
   services.cipher.encrypt(JSON.stringify({ after: key }), { connectionId: CURSOR_ROW, owner });
 
 const invalidCursor = () =>
-  new ServiceError({ code: 'invalid_cursor', detail: 'This cursor was not issued to you by GET /connections (or was changed): pass next_cursor exactly as received, or leave it out to start over.' });
+  new ServiceError({
+    code: 'invalid_cursor',
+    detail:
+      'This cursor was not issued to you by GET /connections (or was changed): pass next_cursor exactly as received, or leave it out to start over.',
+  });
 
 export const openCursor = async (services: Pick<ConnectionServices, 'cipher'>, owner: string, cursor: string): Promise<PageKey> => {
   if (cursor.length > 2048 || !/^[A-Za-z0-9._-]+$/.test(cursor)) throw invalidCursor();

@@ -8,7 +8,11 @@ const connectionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
 /** Whether a value has the shape of the ids we issue (UUIDs); anything else is not worth a read. */
 export const isConnectionId = (value: string): boolean => connectionIdPattern.test(value);
 
-export const loadOwned = async (services: Pick<ConnectionServices, 'repository'>, caller: Caller, connectionId: string): Promise<ConnectionRecord> => {
+export const loadOwned = async (
+  services: Pick<ConnectionServices, 'repository'>,
+  caller: Caller,
+  connectionId: string,
+): Promise<ConnectionRecord> => {
   // Ids we never issue are not worth a read.
   if (!isConnectionId(connectionId)) throw new NotFoundError();
   const record = await services.repository.get(connectionId);

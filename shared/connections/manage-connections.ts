@@ -1,14 +1,16 @@
 /** GET /connections, GET /connections/{id}, POST /connections/{id}/extend, DELETE /connections/{id}. */
-import { metricNames } from '../metrics';
-import * as z from '../zod';
+
 import { isoAt } from '../clock';
 import { ConnectionInactiveError, ConnectionNotConfirmedError, ConnectionNotReadyError, ServiceError, ValidationError } from '../errors';
+import { metricNames } from '../metrics';
+import type { ExtendResult } from '../truelayer/data-client';
 import { TrueLayerError } from '../truelayer/errors';
-import { codeChallengeS256, hashState, sealVerifier, STATE_TTL_MS } from './auth-state';
-import { expireUnconfirmed, releaseSlot } from './complete-connection';
-import { openCursor, sealCursor } from './list-cursor';
+import * as z from '../zod';
+import { codeChallengeS256, hashState, STATE_TTL_MS, sealVerifier } from './auth-state';
 import { storeExchangedTokens } from './complete-callback';
-import { effectiveStatus, toView, type ConnectionView } from './connection';
+import { expireUnconfirmed, releaseSlot } from './complete-connection';
+import { type ConnectionView, effectiveStatus, toView } from './connection';
+import { openCursor, sealCursor } from './list-cursor';
 import { loadOwned } from './load-owned';
 import type { Caller, ConnectionServices, RequestBudget } from './services';
 import { mapUpstreamError } from './upstream-errors';
@@ -89,7 +91,8 @@ export const extendConnection = async (
   if (record.status === 'authorized') throw new ConnectionNotConfirmedError();
   if (!record.tokens) throw new ConnectionInactiveError(record.statusReason ?? 'revoked');
   const pair = await services.vault.open(record);
-  if (!pair.refresh_token) throw cannotExtend('This connection has no refresh token (no offline_access scope), so it cannot be extended: create a new one.');
+  if (!pair.refresh_token)
+    throw cannotExtend('This connection has no refresh token (no offline_access scope), so it cannot be extended: create a new one.');
 
   const { repository, clock } = services;
   // The extend spends the refresh token like a refresh does, so it takes the same lease, which the
@@ -99,7 +102,7 @@ export const extendConnection = async (
     const state = services.newState();
     // The re-authentication link carries PKCE like every auth link.
     const verifier = services.newSecret();
-    let result;
+    let result: ExtendResult;
     try {
       await repository.putState({
         stateHash: hashState(state),
@@ -123,10 +126,18 @@ export const extendConnection = async (
       if (error instanceof TrueLayerError && error.outcomeUnknown) {
         // Sent, never answered: the next refresh settles whether TrueLayer spent the stored token.
         await repository.markRefreshOutcomeUnknown(record.connectionId, record.version, isoAt(clock.now())).catch(() => false);
-        services.log.warn('extend sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
+        services.log.warn('extend sent but not answered; the stored refresh token will be tried again', {
+          connection_id: record.connectionId,
+          kind: error.kind,
+        });
       }
       if (error instanceof TrueLayerError && (error.status === 401 || error.status === 422)) {
-        throw cannotExtend(error.status === 401 ? 'TrueLayer no longer knows this connection\'s refresh token: create a new connection.' : 'TrueLayer says this connection cannot be extended: create a new connection.', error);
+        throw cannotExtend(
+          error.status === 401
+            ? "TrueLayer no longer knows this connection's refresh token: create a new connection."
+            : 'TrueLayer says this connection cannot be extended: create a new connection.',
+          error,
+        );
       }
       throw mapUpstreamError(error);
     }
@@ -138,12 +149,22 @@ export const extendConnection = async (
     services.log.info('connection extended', { connection_id: record.connectionId });
     return { status: 'active', ...(stored.consentExpiresAt ? { consent_expires_at: stored.consentExpiresAt } : {}) } as const;
   });
-  if (!leased) throw new ServiceError({ code: 'refresh_in_progress', detail: 'The connection is being refreshed; try the extend again in a moment.', headers: { 'retry-after': '1' } });
+  if (!leased)
+    throw new ServiceError({
+      code: 'refresh_in_progress',
+      detail: 'The connection is being refreshed; try the extend again in a moment.',
+      headers: { 'retry-after': '1' },
+    });
   return leased.value;
 };
 
 /** Revokes at TrueLayer with a fresh token, then erases the token blob. Safe to repeat. */
-export const revokeConnection = async (services: ConnectionServices, caller: Caller, connectionId: string, budget: RequestBudget = {}): Promise<void> => {
+export const revokeConnection = async (
+  services: ConnectionServices,
+  caller: Caller,
+  connectionId: string,
+  budget: RequestBudget = {},
+): Promise<void> => {
   const record = await loadOwned(services, caller, connectionId);
   const { repository, clock } = services;
   if (record.tokens && effectiveStatus(record, clock.now()).status !== 'inactive') {

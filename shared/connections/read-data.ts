@@ -6,15 +6,15 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isoAt } from '../clock';
-import { metricNames } from '../metrics';
 import { ConnectionInactiveError, ConnectionNotConfirmedError, ServiceError, ValidationError } from '../errors';
-import { type DataPath, dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
+import { metricNames } from '../metrics';
 import type { DataResponse } from '../truelayer/data-client';
+import { type DataPath, dataPathTemplates, parseDataPath, validateDateRange } from '../truelayer/data-paths';
 import { TrueLayerError } from '../truelayer/errors';
-import { effectiveStatus, type ConnectionRecord } from './connection';
+import { type ConnectionRecord, effectiveStatus } from './connection';
 import { loadOwned } from './load-owned';
+import { type CachedResponse, ResponseCache } from './response-cache';
 import type { Caller, ConnectionServices, RequestBudget } from './services';
-import { ResponseCache, type CachedResponse } from './response-cache';
 import type { TransactionPages } from './transaction-pages';
 import type { UnattendedBudget } from './unattended-budget';
 import { mapUpstreamError } from './upstream-errors';
@@ -52,7 +52,12 @@ const pageQuery = new Set(['from', 'to', 'limit', 'cursor']);
 /** Settled transactions come in pages; pending ones are few and come whole. */
 const isPaged = (path: DataPath): boolean => path.supportsDateRange && !path.template.endsWith('/pending');
 
-export const readData = async (services: ConnectionServices, pace: ReadPaceServices, caller: Caller, request: DataRequest): Promise<DataAnswer> => {
+export const readData = async (
+  services: ConnectionServices,
+  pace: ReadPaceServices,
+  caller: Caller,
+  request: DataRequest,
+): Promise<DataAnswer> => {
   const path = parseDataPath(request.path);
   if (!path) {
     throw new ServiceError({
@@ -69,11 +74,15 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
       `Unknown query parameter(s): ${unknown.map((n) => `"${n.slice(0, 40)}"`).join(', ')}; only "from" and "to" are accepted, on transaction paths, and "limit" and "cursor" on settled transactions.`,
     );
   }
-  const range = { ...(request.query.from !== undefined ? { from: request.query.from } : {}), ...(request.query.to !== undefined ? { to: request.query.to } : {}) };
+  const range = {
+    ...(request.query.from !== undefined ? { from: request.query.from } : {}),
+    ...(request.query.to !== undefined ? { to: request.query.to } : {}),
+  };
   const problems = validateDateRange(path, range);
   if (problems.length) throw new ServiceError({ code: 'invalid_date_range', detail: problems.join(' ') });
   // A zone id (fe80::1%eth0) is a local interface, never an end user's address.
-  if (request.psuIp !== undefined && (isIP(request.psuIp) === 0 || request.psuIp.includes('%'))) throw new ValidationError('X-PSU-IP must be the end user\'s IPv4 or IPv6 address.');
+  if (request.psuIp !== undefined && (isIP(request.psuIp) === 0 || request.psuIp.includes('%')))
+    throw new ValidationError("X-PSU-IP must be the end user's IPv4 or IPv6 address.");
 
   const record = await loadOwned(services, caller, request.connectionId);
   const effective = effectiveStatus(record, services.clock.now());
@@ -98,7 +107,10 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
     if (!decision.granted) {
       const cached = await pace.cache.get(owner, requestHash);
       if (cached) {
-        services.log.info('unattended budget used up: answered from the kept copy', { endpoint: path.template, age_seconds: ageSeconds(cached, services.clock.now()) });
+        services.log.info('unattended budget used up: answered from the kept copy', {
+          endpoint: path.template,
+          age_seconds: ageSeconds(cached, services.clock.now()),
+        });
         services.metrics.count(metricNames.unattendedCacheHits);
         return fromCache(cached, services.clock.now(), answerHeaders, request.ifNoneMatch);
       }
@@ -136,7 +148,10 @@ export const readData = async (services: ConnectionServices, pace: ReadPaceServi
       // The bank counted differently from us: its own limit is reached, so the copy we keep is the answer.
       const cached = await pace.cache.get(owner, requestHash);
       if (cached) {
-        services.log.info('bank refused an unattended call: answered from the kept copy', { endpoint: path.template, age_seconds: ageSeconds(cached, services.clock.now()) });
+        services.log.info('bank refused an unattended call: answered from the kept copy', {
+          endpoint: path.template,
+          age_seconds: ageSeconds(cached, services.clock.now()),
+        });
         services.metrics.count(metricNames.unattendedCacheHits);
         return fromCache(cached, services.clock.now(), { ...answerHeaders, 'x-unattended-remaining': '0' }, request.ifNoneMatch);
       }
@@ -245,11 +260,15 @@ const noteFetch = async (services: ConnectionServices, record: ConnectionRecord,
 const settleUpstream = async (services: ConnectionServices, record: ConnectionRecord, error: unknown): Promise<unknown> => {
   if (error instanceof TrueLayerError && error.status === 403 && error.code === 'access_denied') {
     // After the consent's end the state machine records it as consent_expired, not a revocation.
-    const applied = await services.repository.transition(record, 'consent_revoked', { now: services.clock.now(), detail: 'access_denied', newEventId: services.newId });
+    const applied = await services.repository.transition(record, 'consent_revoked', {
+      now: services.clock.now(),
+      detail: 'access_denied',
+      newEventId: services.newId,
+    });
     if (applied) await services.outbox.flushQuietly(applied.record);
-    return new ConnectionInactiveError(applied?.result.reason ?? record.statusReason ?? 'consent_revoked', { upstream_code: 'access_denied' });
+    return new ConnectionInactiveError(applied?.result.reason ?? record.statusReason ?? 'consent_revoked', {
+      upstream_code: 'access_denied',
+    });
   }
   return mapUpstreamError(error);
 };
-
-

@@ -2,23 +2,17 @@
  * DynamoDB storage of connections and auth states: single-item conditional writes only (no
  * transactions), a `version` for optimistic concurrency, and the refresh lease fields.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../errors';
 import { buildEvents, type ConnectionEvent } from '../lifecycle/events';
 import { nextDueAt } from '../lifecycle/schedule';
 import { connectionKey, dueShard, dueShards, FINISHED_RETENTION_MS, pendingKey, stateKey, tableDefinition, ttlAt } from '../table';
 import type { AuthStateRecord } from './auth-state';
 import type { ConnectionRecord, StatusReason, StoredStatus } from './connection';
-import { transition, type TransitionInput, type TransitionName, type TransitionResult } from './state-machine';
+import { type TransitionInput, type TransitionName, type TransitionResult, transition } from './state-machine';
 
 type Item = Record<string, unknown>;
 
@@ -193,10 +187,14 @@ const detailFields = (details: ConsentDetails | undefined): Array<[string, unkno
   ).filter(([, value]) => value !== undefined);
 
 const isConditionFailure = (error: unknown): boolean =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
+  error instanceof ConditionalCheckFailedException || (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 
-const throttling = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException']);
+const throttling = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+]);
 
 const isUnavailable = (error: unknown): boolean => {
   const e = error as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
@@ -374,10 +372,20 @@ export class ConnectionRepository {
         updatedAt: new Date(input.now).toISOString(),
         version: current.version + 1,
         ...(result.eraseTokens
-          ? { tokens: undefined, accessTokenExpiresAt: undefined, leaseHolder: undefined, leaseExpiresAt: undefined, refreshOutcomeUnknownAt: undefined }
+          ? {
+              tokens: undefined,
+              accessTokenExpiresAt: undefined,
+              leaseHolder: undefined,
+              leaseExpiresAt: undefined,
+              refreshOutcomeUnknownAt: undefined,
+            }
           : {}),
-        ...(result.status === 'authorized' ? {} : { completionCodeHash: undefined, completionExpiresAt: undefined, completionTries: undefined }),
-        ...(input.noticesSent ? { expiryNoticesSent: [...new Set([...(current.expiryNoticesSent ?? []), ...input.noticesSent])].sort((a, b) => b - a) } : {}),
+        ...(result.status === 'authorized'
+          ? {}
+          : { completionCodeHash: undefined, completionExpiresAt: undefined, completionTries: undefined }),
+        ...(input.noticesSent
+          ? { expiryNoticesSent: [...new Set([...(current.expiryNoticesSent ?? []), ...input.noticesSent])].sort((a, b) => b - a) }
+          : {}),
         outbox: [...(current.outbox ?? []), ...events],
       };
       if (await this.writeTransition(current, next, result, events, input)) return { record: next, result, events };
@@ -413,7 +421,8 @@ export class ConnectionRepository {
         values[':d'] = next.statusDetail;
       } else removes.push('status_detail');
     }
-    if (result.eraseTokens) removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
+    if (result.eraseTokens)
+      removes.push('tokens', 'access_token_expires_at', 'lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at');
     // Out of `authorized` (completed, or ended), the completion code is void.
     if (next.status !== 'authorized' && (before.completionCodeHash !== undefined || before.completionExpiresAt !== undefined)) {
       removes.push('completion_code_hash', 'completion_expires_at', 'completion_tries');
@@ -491,7 +500,10 @@ export class ConnectionRepository {
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: connectionKey(record.connectionId) },
-          UpdateExpression: [dueChange.sets.length ? `SET ${dueChange.sets.join(', ')}` : '', dueChange.removes.length ? `REMOVE ${dueChange.removes.join(', ')}` : '']
+          UpdateExpression: [
+            dueChange.sets.length ? `SET ${dueChange.sets.join(', ')}` : '',
+            dueChange.removes.length ? `REMOVE ${dueChange.removes.join(', ')}` : '',
+          ]
             .filter(Boolean)
             .join(' '),
           ConditionExpression: 'version = :v',
@@ -641,7 +653,13 @@ export class ConnectionRepository {
     const nowIso = new Date(now).toISOString();
     const sets = ['tokens = :t', 'access_token_expires_at = :e', 'updated_at = :u', 'version = version + :one'];
     const removes = ['lease_holder', 'lease_expires_at', 'refresh_outcome_unknown_at'];
-    const values: Record<string, unknown> = { ':t': write.tokens, ':e': write.accessTokenExpiresAt, ':u': nowIso, ':one': 1, ':v': record.version };
+    const values: Record<string, unknown> = {
+      ':t': write.tokens,
+      ':e': write.accessTokenExpiresAt,
+      ':u': nowIso,
+      ':one': 1,
+      ':v': record.version,
+    };
     const optional: Array<[string, unknown]> = [
       ['status', write.status],
       ['provider', write.provider],
@@ -674,7 +692,9 @@ export class ConnectionRepository {
       lastRefreshedAt: write.lastRefreshedAt ?? record.lastRefreshedAt,
       expiryNoticesSent: newConsent ? undefined : record.expiryNoticesSent,
       outbox: [...(record.outbox ?? []), ...(write.events ?? [])],
-      ...(write.completion ? { completionCodeHash: write.completion.codeHash, completionExpiresAt: write.completion.expiresAt, completionTries: 0 } : {}),
+      ...(write.completion
+        ? { completionCodeHash: write.completion.codeHash, completionExpiresAt: write.completion.expiresAt, completionTries: 0 }
+        : {}),
     };
     const dueChange = dueUpdate(after, now);
     sets.push(...dueChange.sets);
@@ -812,7 +832,13 @@ export class ConnectionRepository {
         this.doc.send(
           new PutCommand({
             TableName: this.table,
-            Item: { ...Key, kind: 'pending', slots, version: (version ?? 0) + 1, [tableDefinition.ttlAttribute]: ttlAt(latest + FINISHED_RETENTION_MS) },
+            Item: {
+              ...Key,
+              kind: 'pending',
+              slots,
+              version: (version ?? 0) + 1,
+              [tableDefinition.ttlAttribute]: ttlAt(latest + FINISHED_RETENTION_MS),
+            },
             ConditionExpression: version === undefined ? 'attribute_not_exists(pk)' : 'version = :v',
             ...(version === undefined ? {} : { ExpressionAttributeValues: { ':v': version } }),
           }),

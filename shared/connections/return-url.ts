@@ -2,6 +2,7 @@
 const parseAbsolute = (value: string): URL | undefined => {
   // Control characters, backslashes and whitespace are what look-alike tricks are made of; no
   // legitimate return URL needs them, so refuse before the URL parser normalises them away.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse control characters in a URL.
   if (/[\u0000-\u0020\u007f-\u009f\\]/.test(value)) return undefined;
   try {
     const url = new URL(value);
@@ -30,9 +31,10 @@ export const checkReturnUrl = (candidate: string, allowed: readonly string[]): R
   }
   return {
     ok: false,
-    reason: allowed.length === 0
-      ? 'return_url is not accepted: no return URLs are configured (ALLOWED_RETURN_URLS)'
-      : `return_url must start with one of the allowed return URLs: ${allowed.join(', ')}`,
+    reason:
+      allowed.length === 0
+        ? 'return_url is not accepted: no return URLs are configured (ALLOWED_RETURN_URLS)'
+        : `return_url must start with one of the allowed return URLs: ${allowed.join(', ')}`,
   };
 };
 

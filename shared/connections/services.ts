@@ -2,10 +2,10 @@
 import type { Clock } from '../clock';
 import type { Config } from '../config';
 import type { TokenCipher } from '../crypto/token-cipher';
+import type { Outbox } from '../lifecycle/outbox';
 import type { MetricsPort } from '../metrics';
 import type { TrueLayerAuthClient } from '../truelayer/auth-client';
 import type { TrueLayerDataClient } from '../truelayer/data-client';
-import type { Outbox } from '../lifecycle/outbox';
 import type { ConnectionRepository } from './repository';
 import type { TokenVault } from './token-vault';
 

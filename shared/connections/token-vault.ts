@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock';
 import { isoAt } from '../clock';
-import { TokenDecryptionError, type TokenCipher } from '../crypto/token-cipher';
-import { ConnectionInactiveError, ConnectionNotReadyError, DependencyUnavailableError, NotFoundError, ServiceError } from '../errors';
-import { metricNames, noMetrics, type MetricsPort } from '../metrics';
-import type { TrueLayerAuthClient } from '../truelayer/auth-client';
-import { TrueLayerError } from '../truelayer/errors';
 import { refreshLeaseMsFor } from '../config';
-import { effectiveStatus, type ConnectionRecord } from './connection';
+import { type TokenCipher, TokenDecryptionError } from '../crypto/token-cipher';
+import { ConnectionInactiveError, ConnectionNotReadyError, DependencyUnavailableError, NotFoundError, ServiceError } from '../errors';
+import { type MetricsPort, metricNames, noMetrics } from '../metrics';
+import type { TokenSet, TrueLayerAuthClient } from '../truelayer/auth-client';
+import { TrueLayerError } from '../truelayer/errors';
+import { type ConnectionRecord, effectiveStatus } from './connection';
 import type { ConnectionRepository, TokenWrite } from './repository';
 import type { RequestBudget } from './services';
 import type { TransitionName } from './state-machine';
@@ -97,7 +97,11 @@ export class TokenVault {
       }
       if (error instanceof TokenDecryptionError) {
         // Tampered, or moved from another row: never usable, and worth an alarm.
-        throw new ServiceError({ code: 'tokens_unreadable', detail: 'This connection\'s stored tokens are unusable; delete it and connect again.', cause: error });
+        throw new ServiceError({
+          code: 'tokens_unreadable',
+          detail: "This connection's stored tokens are unusable; delete it and connect again.",
+          cause: error,
+        });
       }
       throw error;
     }
@@ -119,11 +123,14 @@ export class TokenVault {
       this.assertUsable(current, now);
       const pair = await this.open(current);
       const refreshedRecently = options.refreshedAfter === undefined || Date.parse(current.lastRefreshedAt ?? '') > options.refreshedAfter;
-      const stillValid = (current.accessTokenExpiresAt ?? 0) - this.skewMs > now && pair.access_token !== options.rejectedToken && refreshedRecently;
+      const stillValid =
+        (current.accessTokenExpiresAt ?? 0) - this.skewMs > now && pair.access_token !== options.rejectedToken && refreshedRecently;
       if (stillValid) return { accessToken: pair.access_token, record: current };
       if (!pair.refresh_token) {
         const reason = await this.end(current, 'refresh_refused', 'no_refresh_token');
-        throw new ConnectionInactiveError(reason, { detail: 'the connection was made without offline_access, so its access cannot be renewed' });
+        throw new ConnectionInactiveError(reason, {
+          detail: 'the connection was made without offline_access, so its access cannot be renewed',
+        });
       }
       // A live lease seen in the item just read means someone is refreshing: no write to try.
       const leaseLive = (current.leaseExpiresAt ?? 0) > now;
@@ -152,7 +159,11 @@ export class TokenVault {
   /** Ends the connection as the state machine says for `name`; returns the reason now stored. */
   private async end(record: ConnectionRecord, name: TransitionName, detail: string): Promise<ConnectionRecord['statusReason']> {
     const now = this.options.clock.now();
-    const applied = await this.options.repository.transition(record, name, { now, detail, newEventId: this.options.newEventId ?? randomUUID });
+    const applied = await this.options.repository.transition(record, name, {
+      now,
+      detail,
+      newEventId: this.options.newEventId ?? randomUUID,
+    });
     if (!applied) {
       const reread = await this.options.repository.get(record.connectionId);
       return reread?.statusReason ?? 'revoked';
@@ -168,7 +179,8 @@ export class TokenVault {
    */
   async withLease<T>(record: ConnectionRecord, work: (holder: string) => Promise<T>): Promise<{ value: T } | undefined> {
     const holder = randomUUID();
-    if (!(await this.options.repository.acquireLease(record.connectionId, record.version, holder, this.options.clock.now(), this.leaseMs))) return undefined;
+    if (!(await this.options.repository.acquireLease(record.connectionId, record.version, holder, this.options.clock.now(), this.leaseMs)))
+      return undefined;
     try {
       return { value: await work(holder) };
     } finally {
@@ -250,7 +262,7 @@ export class TokenVault {
     const retryAfter = Math.min(maxRetryAfterSeconds, Math.max(1, leaseLeft));
     return new ServiceError({
       code: 'refresh_in_progress',
-      detail: 'Another request is refreshing this connection\'s token; try again shortly.',
+      detail: "Another request is refreshing this connection's token; try again shortly.",
       headers: { 'retry-after': String(retryAfter) },
     });
   }
@@ -293,7 +305,7 @@ export class TokenVault {
   ): Promise<FreshToken> {
     const { repository, clock, auth } = this.options;
     const deadline = Math.min(Date.now() + this.tokenTimeoutMs, budget.workUntil ?? Number.POSITIVE_INFINITY);
-    let refreshed;
+    let refreshed: TokenSet;
     try {
       refreshed = await auth.refresh(pair.refresh_token as string, { deadline });
     } catch (error) {
@@ -308,10 +320,18 @@ export class TokenVault {
       }
       if (error instanceof TrueLayerError && error.outcomeUnknown) {
         const at = isoAt(clock.now());
-        await this.persistently(() => repository.markRefreshOutcomeUnknown(record.connectionId, record.version, at)).catch((markError: unknown) => {
-          this.options.log?.('could not record an unknown refresh outcome', { connection_id: record.connectionId, error: String(markError) });
+        await this.persistently(() => repository.markRefreshOutcomeUnknown(record.connectionId, record.version, at)).catch(
+          (markError: unknown) => {
+            this.options.log?.('could not record an unknown refresh outcome', {
+              connection_id: record.connectionId,
+              error: String(markError),
+            });
+          },
+        );
+        this.options.log?.('refresh sent but not answered; the stored refresh token will be tried again', {
+          connection_id: record.connectionId,
+          kind: error.kind,
         });
-        this.options.log?.('refresh sent but not answered; the stored refresh token will be tried again', { connection_id: record.connectionId, kind: error.kind });
         // A reset answers fast: try the stored token once more now, while our lease still covers a
         // whole call. A timeout has used that time up; the next request tries it.
         const retried = record.refreshOutcomeUnknownAt !== undefined;
@@ -349,7 +369,16 @@ export class TokenVault {
     if (!reread) throw new NotFoundError();
     if (reread.status === 'inactive' || !reread.tokens) throw new ConnectionInactiveError(reread.statusReason);
     if (await this.persistently(() => repository.writeTokens(reread, write, now))) {
-      return { accessToken: next.access_token, record: { ...reread, tokens, accessTokenExpiresAt: refreshed.expiresAt, lastRefreshedAt: write.lastRefreshedAt, version: reread.version + 1 } };
+      return {
+        accessToken: next.access_token,
+        record: {
+          ...reread,
+          tokens,
+          accessTokenExpiresAt: refreshed.expiresAt,
+          lastRefreshedAt: write.lastRefreshedAt,
+          version: reread.version + 1,
+        },
+      };
     }
     this.options.log?.('refreshed tokens could not be stored after the lease was lost', { connection_id: record.connectionId });
     return { accessToken: next.access_token, record: reread };

@@ -6,7 +6,8 @@ export const describeZodError = (error: { issues: readonly z.core.$ZodIssue[] })
     .slice(0, 5)
     .map((issue) => {
       const field = issue.path.length ? issue.path.map(String).join('.') : 'body';
-      if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.map((k) => `"${k.slice(0, 40)}"`).join(', ')}; remove them`;
+      if (issue.code === 'unrecognized_keys')
+        return `${field}: unknown field(s) ${issue.keys.map((k) => `"${k.slice(0, 40)}"`).join(', ')}; remove them`;
       return `${field}: ${issue.message}`;
     })
     .join('; ');

@@ -1,6 +1,6 @@
 /** Where token data keys come from: KMS when deployed, a local master key standing in for it on one machine. */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DecryptCommand, type DecryptCommandOutput, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config';
 import { DataKeyError } from './errors';
 
@@ -73,7 +73,7 @@ export class KmsDataKeyProvider implements DataKeyProvider {
   }
 
   async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    let output;
+    let output: DecryptCommandOutput;
     try {
       // Naming the key makes KMS refuse a data key wrapped by any other key, rather than trusting the blob;
       // the context makes it refuse one generated for another row.
@@ -132,7 +132,10 @@ export class LocalDataKeyProvider implements DataKeyProvider {
   async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const wrapped = Buffer.from(encrypted);
     const version = wrapped[0];
-    if (wrapped.length !== 1 + LOCAL_IV_BYTES + DATA_KEY_BYTES + LOCAL_TAG_BYTES || (version !== LOCAL_WRAP_VERSION && version !== LEGACY_LOCAL_WRAP_VERSION)) {
+    if (
+      wrapped.length !== 1 + LOCAL_IV_BYTES + DATA_KEY_BYTES + LOCAL_TAG_BYTES ||
+      (version !== LOCAL_WRAP_VERSION && version !== LEGACY_LOCAL_WRAP_VERSION)
+    ) {
       throw new DataKeyError('not a data key wrapped by the local key provider', { rejected: true });
     }
     const iv = wrapped.subarray(1, 1 + LOCAL_IV_BYTES);

@@ -7,8 +7,8 @@ import type { Clock } from '../clock';
 import type { DataKey, DataKeyProvider, EncryptionContext } from './data-keys';
 import { DataKeyError, TokenDecryptionError, TokenEncryptionError } from './errors';
 
-export { TokenDecryptionError, TokenEncryptionError } from './errors';
 export type { EncryptionContext } from './data-keys';
+export { TokenDecryptionError, TokenEncryptionError } from './errors';
 
 export interface TokenCipherOptions {
   keys: DataKeyProvider;
@@ -120,7 +120,7 @@ export class TokenCipher {
       const rejected = error instanceof DataKeyError && error.rejected;
       throw new TokenDecryptionError(
         rejected ? 'data_key_rejected' : 'data_key_unavailable',
-        rejected ? 'the token blob\'s data key was refused by the key provider' : 'the token blob\'s data key could not be unwrapped',
+        rejected ? "the token blob's data key was refused by the key provider" : "the token blob's data key could not be unwrapped",
         { cause: error },
       );
     }
@@ -246,17 +246,27 @@ const parseBlob = (blob: string): ParsedBlob => {
     throw new TokenDecryptionError('malformed_blob', 'the token blob is not in a known format');
   }
   const [, wrappedKey, ivText, sealedText] = parts;
-  if (parts.length !== 4 || !wrappedKey || !ivText || !sealedText || ![wrappedKey, ivText, sealedText].every((part) => BASE64URL.test(part))) {
+  if (
+    parts.length !== 4 ||
+    !wrappedKey ||
+    !ivText ||
+    !sealedText ||
+    ![wrappedKey, ivText, sealedText].every((part) => BASE64URL.test(part))
+  ) {
     throw new TokenDecryptionError('malformed_blob', 'the token blob does not have four base64url parts');
   }
   const iv = Buffer.from(ivText, 'base64url');
   const sealed = Buffer.from(sealedText, 'base64url');
   // Decoders ignore stray trailing bits; insisting on the canonical text makes every edit to a blob fail.
-  if (toBase64Url(Buffer.from(wrappedKey, 'base64url')) !== wrappedKey || toBase64Url(iv) !== ivText || toBase64Url(sealed) !== sealedText) {
+  if (
+    toBase64Url(Buffer.from(wrappedKey, 'base64url')) !== wrappedKey ||
+    toBase64Url(iv) !== ivText ||
+    toBase64Url(sealed) !== sealedText
+  ) {
     throw new TokenDecryptionError('malformed_blob', 'the token blob is not canonical base64url');
   }
   if (iv.length !== IV_BYTES || sealed.length < TAG_BYTES) {
-    throw new TokenDecryptionError('malformed_blob', 'the token blob\'s IV or ciphertext has the wrong length');
+    throw new TokenDecryptionError('malformed_blob', "the token blob's IV or ciphertext has the wrong length");
   }
   return {
     wrappedKey,

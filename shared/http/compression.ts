@@ -26,7 +26,8 @@ export const compression = (): MiddlewareObj<HttpEvent, APIGatewayProxyStructure
     const encoding = pick(request.event.headers?.['accept-encoding'] ?? '');
     if (!encoding) return;
     const input = Buffer.from(response.body, 'utf8');
-    const output = encoding === 'br' ? brotliCompressSync(input, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }) : gzipSync(input, { level: 6 });
+    const output =
+      encoding === 'br' ? brotliCompressSync(input, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }) : gzipSync(input, { level: 6 });
     response.body = output.toString('base64');
     response.isBase64Encoded = true;
     response.headers = { ...response.headers, 'content-encoding': encoding, vary: 'accept-encoding' };

@@ -35,7 +35,8 @@ export const problemBody = (error: unknown): ProblemBody => {
   const candidate = error as { statusCode?: unknown; expose?: unknown; message?: unknown };
   const status = typeof candidate?.statusCode === 'number' ? candidate.statusCode : undefined;
   if (status && status >= 400 && status < 500) {
-    const detail = candidate.expose === true && typeof candidate.message === 'string' ? candidate.message : 'The request could not be processed.';
+    const detail =
+      candidate.expose === true && typeof candidate.message === 'string' ? candidate.message : 'The request could not be processed.';
     return catalogued(status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : 'bad_request', detail);
   }
   return catalogued('internal_error', 'Something went wrong on our side; it has been logged. Try again later.');
@@ -54,7 +55,11 @@ export const problemResponse = (error: unknown): APIGatewayProxyStructuredResult
   };
 };
 
-export const jsonResponse = (statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 => ({
+export const jsonResponse = (
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 => ({
   statusCode,
   headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
   body: JSON.stringify(body),

@@ -1,8 +1,7 @@
 /** Reading API Gateway HTTP API (payload 2.0) events: the caller, bodies, the callback URL. */
-import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
-import { ServiceError, ValidationError } from '../errors';
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
 import type { Caller, RequestBudget } from '../connections/services';
+import { ServiceError, ValidationError } from '../errors';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer | APIGatewayProxyEventV2;
 
@@ -23,7 +22,11 @@ export const callerOf = (event: HttpEvent): Caller => {
  * does, if sooner), the work may go on until the function's own timeout. Each keeps a small margin
  * (a twentieth, at most 1.5 s and 2 s) to answer, log and flush in.
  */
-export const requestBudget = (context: Pick<Context, 'getRemainingTimeInMillis'>, apiGatewayTimeoutMs: number, now = Date.now()): RequestBudget => {
+export const requestBudget = (
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  apiGatewayTimeoutMs: number,
+  now = Date.now(),
+): RequestBudget => {
   const remaining = context.getRemainingTimeInMillis();
   const answerWindow = Math.min(remaining, apiGatewayTimeoutMs);
   return {
@@ -66,7 +69,10 @@ export const callbackParams = (event: HttpEvent): Record<string, string> => {
     const text = rawBody(event);
     if (text !== undefined) {
       if (contentType(event) !== 'application/x-www-form-urlencoded') {
-        throw new ServiceError({ code: 'unsupported_media_type', detail: 'The callback accepts application/x-www-form-urlencoded bodies (response_mode=form_post).' });
+        throw new ServiceError({
+          code: 'unsupported_media_type',
+          detail: 'The callback accepts application/x-www-form-urlencoded bodies (response_mode=form_post).',
+        });
       }
       for (const [key, value] of new URLSearchParams(text)) params[key] = value;
     }
@@ -84,7 +90,8 @@ export const callbackUrlOf = (event: HttpEvent, configured: string | undefined):
   const loopback = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(host);
   const proto = event.headers?.['x-forwarded-proto'] ?? (loopback ? 'http' : 'https');
   const port = event.headers?.['x-forwarded-port'];
-  const withPort = host.includes(':') || !port || (proto === 'https' && port === '443') || (proto === 'http' && port === '80') ? host : `${host}:${port}`;
+  const withPort =
+    host.includes(':') || !port || (proto === 'https' && port === '443') || (proto === 'http' && port === '80') ? host : `${host}:${port}`;
   return `${proto}://${withPort}/callback`;
 };
 

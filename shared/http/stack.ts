@@ -4,16 +4,17 @@
  * same origins (CDK `corsPreflight`, and the local emulator likewise), it overrides whatever a
  * function would send.
  */
-import middy from '@middy/core';
-import httpSecurityHeaders from '@middy/http-security-headers';
+
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { flushMetrics, tracer } from '../telemetry';
 import { compression } from './compression';
 import { problemBody, problemResponse } from './problem';
 import type { HttpEvent } from './request';
-import { flushMetrics, tracer } from '../telemetry';
 
 export type HttpHandler = (event: HttpEvent, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -37,7 +38,11 @@ export const httpStack = (handler: HttpHandler, { logger }: HttpStackOptions) =>
         logger.appendKeys({ route: request.event.routeKey, api_request_id: request.event.requestContext.requestId });
       },
     })
-    .use(httpSecurityHeaders({ contentSecurityPolicy: { 'default-src': "'none'", 'frame-ancestors': "'none'", 'style-src': "'unsafe-inline'" } }))
+    .use(
+      httpSecurityHeaders({
+        contentSecurityPolicy: { 'default-src': "'none'", 'frame-ancestors': "'none'", 'style-src': "'unsafe-inline'" },
+      }),
+    )
     .use(compression())
     .use({
       onError: async (request) => {

@@ -4,7 +4,7 @@
  * sort code + account number or IBAN; the numbers themselves are never stored.
  */
 import { createHmac } from 'node:crypto';
-import { effectiveStatus, type ConnectionRecord } from '../connections/connection';
+import { type ConnectionRecord, effectiveStatus } from '../connections/connection';
 import type { PageKey } from '../connections/repository';
 import type { ConnectionServices } from '../connections/services';
 import { parseDataPath } from '../truelayer/data-paths';
@@ -67,7 +67,10 @@ export const supersedeDuplicates = async (services: ConnectionServices, record: 
       start = page.next;
     } while (start);
     const candidates = rows.filter(
-      (other) => other.connectionId !== record.connectionId && other.provider?.providerId === providerId && effectiveStatus(other, now).status === 'active',
+      (other) =>
+        other.connectionId !== record.connectionId &&
+        other.provider?.providerId === providerId &&
+        effectiveStatus(other, now).status === 'active',
     );
     const siblings: ConnectionRecord[] = [];
     for (const candidate of candidates) {

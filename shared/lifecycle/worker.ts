@@ -6,11 +6,12 @@
  * what the outbox holds. Safe to run twice at once (conditional writes, the refresh lease); one
  * item failing never stops the run, and it stays due, so the next run retries it.
  */
-import { ConnectionInactiveError, ServiceError } from '../errors';
+
 import { expireUnconfirmed } from '../connections/complete-connection';
-import { isUnconfirmed, type ConnectionRecord } from '../connections/connection';
+import { type ConnectionRecord, isUnconfirmed } from '../connections/connection';
 import type { ConnectionServices } from '../connections/services';
-import type { TransitionName, TransitionInput } from '../connections/state-machine';
+import type { TransitionInput, TransitionName } from '../connections/state-machine';
+import { ConnectionInactiveError, ServiceError } from '../errors';
 import { dueNotice, keepAliveDue, lifecycleTimes } from './schedule';
 
 export interface LifecycleRunOptions {

@@ -3,10 +3,10 @@
  * per-route entries of route-docs.ts, with every schema generated from zod (`z.toJSONSchema`, JSON
  * Schema 2020-12, the dialect OpenAPI 3.1 uses). Served at `GET /openapi.json`.
  */
-import { routeKey, routes, type Route } from '../../functions/routes';
-import { problemCatalogue, type ProblemCode } from '../errors';
+import { type Route, routeKey, routes } from '../../functions/routes';
+import { type ProblemCode, problemCatalogue } from '../errors';
 import * as z from '../zod';
-import { routeDocs, type ResponseDoc, type RouteDoc } from './route-docs';
+import { type ResponseDoc, type RouteDoc, routeDocs } from './route-docs';
 import {
   connectionListSchema,
   connectionSchema,

@@ -70,12 +70,20 @@ const listQuery = z.object({
 
 /** `country` on the providers list. */
 const providersQuery = z.object({
-  country: z.optional(z.string().check(z.describe('Two-letter country code(s), comma-separated; `gb` and `uk` both mean the United Kingdom'))),
+  country: z.optional(
+    z.string().check(z.describe('Two-letter country code(s), comma-separated; `gb` and `uk` both mean the United Kingdom')),
+  ),
 });
 
 const providersSchema = z.looseObject({
   providers: z.array(
-    z.looseObject({ provider_id: z.string(), display_name: z.string(), logo_url: z.optional(z.string()), country: z.string(), scopes: z.array(z.string()) }),
+    z.looseObject({
+      provider_id: z.string(),
+      display_name: z.string(),
+      logo_url: z.optional(z.string()),
+      country: z.string(),
+      scopes: z.array(z.string()),
+    }),
   ),
 });
 
@@ -95,7 +103,9 @@ const dataVariants = dataPathTemplates.map((template) => {
     path: `/connections/{id}/${rest}`,
     operationId: camel(['read', ...words]),
     summary: `TrueLayer's GET /data/v1/${rest}, through this connection`,
-    ...(parseDataPath(rest.replaceAll('{account_id}', 'id'))?.supportsDateRange ? { query: rest.endsWith('/pending') ? dateRange : transactionPages } : {}),
+    ...(parseDataPath(rest.replaceAll('{account_id}', 'id'))?.supportsDateRange
+      ? { query: rest.endsWith('/pending') ? dateRange : transactionPages }
+      : {}),
   };
 });
 

@@ -4,7 +4,7 @@
  * from the modules that validate the requests. Objects are loose: a new field in an answer is not a
  * breaking change, so clients must ignore members they do not know.
  */
-import { problemCatalogue, type ProblemCode } from '../errors';
+import { type ProblemCode, problemCatalogue } from '../errors';
 import { accountIdPattern } from '../truelayer/data-paths';
 import * as z from '../zod';
 
@@ -23,16 +23,15 @@ export const connectionSchema = z.looseObject({
   updated_at: timestamp,
   consent_expires_at: z.optional(timestamp),
   auth_link_expires_at: z.optional(timestamp),
-  completion_expires_at: z.optional(timestamp.check(z.describe('While authorized: when the owner\'s time to complete it runs out'))),
+  completion_expires_at: z.optional(timestamp.check(z.describe("While authorized: when the owner's time to complete it runs out"))),
   return_url: z.optional(z.string()),
   last_refreshed_at: z.optional(timestamp.check(z.describe('When the access token was last renewed'))),
   last_fetched_at: z.optional(timestamp.check(z.describe('When data was last read through it (rough: at most once a minute)'))),
   last_error: z.optional(z.looseObject({ code: z.string(), at: timestamp })),
   next_action: z.optional(
-    z.union([
-      z.looseObject({ action: z.literal('reconfirm_consent'), by: timestamp }),
-      z.looseObject({ action: z.literal('reconnect') }),
-    ]).check(z.describe('What the app should ask its user to do next: reconfirm the consent before `by` (then extend), or connect again')),
+    z
+      .union([z.looseObject({ action: z.literal('reconfirm_consent'), by: timestamp }), z.looseObject({ action: z.literal('reconnect') })])
+      .check(z.describe('What the app should ask its user to do next: reconfirm the consent before `by` (then extend), or connect again')),
   ),
 });
 

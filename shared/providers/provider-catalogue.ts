@@ -3,8 +3,8 @@
  * an hour per container (the list changes rarely, and a picker is shown often).
  */
 import type { Clock } from '../clock';
-import { ValidationError } from '../errors';
 import { mapUpstreamError } from '../connections/upstream-errors';
+import { ValidationError } from '../errors';
 import type { Provider, TrueLayerProvidersClient } from '../truelayer/providers-client';
 
 export const providerCacheMs = 60 * 60 * 1000;

@@ -1,9 +1,9 @@
 /** TrueLayer's auth server: the auth link, code exchange, refresh and revocation. */
 import type { Clock } from '../clock';
 import type { ClientCredentialsSource } from './client-credentials';
-import { TrueLayerHttp, type HttpCall, type UpstreamTelemetry } from './http';
-import { resolveRetryPolicy, type RetryPolicy } from './retry';
-import { tokenResponseSchema, type TokenResponse } from './schemas';
+import { type HttpCall, TrueLayerHttp, type UpstreamTelemetry } from './http';
+import { type RetryPolicy, resolveRetryPolicy } from './retry';
+import { type TokenResponse, tokenResponseSchema } from './schemas';
 import { parseScopeString, uniqueScopes, validateScopes } from './scopes';
 
 export interface TokenSet {
@@ -109,7 +109,12 @@ export class TrueLayerAuthClient {
    * `POST /connect/token` with `grant_type=authorization_code`. `deadline` (epoch ms, real time)
    * bounds the call, retries included, below the client's own per-attempt timeout.
    */
-  async exchangeCode(input: { code: string; redirectUri: string; codeVerifier?: string | undefined; deadline?: number | undefined }): Promise<TokenSet> {
+  async exchangeCode(input: {
+    code: string;
+    redirectUri: string;
+    codeVerifier?: string | undefined;
+    deadline?: number | undefined;
+  }): Promise<TokenSet> {
     const { clientId, clientSecret } = await this.credentials.get();
     const form = new URLSearchParams({
       grant_type: 'authorization_code',

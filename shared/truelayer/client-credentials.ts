@@ -1,8 +1,8 @@
 /** TrueLayer client credentials: from Secrets Manager when deployed, given directly on one machine. */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from '../zod';
 import type { Config } from '../config';
+import * as z from '../zod';
 
 export interface ClientCredentials {
   clientId: string;
@@ -135,7 +135,8 @@ export class StaticCredentials implements ClientCredentialsSource {
   readonly #credentials: ClientCredentials;
 
   constructor(credentials: ClientCredentials) {
-    if (!credentials.clientId || !credentials.clientSecret) throw new CredentialsError('static client credentials need a clientId and a clientSecret');
+    if (!credentials.clientId || !credentials.clientSecret)
+      throw new CredentialsError('static client credentials need a clientId and a clientSecret');
     this.#credentials = { clientId: credentials.clientId, clientSecret: credentials.clientSecret };
   }
 

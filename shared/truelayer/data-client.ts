@@ -1,12 +1,12 @@
 /** TrueLayer's Data API v1: the fourteen GETs, `/me`, and extending a connection. */
 import { isIP } from 'node:net';
-import type * as z from '../zod';
 import type { Clock } from '../clock';
-import { tokenSetFrom, type TokenSet } from './auth-client';
+import type * as z from '../zod';
+import { type TokenSet, tokenSetFrom } from './auth-client';
 import type { ClientCredentialsSource } from './client-credentials';
-import { parseDataPath, type DataPath } from './data-paths';
-import { TrueLayerHttp, type HttpCall, type UpstreamTelemetry } from './http';
-import { resolveRetryPolicy, type RetryPolicy } from './retry';
+import { type DataPath, parseDataPath } from './data-paths';
+import { type HttpCall, TrueLayerHttp, type UpstreamTelemetry } from './http';
+import { type RetryPolicy, resolveRetryPolicy } from './retry';
 import { dataResponseSchema, extendResponseSchema, meResponseSchema } from './schemas';
 
 export interface DataResponse {
@@ -24,9 +24,7 @@ export interface Me {
   scopes: string[];
 }
 
-export type ExtendResult =
-  | { action: 'no_action_needed'; tokens: TokenSet }
-  | { action: 'authentication_needed'; userInputLink: string };
+export type ExtendResult = { action: 'no_action_needed'; tokens: TokenSet } | { action: 'authentication_needed'; userInputLink: string };
 
 export interface ExtendInput {
   refreshToken: string;
@@ -79,7 +77,10 @@ export class TrueLayerDataClient {
    * returned with TrueLayer's body as is; anything else throws a TrueLayerError. `from`/`to` are
    * sent only on the paths that take them.
    */
-  async get(path: DataPath, options: { accessToken: string; query?: { from?: string; to?: string }; psuIp?: string; deadline?: number }): Promise<DataResponse> {
+  async get(
+    path: DataPath,
+    options: { accessToken: string; query?: { from?: string; to?: string }; psuIp?: string; deadline?: number },
+  ): Promise<DataResponse> {
     // Re-parsed so a hand-built DataPath cannot smuggle anything into the URL.
     const checked = parseDataPath(path.path);
     if (!checked) throw new TypeError('not a TrueLayer Data API v1 path');
@@ -88,7 +89,10 @@ export class TrueLayerDataClient {
       if (options.query?.from !== undefined) url.searchParams.set('from', options.query.from);
       if (options.query?.to !== undefined) url.searchParams.set('to', options.query.to);
     }
-    const call = { ...this.dataCall(checked.kind === 'me' ? 'me' : 'data', url.toString(), options.accessToken, options.psuIp), ...(options.deadline ? { deadline: options.deadline } : {}) };
+    const call = {
+      ...this.dataCall(checked.kind === 'me' ? 'me' : 'data', url.toString(), options.accessToken, options.psuIp),
+      ...(options.deadline ? { deadline: options.deadline } : {}),
+    };
     const result = await this.http.send(call);
     if (!this.http.isSuccess(result)) throw this.http.errorFrom(call, result);
     const body = this.http.parseBody(call, result, dataResponseSchema);
@@ -102,7 +106,10 @@ export class TrueLayerDataClient {
 
   /** `GET /data/v1/me`: the connection's credentials id, consent dates, provider and granted scopes. */
   async me(accessToken: string, options: { psuIp?: string; deadline?: number } = {}): Promise<Me> {
-    const call = { ...this.dataCall('me', `${this.apiUrl}/data/v1/me`, accessToken, options.psuIp), ...(options.deadline ? { deadline: options.deadline } : {}) };
+    const call = {
+      ...this.dataCall('me', `${this.apiUrl}/data/v1/me`, accessToken, options.psuIp),
+      ...(options.deadline ? { deadline: options.deadline } : {}),
+    };
     const result = await this.http.send(call);
     if (!this.http.isSuccess(result)) throw this.http.errorFrom(call, result);
     // The schema requires at least one result, so the first is always there.

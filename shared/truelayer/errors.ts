@@ -62,7 +62,10 @@ export class TrueLayerError extends Error {
   constructor(details: TrueLayerErrorDetails) {
     // The message is built only from our own words and TrueLayer's (already scrubbed) code, so a
     // logged error can never carry a token, code or secret.
-    super(`TrueLayer ${operationLabel[details.operation]} ${describeKind(details)}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      `TrueLayer ${operationLabel[details.operation]} ${describeKind(details)}`,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.operation = details.operation;
     this.status = details.status;
     this.code = details.code;
@@ -92,7 +95,6 @@ export class TrueLayerError extends Error {
   }
 }
 
-
 const redacted = '[redacted]';
 // JWTs (access tokens) and long opaque runs (refresh tokens, codes, secrets) never belong in an error.
 const jwtPattern = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g;
@@ -113,6 +115,7 @@ export const scrubText = (text: string, sensitive: readonly string[] = []): stri
   }
   result = result.replace(jwtPattern, redacted).replace(opaquePattern, redacted);
   // Control characters would let an upstream string forge log lines.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to take control characters out.
   result = result.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return result.length > maxTextLength ? `${result.slice(0, maxTextLength)}…` : result;
 };

@@ -2,11 +2,12 @@
  * The one place the TrueLayer clients touch the network: per-attempt timeouts, the retry rules for
  * idempotent and non-idempotent calls, and mapping TrueLayer's error bodies to TrueLayerError.
  */
-import type * as z from '../zod';
+
 import type { Clock } from '../clock';
-import { metricNames, statusClass, type MetricsPort, type TracePort } from '../metrics';
+import { type MetricsPort, metricNames, statusClass, type TracePort } from '../metrics';
+import type * as z from '../zod';
 import { scrubText, TrueLayerError, type TrueLayerOperation } from './errors';
-import { backoffDelayMs, sleep, type RetryPolicy } from './retry';
+import { backoffDelayMs, type RetryPolicy, sleep } from './retry';
 
 /**
  * `idempotent`: data GETs; retried on 500/502/503/504, timeouts and network errors.
@@ -77,7 +78,11 @@ const errorCodesIn = (error: unknown, depth = 0): string[] => {
 };
 
 const isTimeout = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && ((error as { name?: unknown }).name === 'TimeoutError' || errorCodesIn(error).includes('UND_ERR_HEADERS_TIMEOUT') || errorCodesIn(error).includes('UND_ERR_BODY_TIMEOUT'));
+  typeof error === 'object' &&
+  error !== null &&
+  ((error as { name?: unknown }).name === 'TimeoutError' ||
+    errorCodesIn(error).includes('UND_ERR_HEADERS_TIMEOUT') ||
+    errorCodesIn(error).includes('UND_ERR_BODY_TIMEOUT'));
 
 /** A safe summary of a network failure: error codes only, never the request. */
 const networkCause = (error: unknown): Error => {
@@ -209,9 +214,7 @@ export class TrueLayerHttp {
         continue;
       }
       const retryable =
-        outcome.type === 'timeout'
-          ? call.retryMode === 'idempotent'
-          : call.retryMode === 'idempotent' || outcome.unprocessed;
+        outcome.type === 'timeout' ? call.retryMode === 'idempotent' : call.retryMode === 'idempotent' || outcome.unprocessed;
       const delay = backoffDelayMs(attempt, retry, this.random);
       if (!canRetry || !retryable || !this.fitsBefore(call, delay)) {
         const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
@@ -312,7 +315,10 @@ export class TrueLayerHttp {
       status: result.status,
       code: 'invalid_response',
       kind: 'upstream',
-      description: body === undefined ? 'TrueLayer answered with a body that is not JSON.' : `TrueLayer's answer did not have the expected shape (at ${fields.join(', ')}).`,
+      description:
+        body === undefined
+          ? 'TrueLayer answered with a body that is not JSON.'
+          : `TrueLayer's answer did not have the expected shape (at ${fields.join(', ')}).`,
       ...(correlationId ? { correlationId } : {}),
       attempts: result.attempts,
     });

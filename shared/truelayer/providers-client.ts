@@ -1,8 +1,9 @@
 /** TrueLayer's `GET /api/providers` (auth server, no token): the banks enabled for our client. */
-import * as z from '../zod';
+
 import type { Clock } from '../clock';
+import * as z from '../zod';
 import type { ClientCredentialsSource } from './client-credentials';
-import { TrueLayerHttp, type HttpCall } from './http';
+import { type HttpCall, TrueLayerHttp } from './http';
 import { resolveRetryPolicy } from './retry';
 
 const providerSchema = z.object({

@@ -25,5 +25,4 @@ export const backoffDelayMs = (retry: number, policy: RetryPolicy, random: () =>
   return Math.floor(random() * ceiling);
 };
 
-export const sleep = (ms: number): Promise<void> =>
-  ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number): Promise<void> => (ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms)));

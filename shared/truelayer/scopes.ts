@@ -24,7 +24,12 @@ export const scopeDependencies: Readonly<Partial<Record<DataScope, readonly Data
 };
 
 const orList = (items: readonly string[]): string =>
-  items.length <= 1 ? items.join('') : `${items.slice(0, -1).map((item) => `"${item}"`).join(', ')} or "${items[items.length - 1]}"`;
+  items.length <= 1
+    ? items.join('')
+    : `${items
+        .slice(0, -1)
+        .map((item) => `"${item}"`)
+        .join(', ')} or "${items[items.length - 1]}"`;
 
 /** Problems with a requested scope list, as sentences that say what to fix; empty when it is valid. */
 export const validateScopes = (scopes: readonly string[]): string[] => {
@@ -48,8 +53,7 @@ export const validateScopes = (scopes: readonly string[]): string[] => {
 };
 
 /** Splits TrueLayer's space-separated `scope` string. */
-export const parseScopeString = (scope: string | undefined): string[] =>
-  (scope ?? '').split(/\s+/).filter((item) => item.length > 0);
+export const parseScopeString = (scope: string | undefined): string[] => (scope ?? '').split(/\s+/).filter((item) => item.length > 0);
 
 /** Keeps the first occurrence of each scope, in order. */
 export const uniqueScopes = (scopes: readonly string[]): string[] => [...new Set(scopes)];

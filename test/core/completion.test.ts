@@ -1,8 +1,13 @@
 /** The pure parts of the completion step: codes, their lapse in the computed status, and the return_url they travel in. */
 import { describe, expect, it } from 'vitest';
-import { completionCodeMatches, hashCompletionCode, looksLikeCompletionCode, newCompletionCode } from '../../shared/connections/completion-code';
-import { effectiveStatus, isUnconfirmed, toView, type ConnectionRecord } from '../../shared/connections/connection';
 import { codeChallengeS256, newCodeVerifier } from '../../shared/connections/auth-state';
+import {
+  completionCodeMatches,
+  hashCompletionCode,
+  looksLikeCompletionCode,
+  newCompletionCode,
+} from '../../shared/connections/completion-code';
+import { type ConnectionRecord, effectiveStatus, isUnconfirmed, toView } from '../../shared/connections/connection';
 import { returnUrlWith } from '../../shared/connections/return-url';
 
 const t0 = Date.parse('2026-01-01T00:00:00Z');
@@ -70,8 +75,10 @@ describe('PKCE', () => {
 });
 
 describe('returnUrlWith', () => {
-  it('adds our parameters and keeps the app\'s own', () => {
-    const url = new URL(returnUrlWith('https://app.example.com/bank/?tab=2#top', { connection_id: 'c1', status: 'authorized', completion_code: 'k' }));
+  it("adds our parameters and keeps the app's own", () => {
+    const url = new URL(
+      returnUrlWith('https://app.example.com/bank/?tab=2#top', { connection_id: 'c1', status: 'authorized', completion_code: 'k' }),
+    );
     expect(Object.fromEntries(url.searchParams)).toEqual({ tab: '2', connection_id: 'c1', status: 'authorized', completion_code: 'k' });
     expect(url.hash).toBe('#top');
   });

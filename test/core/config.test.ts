@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../../shared/config';
 const key = Buffer.alloc(32, 3).toString('base64');
 
 describe('configuration', () => {
-  it('defaults to the local environment with the simulator\'s client', () => {
+  it("defaults to the local environment with the simulator's client", () => {
     const config = loadConfig({ LOCAL_TOKEN_KEY: key });
     expect(config).toMatchObject({
       truelayerEnv: 'local',
@@ -18,25 +18,46 @@ describe('configuration', () => {
     });
   });
 
-  it('gives token calls a deadline past API Gateway\'s 29 s, and the refresh lease one past that', () => {
+  it("gives token calls a deadline past API Gateway's 29 s, and the refresh lease one past that", () => {
     const config = loadConfig({ LOCAL_TOKEN_KEY: key });
     expect(config.truelayerTokenTimeoutMs).toBeGreaterThan(config.apiGatewayTimeoutMs);
     expect(config.refreshLeaseMs).toBeGreaterThan(config.truelayerTokenTimeoutMs);
-    const scaled = loadConfig({ LOCAL_TOKEN_KEY: key, TRUELAYER_TOKEN_TIMEOUT_MS: '5000', API_GATEWAY_TIMEOUT_MS: '2900', TOKEN_REFRESH_AHEAD_MS: '0' });
+    const scaled = loadConfig({
+      LOCAL_TOKEN_KEY: key,
+      TRUELAYER_TOKEN_TIMEOUT_MS: '5000',
+      API_GATEWAY_TIMEOUT_MS: '2900',
+      TOKEN_REFRESH_AHEAD_MS: '0',
+    });
     expect(scaled).toMatchObject({ truelayerTokenTimeoutMs: 5000, apiGatewayTimeoutMs: 2900, tokenRefreshAheadMs: 0 });
     expect(scaled.refreshLeaseMs).toBeGreaterThan(5000);
   });
 
-  it('picks TrueLayer\'s hosts and providers by TRUELAYER_ENV, and honours overrides', () => {
+  it("picks TrueLayer's hosts and providers by TRUELAYER_ENV, and honours overrides", () => {
     const sandbox = loadConfig({ TRUELAYER_ENV: 'sandbox', TRUELAYER_SECRET_ID: 's', TOKEN_KMS_KEY_ID: 'k' });
-    expect(sandbox).toMatchObject({ authUrl: 'https://auth.truelayer-sandbox.com', apiUrl: 'https://api.truelayer-sandbox.com', credentials: { secretId: 's' }, tokenKey: { kmsKeyId: 'k' } });
+    expect(sandbox).toMatchObject({
+      authUrl: 'https://auth.truelayer-sandbox.com',
+      apiUrl: 'https://api.truelayer-sandbox.com',
+      credentials: { secretId: 's' },
+      tokenKey: { kmsKeyId: 'k' },
+    });
     expect(sandbox.providers).toContain('uk-cs-mock');
-    const live = loadConfig({ TRUELAYER_ENV: 'live', TRUELAYER_SECRET_ID: 's', TOKEN_KMS_KEY_ID: 'k', TRUELAYER_API_URL: 'https://proxy.example/' });
-    expect(live).toMatchObject({ authUrl: 'https://auth.truelayer.com', apiUrl: 'https://proxy.example', providers: 'uk-ob-all uk-oauth-all' });
+    const live = loadConfig({
+      TRUELAYER_ENV: 'live',
+      TRUELAYER_SECRET_ID: 's',
+      TOKEN_KMS_KEY_ID: 'k',
+      TRUELAYER_API_URL: 'https://proxy.example/',
+    });
+    expect(live).toMatchObject({
+      authUrl: 'https://auth.truelayer.com',
+      apiUrl: 'https://proxy.example',
+      providers: 'uk-ob-all uk-oauth-all',
+    });
   });
 
   it('splits comma lists and drops blanks', () => {
-    expect(loadConfig({ LOCAL_TOKEN_KEY: key, ALLOWED_RETURN_URLS: ' https://a.example/x/ , ,https://b.example/' }).allowedReturnUrls).toEqual(['https://a.example/x/', 'https://b.example/']);
+    expect(
+      loadConfig({ LOCAL_TOKEN_KEY: key, ALLOWED_RETURN_URLS: ' https://a.example/x/ , ,https://b.example/' }).allowedReturnUrls,
+    ).toEqual(['https://a.example/x/', 'https://b.example/']);
   });
 
   it('allows 4 unattended calls a day by default, or what UNATTENDED_DAILY_LIMIT says (0: none)', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveStatus, toView, type ConnectionRecord } from '../../shared/connections/connection';
+import { type ConnectionRecord, effectiveStatus, toView } from '../../shared/connections/connection';
 
 const t0 = Date.parse('2026-01-01T00:00:00Z');
 const day = 86_400_000;

@@ -1,9 +1,10 @@
 /** How the repository reports DynamoDB failures: an outage is a 503, a refusal is not dressed up as one. */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamo, type RunningDynamo } from '../../local/dynamo';
+import { type RunningDynamo, startDynamo } from '../../local/dynamo';
 import { ConnectionRepository } from '../../shared/connections/repository';
 import { DependencyUnavailableError } from '../../shared/errors';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 let dynamo: RunningDynamo;
 beforeAll(async () => {
@@ -15,7 +16,12 @@ const id = '00000000-0000-4000-8000-000000000009';
 
 describe('connection repository failures', () => {
   it('answers an unreachable store as DependencyUnavailableError (503)', async () => {
-    const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', region: 'eu-west-2', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const client = new DynamoDBClient({
+      endpoint: 'http://127.0.0.1:9',
+      region: 'eu-west-2',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
     const repository = new ConnectionRepository({ client, tableName: 'repo-test' });
     await expect(repository.get(id)).rejects.toMatchObject({ name: 'DependencyUnavailableError', status: 503 });
   });
@@ -39,8 +45,18 @@ describe('status changes', () => {
     const now = new Date().toISOString();
     const connectionId = '00000000-0000-4000-8000-00000000000a';
     await repository.create({
-      connectionId, owner: 'alice', status: 'active', scopes: ['accounts'], providers: 'uk-cs-mock', responseMode: 'query',
-      redirectUri: 'http://127.0.0.1:3000/callback', createdAt: now, updatedAt: now, authLinkExpiresAt: now, refreshCount: 0, version: 0,
+      connectionId,
+      owner: 'alice',
+      status: 'active',
+      scopes: ['accounts'],
+      providers: 'uk-cs-mock',
+      responseMode: 'query',
+      redirectUri: 'http://127.0.0.1:3000/callback',
+      createdAt: now,
+      updatedAt: now,
+      authLinkExpiresAt: now,
+      refreshCount: 0,
+      version: 0,
     });
     const input = { now: Date.parse(now), newEventId: () => crypto.randomUUID() };
     const stale = (await repository.get(connectionId))!;

@@ -37,7 +37,10 @@ describe('return_url allow-list', () => {
   });
 
   it('refuses everything when nothing is configured, and says so', () => {
-    expect(checkReturnUrl('https://app.example.com/bank/', [])).toEqual({ ok: false, reason: expect.stringContaining('ALLOWED_RETURN_URLS') });
+    expect(checkReturnUrl('https://app.example.com/bank/', [])).toEqual({
+      ok: false,
+      reason: expect.stringContaining('ALLOWED_RETURN_URLS'),
+    });
   });
 
   it('treats an entry without a trailing slash as a path segment, not a string prefix', () => {

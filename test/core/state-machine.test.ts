@@ -1,7 +1,7 @@
 /** The transition table, read as a specification: what each change does from each status. */
 import { describe, expect, it } from 'vitest';
 import type { StatusReason, StoredStatus } from '../../shared/connections/connection';
-import { transition, transitions, type TransitionName } from '../../shared/connections/state-machine';
+import { type TransitionName, transition, transitions } from '../../shared/connections/state-machine';
 
 const now = Date.parse('2026-06-01T00:00:00Z');
 const day = 86_400_000;

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamo, type RunningDynamo } from '../../local/dynamo';
+import { type RunningDynamo, startDynamo } from '../../local/dynamo';
 import { AdjustableClock, isoAt } from '../../shared/clock';
 import type { ConnectionRecord } from '../../shared/connections/connection';
 import { ConnectionRepository } from '../../shared/connections/repository';
@@ -92,7 +92,7 @@ describe('token vault', () => {
     expect(stored).toMatchObject({ version: 1, refreshCount: 1, leaseHolder: undefined });
   });
 
-  it('lets the next request refresh once a crashed holder\'s lease expires, losing nothing', async () => {
+  it("lets the next request refresh once a crashed holder's lease expires, losing nothing", async () => {
     const tl = rotatingRefresher();
     const vault = new TokenVault({ repository, cipher, auth: tl, clock, waitStepMs: 10, leaseMs: 5_000 });
     const record = await seed(vault);
@@ -109,11 +109,19 @@ describe('token vault', () => {
       repository,
       cipher,
       clock,
-      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 400, code: 'invalid_grant', kind: 'rejected' }); } },
+      auth: {
+        refresh: async () => {
+          throw new TrueLayerError({ operation: 'token', status: 400, code: 'invalid_grant', kind: 'rejected' });
+        },
+      },
     });
     const record = await seed(vault);
     await expect(vault.freshAccessToken(record)).rejects.toBeInstanceOf(ConnectionInactiveError);
-    expect(await repository.get(record.connectionId)).toMatchObject({ status: 'inactive', statusReason: 'refresh_rejected', statusDetail: 'invalid_grant' });
+    expect(await repository.get(record.connectionId)).toMatchObject({
+      status: 'inactive',
+      statusReason: 'refresh_rejected',
+      statusDetail: 'invalid_grant',
+    });
   });
 
   it('keeps the tokens and releases the lease when TrueLayer fails upstream', async () => {
@@ -121,7 +129,11 @@ describe('token vault', () => {
       repository,
       cipher,
       clock,
-      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 503, code: 'provider_error', kind: 'upstream' }); } },
+      auth: {
+        refresh: async () => {
+          throw new TrueLayerError({ operation: 'token', status: 503, code: 'provider_error', kind: 'upstream' });
+        },
+      },
     });
     const record = await seed(vault);
     await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ status: 503, code: 'upstream_unavailable' });
@@ -149,7 +161,12 @@ describe('token vault', () => {
       repository,
       cipher,
       clock,
-      auth: { refresh: async () => { await gate; return { accessToken: 'at-x', refreshToken: 'rt-x', expiresAt: clock.now() + 3_600_000, scopes: [] }; } },
+      auth: {
+        refresh: async () => {
+          await gate;
+          return { accessToken: 'at-x', refreshToken: 'rt-x', expiresAt: clock.now() + 3_600_000, scopes: [] };
+        },
+      },
     });
     const record = await seed(vault);
     const pending = vault.freshAccessToken(record);
@@ -165,7 +182,11 @@ describe('token vault', () => {
       repository,
       cipher,
       clock,
-      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 0, code: 'timeout', kind: 'timeout', outcomeUnknown: true }); } },
+      auth: {
+        refresh: async () => {
+          throw new TrueLayerError({ operation: 'token', status: 0, code: 'timeout', kind: 'timeout', outcomeUnknown: true });
+        },
+      },
     });
     const record = await seed(vault);
     await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ status: 504 });
@@ -189,11 +210,19 @@ describe('token vault', () => {
       repository,
       cipher,
       clock,
-      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 400, code: 'invalid_grant', kind: 'rejected' }); } },
+      auth: {
+        refresh: async () => {
+          throw new TrueLayerError({ operation: 'token', status: 400, code: 'invalid_grant', kind: 'rejected' });
+        },
+      },
     });
     const record = await seed(vault, { refreshOutcomeUnknownAt: isoAt(clock.now() - 1_000) });
     await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ code: 'connection_inactive' });
-    expect(await repository.get(record.connectionId)).toMatchObject({ status: 'inactive', statusReason: 'refresh_lost', statusDetail: 'invalid_grant' });
+    expect(await repository.get(record.connectionId)).toMatchObject({
+      status: 'inactive',
+      statusReason: 'refresh_lost',
+      statusDetail: 'invalid_grant',
+    });
   });
 
   it('retries the stored token at once after a reset, but only once', async () => {
@@ -213,10 +242,14 @@ describe('token vault', () => {
     const record = await seed(vault);
     await expect(vault.freshAccessToken(record)).rejects.toMatchObject({ status: 503 });
     expect(calls).toEqual(['rt-0', 'rt-0']);
-    expect(await repository.get(record.connectionId)).toMatchObject({ status: 'active', leaseHolder: undefined, refreshOutcomeUnknownAt: expect.any(String) });
+    expect(await repository.get(record.connectionId)).toMatchObject({
+      status: 'active',
+      leaseHolder: undefined,
+      refreshOutcomeUnknownAt: expect.any(String),
+    });
   });
 
-  it('a waiter past its answer-by gives up with 409 refresh_in_progress and a Retry-After, leaving the holder\'s lease alone', async () => {
+  it("a waiter past its answer-by gives up with 409 refresh_in_progress and a Retry-After, leaving the holder's lease alone", async () => {
     const vault = new TokenVault({ repository, cipher, clock, waitStepMs: 10, auth: rotatingRefresher() });
     const record = await seed(vault);
     expect(await repository.acquireLease(record.connectionId, 0, 'busy-holder', clock.now(), 60_000)).toBe(true);
@@ -241,7 +274,11 @@ describe('token vault', () => {
       cipher,
       clock,
       refreshAheadMs: 300_000,
-      auth: { refresh: async () => { throw new TrueLayerError({ operation: 'token', status: 500, code: 'internal_server_error', kind: 'upstream' }); } },
+      auth: {
+        refresh: async () => {
+          throw new TrueLayerError({ operation: 'token', status: 500, code: 'internal_server_error', kind: 'upstream' });
+        },
+      },
     });
     const other = await seed(failing, { accessTokenExpiresAt: clock.now() + 120_000 });
     await expect(failing.refreshAhead(await failing.freshAccessToken(other))).resolves.toBeUndefined();

@@ -1,7 +1,7 @@
 /** A real LocalDataKeyProvider that counts its calls and can be held or failed on demand, to observe the cipher's caching. */
 import { randomBytes } from 'node:crypto';
-import { type DataKey, type DataKeyProvider, type EncryptionContext, LocalDataKeyProvider } from '../../shared/crypto/data-keys';
 import { AdjustableClock } from '../../shared/clock';
+import { type DataKey, type DataKeyProvider, type EncryptionContext, LocalDataKeyProvider } from '../../shared/crypto/data-keys';
 
 export class CountingKeys implements DataKeyProvider {
   readonly inner: LocalDataKeyProvider;

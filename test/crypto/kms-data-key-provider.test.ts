@@ -22,7 +22,11 @@ const fakeKms = (kms: AwsClientStub<KMSClient>): { failNextDecrypt: Error[] } =>
   kms.on(GenerateDataKeyCommand).callsFake((input: { KeyId: string; EncryptionContext?: Record<string, string> }) => {
     const plaintext = new Uint8Array(randomBytes(32));
     const ciphertext = new Uint8Array(randomBytes(184));
-    wrapped.set(Buffer.from(ciphertext).toString('hex'), { keyId: input.KeyId, plaintext, context: JSON.stringify(input.EncryptionContext ?? {}) });
+    wrapped.set(Buffer.from(ciphertext).toString('hex'), {
+      keyId: input.KeyId,
+      plaintext,
+      context: JSON.stringify(input.EncryptionContext ?? {}),
+    });
     return { KeyId: input.KeyId, Plaintext: plaintext, CiphertextBlob: ciphertext };
   });
   kms.on(DecryptCommand).callsFake((input: { KeyId?: string; CiphertextBlob: Uint8Array; EncryptionContext?: Record<string, string> }) => {
@@ -30,9 +34,11 @@ const fakeKms = (kms: AwsClientStub<KMSClient>): { failNextDecrypt: Error[] } =>
     if (failure) throw failure;
     const entry = wrapped.get(Buffer.from(input.CiphertextBlob).toString('hex'));
     if (!entry) throw kmsError('InvalidCiphertextException', 'The ciphertext is invalid.');
-    if (input.KeyId !== entry.keyId) throw kmsError('IncorrectKeyException', 'The key ID in the request does not identify the key that encrypted the ciphertext.');
+    if (input.KeyId !== entry.keyId)
+      throw kmsError('IncorrectKeyException', 'The key ID in the request does not identify the key that encrypted the ciphertext.');
     // KMS answers a wrong encryption context exactly as it answers a corrupt ciphertext.
-    if (JSON.stringify(input.EncryptionContext ?? {}) !== entry.context) throw kmsError('InvalidCiphertextException', 'The ciphertext is invalid.');
+    if (JSON.stringify(input.EncryptionContext ?? {}) !== entry.context)
+      throw kmsError('InvalidCiphertextException', 'The ciphertext is invalid.');
     return { KeyId: entry.keyId, Plaintext: entry.plaintext };
   });
   return { failNextDecrypt };
@@ -62,7 +68,7 @@ describe('KmsDataKeyProvider (KMS client mocked at the SDK)', () => {
     expect(Buffer.from(key.encrypted)).toEqual(Buffer.from(ciphertext));
   });
 
-  it('passes the key id, the wrapped key and the row\'s encryption context to Decrypt', async () => {
+  it("passes the key id, the wrapped key and the row's encryption context to Decrypt", async () => {
     const plaintext = new Uint8Array(randomBytes(32));
     const ciphertext = new Uint8Array(randomBytes(184));
     kms.on(DecryptCommand).resolves({ KeyId: keyArn, Plaintext: plaintext });
@@ -119,7 +125,7 @@ describe('KmsDataKeyProvider (KMS client mocked at the SDK)', () => {
     expect(kms.commandCalls(DecryptCommand)).toHaveLength(3);
   });
 
-  it('cannot unwrap a row\'s data key under another row\'s context, even with the key cached for the first row', async () => {
+  it("cannot unwrap a row's data key under another row's context, even with the key cached for the first row", async () => {
     fakeKms(kms);
     const keys = new KmsDataKeyProvider({ keyId: keyArn, client: new KMSClient({ region: 'eu-west-2' }) });
     const cipher = new TokenCipher({ keys, clock: frozenClock() });

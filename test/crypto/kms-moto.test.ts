@@ -36,7 +36,7 @@ describe.skipIf(!motoHere)('TokenCipher against moto KMS (the real KMS client ov
     expect(await cipher.decrypt(blob, row)).toBe(tokens);
   });
 
-  it('lets a second cipher with a cold cache decrypt the first one\'s blob through KMS Decrypt', async () => {
+  it("lets a second cipher with a cold cache decrypt the first one's blob through KMS Decrypt", async () => {
     const writer = new TokenCipher({ keys: new KmsDataKeyProvider({ keyId, client }), clock: frozenClock() });
     const blob = await writer.encrypt(tokens, row);
     const coldClient = new KMSClient(moto.clientConfig);

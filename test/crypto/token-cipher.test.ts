@@ -2,12 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LocalDataKeyProvider } from '../../shared/crypto/data-keys';
-import {
-  type EncryptionContext,
-  TokenCipher,
-  TokenDecryptionError,
-  TokenEncryptionError,
-} from '../../shared/crypto/token-cipher';
+import { type EncryptionContext, TokenCipher, TokenDecryptionError, TokenEncryptionError } from '../../shared/crypto/token-cipher';
 import { CountingKeys, frozenClock } from './counting-keys';
 
 const row: EncryptionContext = { connectionId: 'conn_01HZX', owner: 'user-alice' };
@@ -75,10 +70,15 @@ describe('TokenCipher round trip', () => {
     const { cipher, coldCipher } = setup();
     const cold = coldCipher();
     await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), fc.string({ unit: 'grapheme' }), async (connectionId, owner, plaintext) => {
-        const blob = await cipher.encrypt(plaintext, { connectionId, owner });
-        expect(await cold.decrypt(blob, { connectionId, owner })).toBe(plaintext);
-      }),
+      fc.asyncProperty(
+        fc.string({ minLength: 1 }),
+        fc.string({ minLength: 1 }),
+        fc.string({ unit: 'grapheme' }),
+        async (connectionId, owner, plaintext) => {
+          const blob = await cipher.encrypt(plaintext, { connectionId, owner });
+          expect(await cold.decrypt(blob, { connectionId, owner })).toBe(plaintext);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -221,7 +221,7 @@ describe('TokenCipher data key caching', () => {
     expect(keys.generateCalls).toBe(3);
   });
 
-  it('generates one data key per row, each for that row\'s context, and reuses it for that row', async () => {
+  it("generates one data key per row, each for that row's context, and reuses it for that row", async () => {
     const { cipher, keys } = setup();
     const other: EncryptionContext = { connectionId: 'conn_other', owner: 'user-bob' };
     const first = await cipher.encrypt(tokens, row);
@@ -344,8 +344,14 @@ describe('LocalDataKeyProvider', () => {
   it('binds a data key to its row, as KMS binds it to the encryption context', async () => {
     const provider = new LocalDataKeyProvider(randomBytes(32));
     const key = await provider.generateDataKey(row);
-    await expect(provider.decryptDataKey(key.encrypted, { ...row, owner: 'user-mallory' })).rejects.toMatchObject({ name: 'DataKeyError', rejected: true });
-    await expect(provider.decryptDataKey(key.encrypted, { ...row, connectionId: 'conn_other' })).rejects.toMatchObject({ name: 'DataKeyError', rejected: true });
+    await expect(provider.decryptDataKey(key.encrypted, { ...row, owner: 'user-mallory' })).rejects.toMatchObject({
+      name: 'DataKeyError',
+      rejected: true,
+    });
+    await expect(provider.decryptDataKey(key.encrypted, { ...row, connectionId: 'conn_other' })).rejects.toMatchObject({
+      name: 'DataKeyError',
+      rejected: true,
+    });
   });
 
   it('lets a cipher under another master key refuse the blob', async () => {

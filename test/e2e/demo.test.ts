@@ -4,11 +4,11 @@
  * fresh browser context (own sessionStorage) and a fresh user name per test.
  */
 import { mkdir } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalStack } from '../../local/stack';
 import type { LocalStack } from '../../local/stack';
+import { startLocalStack } from '../../local/stack';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const resultsDir = new URL('../../test-results/', import.meta.url);
@@ -21,10 +21,25 @@ let userCount = 0;
 
 beforeAll(async () => {
   // Handler logs stay quiet (one test makes the bank fail on purpose); E2E_LOG_LEVEL=INFO shows them.
-  stack = await startLocalStack({ port: 0, simPort: 0, dynamoPort: 0, quiet: true, env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'SILENT' } });
+  stack = await startLocalStack({
+    port: 0,
+    simPort: 0,
+    dynamoPort: 0,
+    quiet: true,
+    env: { LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'SILENT' },
+  });
   browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -61,7 +76,11 @@ const onDialog = (url: URL) => url.origin === new URL(stack.simUrl).origin;
 const statusMessage = () => page.getByRole('status');
 const session = () => page.getByRole('region', { name: 'Session' });
 const errorMessage = () => page.getByRole('alert');
-const connectionRows = () => page.getByRole('table', { name: 'Your bank connections' }).getByRole('row').filter({ has: page.getByRole('cell') });
+const connectionRows = () =>
+  page
+    .getByRole('table', { name: 'Your bank connections' })
+    .getByRole('row')
+    .filter({ has: page.getByRole('cell') });
 const details = () => page.getByRole('region', { name: /^Connection/ });
 const fact = (term: string) => details().locator('dt', { hasText: term }).locator('xpath=following-sibling::dd[1]');
 
@@ -101,13 +120,17 @@ const extendForm = () => page.getByRole('form', { name: 'Extend consent' });
 
 const submitExtend = async (): Promise<void> => {
   await extendForm().getByLabel('Email').fill('someone@example.com');
-  await extendForm().getByLabel(/keep reading my bank data/).check();
+  await extendForm()
+    .getByLabel(/keep reading my bank data/)
+    .check();
   await extendForm().getByRole('button', { name: 'Extend consent' }).click();
 };
 
 /** The API as the same user, to compare the page with what the service answers. */
 const apiGet = async (user: string, path: string): Promise<any> => {
-  const response = await fetch(`${stack.apiUrl}${path}`, { headers: { authorization: `Bearer ${await stack.issueToken(user)}`, 'x-psu-ip': '203.0.113.7' } });
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    headers: { authorization: `Bearer ${await stack.issueToken(user)}`, 'x-psu-ip': '203.0.113.7' },
+  });
   expect(response.status).toBe(200);
   return response.json();
 };
@@ -158,7 +181,10 @@ describe('demo page', () => {
     const available = new Intl.NumberFormat('en-GB', { style: 'currency', currency: balance.currency }).format(balance.available);
     expect(await card.getByRole('definition').first().textContent()).toBe(available);
 
-    const transactions = (await apiGet(user, `/connections/${id}/accounts/${first.account_id}/transactions`)).results as { timestamp: string; description: string }[];
+    const transactions = (await apiGet(user, `/connections/${id}/accounts/${first.account_id}/transactions`)).results as {
+      timestamp: string;
+      description: string;
+    }[];
     const latest = [...transactions].sort((a, b) => b.timestamp.localeCompare(a.timestamp))[0]!;
     const table = card.getByRole('table');
     expect(await table.locator('caption').textContent()).toMatch(/^Latest \d+ of \d+ transactions since /);
@@ -204,7 +230,9 @@ describe('demo page', () => {
     expect(await page.getByText('No connections yet').isVisible()).toBe(true);
     const connection = await apiGet(alice, `/connections/${id}`);
     expect([connection.status, connection.status_reason]).toEqual(['inactive', 'owner_mismatch']);
-    const read = await fetch(`${stack.apiUrl}/connections/${id}/accounts`, { headers: { authorization: `Bearer ${await stack.issueToken(alice)}` } });
+    const read = await fetch(`${stack.apiUrl}/connections/${id}/accounts`, {
+      headers: { authorization: `Bearer ${await stack.issueToken(alice)}` },
+    });
     expect(read.status).toBe(409);
   });
 
@@ -363,7 +391,11 @@ describe('demo page', () => {
     for (let month = 0; month < 3; month += 1) await events.getByRole('button', { name: 'Move time 30 days' }).click();
     await events.getByText('connection.expired').waitFor();
     const items = await events.getByRole('listitem').allTextContents();
-    expect(items.filter((text) => text.includes('connection.expiring')).map((text) => /\((\d+) day/.exec(text)?.[1])).toEqual(['14', '7', '1']);
+    expect(items.filter((text) => text.includes('connection.expiring')).map((text) => /\((\d+) day/.exec(text)?.[1])).toEqual([
+      '14',
+      '7',
+      '1',
+    ]);
     expect(items.at(-1)).toContain('reason consent_expired');
   });
 

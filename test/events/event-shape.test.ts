@@ -17,7 +17,16 @@ describe('events/', () => {
 
   it('has the create, callback (query and form_post), data, list, get, extend and delete cases', () => {
     expect(names).toEqual(
-      expect.arrayContaining(['auth-link-create', 'callback-query', 'callback-form-post', 'data-accounts', 'connections-list', 'connections-get', 'connections-extend', 'connections-delete']),
+      expect.arrayContaining([
+        'auth-link-create',
+        'callback-query',
+        'callback-form-post',
+        'data-accounts',
+        'connections-list',
+        'connections-get',
+        'connections-extend',
+        'connections-delete',
+      ]),
     );
   });
 });

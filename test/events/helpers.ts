@@ -21,7 +21,9 @@ export const loadEvent = (name: string): SampleEvent => JSON.parse(readFileSync(
 
 /** The function an event is for, from its file name: `auth-link-create` → `authLink`. */
 export const functionOfEvent = (name: string): string => {
-  const prefix = ['auth-link', 'callback', 'data', 'connections', 'openapi', 'providers'].find((candidate) => name.startsWith(`${candidate}-`));
+  const prefix = ['auth-link', 'callback', 'data', 'connections', 'openapi', 'providers'].find((candidate) =>
+    name.startsWith(`${candidate}-`),
+  );
   if (!prefix) throw new Error(`event ${name} does not start with a function name`);
   return prefix.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 };
@@ -30,7 +32,13 @@ export const functionOfEvent = (name: string): string => {
 export const asUser = (event: SampleEvent, sub: string): SampleEvent => {
   const jwt = event.requestContext.authorizer?.jwt;
   if (!jwt) throw new Error('this event has no JWT authorizer context');
-  return { ...event, requestContext: { ...event.requestContext, authorizer: { ...event.requestContext.authorizer, jwt: { ...jwt, claims: { ...jwt.claims, sub, username: sub } } } } };
+  return {
+    ...event,
+    requestContext: {
+      ...event.requestContext,
+      authorizer: { ...event.requestContext.authorizer, jwt: { ...jwt, claims: { ...jwt.claims, sub, username: sub } } },
+    },
+  };
 };
 
 /** The event for another connection (and data path): path parameters, rawPath and http.path agree. */
@@ -38,7 +46,12 @@ export const forConnection = (event: SampleEvent, connectionId: string, proxy?: 
   const pathParameters = { ...event.pathParameters, id: connectionId, ...(proxy !== undefined ? { proxy } : {}) };
   const action = /\/(extend|complete)$/.exec(event.routeKey)?.[0] ?? '';
   const rawPath = `/connections/${connectionId}${pathParameters.proxy ? `/${pathParameters.proxy}` : action}`;
-  return { ...event, rawPath, pathParameters, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: rawPath } } };
+  return {
+    ...event,
+    rawPath,
+    pathParameters,
+    requestContext: { ...event.requestContext, http: { ...event.requestContext.http, path: rawPath } },
+  };
 };
 
 /** Replaces the query string (rawQueryString and the parsed map, as API Gateway sets both). */
@@ -51,7 +64,12 @@ export const withQuery = (event: SampleEvent, query: Record<string, string>): Sa
 /** Replaces a form body (base64, as HTTP APIs pass form posts) and its content-length. */
 export const withFormBody = (event: SampleEvent, fields: Record<string, string>): SampleEvent => {
   const body = new URLSearchParams(fields).toString();
-  return { ...event, body: Buffer.from(body).toString('base64'), isBase64Encoded: true, headers: { ...event.headers, 'content-length': String(Buffer.byteLength(body)) } };
+  return {
+    ...event,
+    body: Buffer.from(body).toString('base64'),
+    isBase64Encoded: true,
+    headers: { ...event.headers, 'content-length': String(Buffer.byteLength(body)) },
+  };
 };
 
 /** Replaces a JSON body and its content-length. */

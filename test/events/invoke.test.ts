@@ -8,12 +8,12 @@ import { readFileSync } from 'node:fs';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionSpecs } from '../../functions/routes';
 import type { FunctionName } from '../../functions/routes';
+import { functionSpecs } from '../../functions/routes';
 import { createLambdaContext, newLogStreamName } from '../../local/api-gateway/lambda-context';
 import { TestApi } from '../support/flow';
-import { asUser, forConnection, loadEvent, withFormBody, withJsonBody, withQuery } from './helpers';
 import type { SampleEvent } from './helpers';
+import { asUser, forConnection, loadEvent, withFormBody, withJsonBody, withQuery } from './helpers';
 
 type Handler = (event: SampleEvent, context: Context) => Promise<APIGatewayProxyResultV2>;
 
@@ -70,7 +70,14 @@ const decodeBody = (result: APIGatewayProxyStructuredResultV2): string | undefin
   if (typeof result.body !== 'string' || !result.body) return result.body;
   const bytes = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body);
   const encoding = header(result, 'content-encoding');
-  const decoded = encoding === 'gzip' ? gunzipSync(bytes) : encoding === 'br' ? brotliDecompressSync(bytes) : encoding === 'deflate' ? inflateSync(bytes) : bytes;
+  const decoded =
+    encoding === 'gzip'
+      ? gunzipSync(bytes)
+      : encoding === 'br'
+        ? brotliDecompressSync(bytes)
+        : encoding === 'deflate'
+          ? inflateSync(bytes)
+          : bytes;
   return decoded.toString('utf8');
 };
 
@@ -109,7 +116,10 @@ describe.sequential('each handler with each event, against the local stack', () 
     const { connectionId, step } = await createAndAuthorize('query');
     const sentTo = new URL(step.location!);
     expect(`${sentTo.origin}${sentTo.pathname}`).toBe(deployedCallbackUrl);
-    const event = withQuery(loadEvent('callback-query'), { code: sentTo.searchParams.get('code')!, state: sentTo.searchParams.get('state')! });
+    const event = withQuery(loadEvent('callback-query'), {
+      code: sentTo.searchParams.get('code')!,
+      state: sentTo.searchParams.get('state')!,
+    });
     const result = await invoke('callback', event);
     expect(result.statusCode).toBe(302);
     const location = new URL(header(result, 'location')!);
@@ -121,7 +131,9 @@ describe.sequential('each handler with each event, against the local stack', () 
   });
 
   it('connections-complete.json: with the completion code the return URL received, 200 with the connection active', async () => {
-    const event = withJsonBody(forConnection(asUser(loadEvent('connections-complete'), user), journey.connectionId!), { completion_code: journey.completionCode });
+    const event = withJsonBody(forConnection(asUser(loadEvent('connections-complete'), user), journey.connectionId!), {
+      completion_code: journey.completionCode,
+    });
     const result = await invoke('connections', event);
     expect(result.statusCode, JSON.stringify(result.json)).toBe(200);
     expect(result.json).toMatchObject({ connection_id: journey.connectionId, status: 'active' });
@@ -130,7 +142,10 @@ describe.sequential('each handler with each event, against the local stack', () 
   it('callback-query.json replayed: the state is spent, so it is refused without a 5xx', async () => {
     const { step } = await createAndAuthorize('query');
     const sentTo = new URL(step.location!);
-    const event = withQuery(loadEvent('callback-query'), { code: sentTo.searchParams.get('code')!, state: sentTo.searchParams.get('state')! });
+    const event = withQuery(loadEvent('callback-query'), {
+      code: sentTo.searchParams.get('code')!,
+      state: sentTo.searchParams.get('state')!,
+    });
     expect((await invoke('callback', event)).statusCode).toBe(302);
     const replay = await invoke('callback', event);
     expect(replay.statusCode).toBeGreaterThanOrEqual(400);
@@ -148,7 +163,7 @@ describe.sequential('each handler with each event, against the local stack', () 
     journey.formPostConnectionId = connectionId;
   });
 
-  it('data-accounts.json: 200 with TrueLayer\'s accounts body', async () => {
+  it("data-accounts.json: 200 with TrueLayer's accounts body", async () => {
     const result = await invoke('data', forConnection(asUser(loadEvent('data-accounts'), user), journey.connectionId!, 'accounts'));
     expect(result.statusCode, JSON.stringify(result.json)).toBe(200);
     expect(result.json.status).toBe('Succeeded');
@@ -170,7 +185,7 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(result.json.providers.map((provider: { provider_id: string }) => provider.provider_id)).toContain('mock');
   });
 
-  it('connections-list.json: 200 listing the user\'s connections', async () => {
+  it("connections-list.json: 200 listing the user's connections", async () => {
     const result = await invoke('connections', asUser(loadEvent('connections-list'), user));
     expect(result.statusCode).toBe(200);
     const ids = (result.json.connections as { connection_id: string }[]).map((connection) => connection.connection_id);
@@ -207,7 +222,7 @@ describe.sequential('each handler with each event, against the local stack', () 
     expect(after.statusCode === 404 || after.json?.status === 'inactive').toBe(true);
   });
 
-  it('openapi-document.json: 200 with the OpenAPI document, its server the events\' API domain', async () => {
+  it("openapi-document.json: 200 with the OpenAPI document, its server the events' API domain", async () => {
     const event = loadEvent('openapi-document');
     const result = await invoke('openapi', event);
     expect(result.statusCode).toBe(200);
@@ -235,7 +250,18 @@ describe.sequential('each handler with each event, against the local stack', () 
 
   it('lifecycle-scheduled.json: the scheduled run reports what it did, with no failures', async () => {
     const event = JSON.parse(readFileSync(new URL('../../events/lifecycle-scheduled.json', import.meta.url), 'utf8')) as unknown;
-    const result = (await handlers.lifecycle(event as never, createLambdaContext({ functionName: 'TrueLayerConnections-lifecycle', timeoutSeconds: 300, memoryMb: 512, region: 'eu-west-2', accountId: '123456789012', startedAt: Date.now(), logStreamName: newLogStreamName(Date.now()) }))) as unknown as { failures: unknown[]; at: string };
+    const result = (await handlers.lifecycle(
+      event as never,
+      createLambdaContext({
+        functionName: 'TrueLayerConnections-lifecycle',
+        timeoutSeconds: 300,
+        memoryMb: 512,
+        region: 'eu-west-2',
+        accountId: '123456789012',
+        startedAt: Date.now(),
+        logStreamName: newLogStreamName(Date.now()),
+      }),
+    )) as unknown as { failures: unknown[]; at: string };
     expect(result.failures).toEqual([]);
     expect(Date.parse(result.at)).not.toBeNaN();
   });

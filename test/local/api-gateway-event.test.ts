@@ -1,15 +1,36 @@
 /** The payload 2.0 event the emulator builds, held against AWS's documented example. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, startFixtureGateway } from './helpers';
 import type { FixtureGateway, Invocation } from './helpers';
+import { rawRequest, startFixtureGateway } from './helpers';
 
 // Fields of AWS's documented payload format 2.0 example (HTTP API Lambda integrations).
 const documentedTopLevel = [
-  'version', 'routeKey', 'rawPath', 'rawQueryString', 'cookies', 'headers', 'queryStringParameters',
-  'requestContext', 'body', 'pathParameters', 'isBase64Encoded', 'stageVariables',
+  'version',
+  'routeKey',
+  'rawPath',
+  'rawQueryString',
+  'cookies',
+  'headers',
+  'queryStringParameters',
+  'requestContext',
+  'body',
+  'pathParameters',
+  'isBase64Encoded',
+  'stageVariables',
 ];
 const documentedRequestContext = [
-  'accountId', 'apiId', 'authentication', 'authorizer', 'domainName', 'domainPrefix', 'http', 'requestId', 'routeKey', 'stage', 'time', 'timeEpoch',
+  'accountId',
+  'apiId',
+  'authentication',
+  'authorizer',
+  'domainName',
+  'domainPrefix',
+  'http',
+  'requestId',
+  'routeKey',
+  'stage',
+  'time',
+  'timeEpoch',
 ];
 
 const routes = [
@@ -22,7 +43,11 @@ let fixture: FixtureGateway;
 
 beforeAll(async () => {
   const ok = async () => ({ statusCode: 200, body: 'ok' });
-  fixture = await startFixtureGateway({ routes, clock: { now: () => Date.UTC(2020, 2, 12, 19, 3, 58, 390) }, handlers: { item: ok, itemData: ok, create: ok } });
+  fixture = await startFixtureGateway({
+    routes,
+    clock: { now: () => Date.UTC(2020, 2, 12, 19, 3, 58, 390) },
+    handlers: { item: ok, itemData: ok, create: ok },
+  });
 });
 
 afterAll(() => fixture.close());
@@ -144,7 +169,11 @@ describe('request bodies', () => {
 
   it('base64-encodes a form body, as HTTP APIs do for application/x-www-form-urlencoded', async () => {
     const form = 'code=abc&state=xyz';
-    await rawRequest(`${fixture.url}/items`, { method: 'POST', headers: [['content-type', 'application/x-www-form-urlencoded']], body: form });
+    await rawRequest(`${fixture.url}/items`, {
+      method: 'POST',
+      headers: [['content-type', 'application/x-www-form-urlencoded']],
+      body: form,
+    });
     const { event } = lastCall('create');
     expect(event.isBase64Encoded).toBe(true);
     expect(Buffer.from(event.body ?? '', 'base64').toString('utf8')).toBe(form);
@@ -171,7 +200,9 @@ describe('the Lambda context', () => {
     const { context } = lastCall('item');
     expect(context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(context.functionName).toBe('fixture-item');
-    expect(context.invokedFunctionArn).toBe(`arn:aws:lambda:eu-west-2:${lastCall('item').event.requestContext.accountId}:function:fixture-item`);
+    expect(context.invokedFunctionArn).toBe(
+      `arn:aws:lambda:eu-west-2:${lastCall('item').event.requestContext.accountId}:function:fixture-item`,
+    );
     expect(context.getRemainingTimeInMillis()).toBeGreaterThan(0);
     expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(5000);
     expect(context.logGroupName).toBe('/aws/lambda/fixture-item');
@@ -187,7 +218,7 @@ describe('the Lambda context', () => {
 });
 
 describe('keys that name Object.prototype members', () => {
-  it('arrive as plain own keys in queryStringParameters and headers, as API Gateway\'s JSON gives them', async () => {
+  it("arrive as plain own keys in queryStringParameters and headers, as API Gateway's JSON gives them", async () => {
     const { parseQueryString, collectHeaders } = await import('../../local/api-gateway/event-builder');
     const query = parseQueryString('__proto__=a&constructor=b&constructor=c')!;
     expect(Object.keys(query)).toEqual(['__proto__', 'constructor']);

@@ -1,10 +1,11 @@
 /** The JWT authorizer: every refusal is a 401 the handler never sees; accepted claims reach the event. */
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair, base64url } from 'jose';
+
 import type { CryptoKey, JSONWebKeySet, JWTPayload } from 'jose';
+import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdjustableClock } from '../../shared/clock';
-import { rawRequest, startFixtureGateway } from './helpers';
 import type { FixtureGateway, RawResponse } from './helpers';
+import { rawRequest, startFixtureGateway } from './helpers';
 
 const issuer = 'https://issuer.example.test/';
 const audience = 'api-audience';
@@ -90,7 +91,7 @@ describe('refusals', () => {
     await expectRefused(`${header}.${payload}.`);
   });
 
-  it('refuses an HS256 token keyed with the issuer\'s public key', async () => {
+  it("refuses an HS256 token keyed with the issuer's public key", async () => {
     const secret = new TextEncoder().encode(publicPem);
     const token = await new SignJWT({ iss: issuer, aud: audience, sub: 'alice', exp: nowSeconds() + 600 })
       .setProtectedHeader({ alg: 'HS256', kid })
@@ -140,7 +141,15 @@ describe('accepted tokens', () => {
     expect(response.status).toBe(200);
     const jwt = response.json() as { claims: Record<string, string>; scopes: string[] | null };
     expect(jwt.scopes).toEqual(['read', 'write']);
-    expect(jwt.claims).toMatchObject({ sub: 'alice', iss: issuer, aud: audience, scope: 'read write', email_verified: 'true', groups: '[a b]', org: 'map[id:7]' });
+    expect(jwt.claims).toMatchObject({
+      sub: 'alice',
+      iss: issuer,
+      aud: audience,
+      scope: 'read write',
+      email_verified: 'true',
+      groups: '[a b]',
+      org: 'map[id:7]',
+    });
     expect(jwt.claims.exp).toMatch(/^\d+$/);
     expect(Object.values(jwt.claims).every((value) => typeof value === 'string')).toBe(true);
   });
@@ -169,7 +178,10 @@ describe('configuration', () => {
   it('refuses to build a gateway with jwt routes but no authorizer configuration', async () => {
     const { createApiGateway } = await import('../../local/api-gateway');
     expect(() =>
-      createApiGateway({ routes: [{ method: 'GET', path: '/p', function: 'p', auth: 'jwt' }], resolveHandler: () => ({ handler: async () => 'x' }) }),
+      createApiGateway({
+        routes: [{ method: 'GET', path: '/p', function: 'p', auth: 'jwt' }],
+        resolveHandler: () => ({ handler: async () => 'x' }),
+      }),
     ).toThrow(/jwt/);
   });
 });

@@ -1,8 +1,8 @@
 /** What the client gets back: API Gateway's mapping of handler results, its routing and its own errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaHandler } from '../../local/api-gateway';
-import { rawRequest, startFixtureGateway } from './helpers';
 import type { FixtureGateway } from './helpers';
+import { rawRequest, startFixtureGateway } from './helpers';
 
 const results: Record<string, unknown> = {
   structured: {
@@ -11,7 +11,12 @@ const results: Record<string, unknown> = {
     cookies: ['a=1; Path=/; HttpOnly', 'b=2; Secure'],
     body: '{"created":true}',
   },
-  base64: { statusCode: 200, headers: { 'content-type': 'image/png' }, isBase64Encoded: true, body: Buffer.from([137, 80, 78, 71, 0, 255]).toString('base64') },
+  base64: {
+    statusCode: 200,
+    headers: { 'content-type': 'image/png' },
+    isBase64Encoded: true,
+    body: Buffer.from([137, 80, 78, 71, 0, 255]).toString('base64'),
+  },
   plainObject: { message: 'hello', items: [1, 2] },
   plainString: 'Hello from Lambda!',
   multiValue: { statusCode: 200, multiValueHeaders: { 'x-tag': ['a', 'b'] }, body: '' },
@@ -39,12 +44,16 @@ const routes = [
   { method: 'POST', path: '/upload', function: 'upload', auth: 'none' },
 ] as const;
 
-const named = (name: string): LambdaHandler => async () => ({ statusCode: 200, body: name });
+const named =
+  (name: string): LambdaHandler =>
+  async () => ({ statusCode: 200, body: name });
 
 let fixture: FixtureGateway;
 
 beforeAll(async () => {
-  const handlers: Record<string, LambdaHandler> = Object.fromEntries(Object.entries(results).map(([name, result]) => [name, async () => result]));
+  const handlers: Record<string, LambdaHandler> = Object.fromEntries(
+    Object.entries(results).map(([name, result]) => [name, async () => result]),
+  );
   handlers.throws = async () => {
     throw new Error('boom with internals');
   };
@@ -162,14 +171,22 @@ describe('route matching', () => {
 
   it('answers 413 for a body over the payload limit without invoking the handler', async () => {
     const before = fixture.calls.upload?.length ?? 0;
-    const response = await rawRequest(`${fixture.url}/upload`, { method: 'POST', headers: [['content-type', 'application/json']], body: Buffer.alloc(1025, 'a') });
+    const response = await rawRequest(`${fixture.url}/upload`, {
+      method: 'POST',
+      headers: [['content-type', 'application/json']],
+      body: Buffer.alloc(1025, 'a'),
+    });
     expect(response.status).toBe(413);
     expect(response.json()).toEqual({ message: 'Request Entity Too Large' });
     expect(fixture.calls.upload?.length ?? 0).toBe(before);
   });
 
   it('accepts a body exactly at the payload limit', async () => {
-    const response = await rawRequest(`${fixture.url}/upload`, { method: 'POST', headers: [['content-type', 'text/plain']], body: Buffer.alloc(1024, 'a') });
+    const response = await rawRequest(`${fixture.url}/upload`, {
+      method: 'POST',
+      headers: [['content-type', 'text/plain']],
+      body: Buffer.alloc(1024, 'a'),
+    });
     expect(response.status).toBe(200);
   });
 });
@@ -255,14 +272,26 @@ describe('CORS, when configured as API Gateway CORS', () => {
     cors = await startFixtureGateway({
       routes: [{ method: 'GET', path: '/things', function: 'things', auth: 'none' }],
       handlers: { things: async () => ({ statusCode: 200, headers: { 'access-control-allow-origin': '*' }, body: '[]' }) },
-      cors: { allowOrigins: ['http://app.example.test'], allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST'], exposeHeaders: ['location'], maxAgeSeconds: 600 },
+      cors: {
+        allowOrigins: ['http://app.example.test'],
+        allowHeaders: ['authorization', 'content-type'],
+        allowMethods: ['GET', 'POST'],
+        exposeHeaders: ['location'],
+        maxAgeSeconds: 600,
+      },
     });
   });
 
   afterAll(() => cors.close());
 
   const preflight = (origin: string) =>
-    rawRequest(`${cors.url}/anything`, { method: 'OPTIONS', headers: [['origin', origin], ['access-control-request-method', 'POST']] });
+    rawRequest(`${cors.url}/anything`, {
+      method: 'OPTIONS',
+      headers: [
+        ['origin', origin],
+        ['access-control-request-method', 'POST'],
+      ],
+    });
 
   it('answers a preflight from an allowed origin itself, for any path', async () => {
     const response = await preflight('http://app.example.test');
@@ -285,7 +314,7 @@ describe('CORS, when configured as API Gateway CORS', () => {
     expect(response.headers['access-control-expose-headers']).toBe('location');
   });
 
-  it('ignores the integration\'s own CORS headers, as API Gateway does once CORS is configured', async () => {
+  it("ignores the integration's own CORS headers, as API Gateway does once CORS is configured", async () => {
     const response = await rawRequest(`${cors.url}/things`, { headers: [['origin', 'http://evil.example.test']] });
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
   });

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaHandler } from '../../local/api-gateway';
-import { rawRequest, startFixtureGateway } from './helpers';
 import type { FixtureGateway } from './helpers';
+import { rawRequest, startFixtureGateway } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

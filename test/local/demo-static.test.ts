@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoStatic } from '../../local/demo-static';
-import { rawRequest, startFixtureGateway } from './helpers';
 import type { FixtureGateway } from './helpers';
+import { rawRequest, startFixtureGateway } from './helpers';
 
 let root: string;
 let fixture: FixtureGateway;
@@ -48,7 +48,7 @@ describe('demo static files', () => {
     expect((await rawRequest(`${fixture.url}/connections`)).body.toString()).toBe('from the route');
   });
 
-  it('answers API Gateway\'s 404 for a missing file', async () => {
+  it("answers API Gateway's 404 for a missing file", async () => {
     const response = await rawRequest(`${fixture.url}/missing.html`);
     expect(response.status).toBe(404);
     expect(response.json()).toEqual({ message: 'Not Found' });

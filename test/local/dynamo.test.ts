@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynamo } from '../../local/dynamo';
 import type { RunningDynamo } from '../../local/dynamo';
+import { startDynamo } from '../../local/dynamo';
 import { tableDefinition } from '../../shared/table';
 
 describe('table creation', () => {

@@ -2,8 +2,8 @@
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, Context } from 'aws-lambda';
-import { createApiGateway } from '../../local/api-gateway';
 import type { ApiGateway, ApiGatewayOptions, GatewayRoute, LambdaHandler } from '../../local/api-gateway';
+import { createApiGateway } from '../../local/api-gateway';
 
 export interface RawResponse {
   status: number;
@@ -24,7 +24,9 @@ export const rawRequest = (
   new Promise((resolve, reject) => {
     // Raw header arrays get no automatic Host header, and Node's server refuses a request without one.
     const headers = options.headers ?? [];
-    const withHost = headers.some(([name]) => name.toLowerCase() === 'host') ? headers : [['host', new URL(url).host] as [string, string], ...headers];
+    const withHost = headers.some(([name]) => name.toLowerCase() === 'host')
+      ? headers
+      : [['host', new URL(url).host] as [string, string], ...headers];
     // The path goes out exactly as written (no URL normalization), so tests can send `..` and odd encodings.
     const origin = new URL(url);
     const path = url.slice(origin.origin.length) || '/';
@@ -67,7 +69,9 @@ export const startFixtureGateway = async (
         functionName: `fixture-${route.function}`,
         timeoutSeconds: 5,
         handler: (event, context, callback) => {
-          (calls[route.function] ??= []).push({ event, context });
+          const seen = calls[route.function] ?? [];
+          seen.push({ event, context });
+          calls[route.function] = seen;
           return handler(event, context, callback);
         },
       };

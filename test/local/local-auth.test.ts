@@ -1,12 +1,13 @@
 /** `/__local/*`: tokens from the local issuer, its key set, and the shared clock control. */
-import { createLocalJWKSet, jwtVerify } from 'jose';
+
 import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalAuth, localAudience } from '../../local/local-auth';
 import type { LocalAuth } from '../../local/local-auth';
+import { createLocalAuth, localAudience } from '../../local/local-auth';
 import { AdjustableClock } from '../../shared/clock';
-import { rawRequest, startFixtureGateway } from './helpers';
 import type { FixtureGateway } from './helpers';
+import { rawRequest, startFixtureGateway } from './helpers';
 
 const json = (body: unknown): { method: string; headers: [string, string][]; body: string } => ({
   method: 'POST',
@@ -58,7 +59,13 @@ describe('POST /__local/token', () => {
 
   it('works with a JSON content type on localhost too', async () => {
     const port = new URL(fixture.url).port;
-    const response = await rawRequest(`${fixture.url}/__local/token`, { ...json({ sub: 'carol' }), headers: [['host', `localhost:${port}`], ['content-type', 'application/json; charset=utf-8']] });
+    const response = await rawRequest(`${fixture.url}/__local/token`, {
+      ...json({ sub: 'carol' }),
+      headers: [
+        ['host', `localhost:${port}`],
+        ['content-type', 'application/json; charset=utf-8'],
+      ],
+    });
     expect(response.status).toBe(200);
   });
 
@@ -70,7 +77,10 @@ describe('POST /__local/token', () => {
     ['an overlong sub', { sub: 'x'.repeat(129) }],
     ['a sub with a control character', { sub: 'ali\nce' }],
   ])('refuses %s with a 400 problem', async (_label, body) => {
-    const response = await rawRequest(`${fixture.url}/__local/token`, { ...json(body), body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await rawRequest(`${fixture.url}/__local/token`, {
+      ...json(body),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toBe('application/problem+json');
     expect(response.json()).toMatchObject({ status: 400, code: 'validation_error' });
@@ -91,7 +101,10 @@ describe('/__local/* guards: a web page the developer visits cannot drive them',
     ['a form post', 'application/x-www-form-urlencoded'],
   ])('refuses a POST with %s: 415, nothing done', async (_label, type) => {
     const before = clock.now();
-    for (const [path, body] of [['/__local/token', '{"sub":"eve"}'], ['/__local/clock', '{"advance_seconds":3600}']] as const) {
+    for (const [path, body] of [
+      ['/__local/token', '{"sub":"eve"}'],
+      ['/__local/clock', '{"advance_seconds":3600}'],
+    ] as const) {
       const response = await rawRequest(`${fixture.url}${path}`, { method: 'POST', headers: type ? [['content-type', type]] : [], body });
       expect(response.status, path).toBe(415);
       expect(response.json()).toMatchObject({ code: 'unsupported_media_type', detail: expect.stringMatching(/application\/json/) });
@@ -108,7 +121,11 @@ describe('/__local/* guards: a web page the developer visits cannot drive them',
         { path: '/__local/clock', method: 'GET', headers: [] as [string, string][], body: undefined },
         { path: '/__local/jwks.json', method: 'GET', headers: [] as [string, string][], body: undefined },
       ]) {
-        const response = await rawRequest(`${fixture.url}${request.path}`, { method: request.method, headers: [['host', host], ...request.headers], body: request.body });
+        const response = await rawRequest(`${fixture.url}${request.path}`, {
+          method: request.method,
+          headers: [['host', host], ...request.headers],
+          body: request.body,
+        });
         expect(response.status, `${request.method} ${request.path}`).toBe(403);
         expect(response.json()).toMatchObject({ code: 'local_only' });
       }
@@ -135,13 +152,16 @@ describe('/__local/clock', () => {
     expect(reported.offset_seconds).toBe(before + 90);
   });
 
-  it.each([[{ advance_seconds: -5 }], [{ advance_seconds: 'soon' }], [{}]])('refuses %j with a 400 problem and leaves the clock', async (body) => {
-    const before = clock.offsetSeconds;
-    const response = await rawRequest(`${fixture.url}/__local/clock`, json(body));
-    expect(response.status).toBe(400);
-    expect(response.json()).toMatchObject({ code: 'validation_error' });
-    expect(clock.offsetSeconds).toBe(before);
-  });
+  it.each([[{ advance_seconds: -5 }], [{ advance_seconds: 'soon' }], [{}]])(
+    'refuses %j with a 400 problem and leaves the clock',
+    async (body) => {
+      const before = clock.offsetSeconds;
+      const response = await rawRequest(`${fixture.url}/__local/clock`, json(body));
+      expect(response.status).toBe(400);
+      expect(response.json()).toMatchObject({ code: 'validation_error' });
+      expect(clock.offsetSeconds).toBe(before);
+    },
+  );
 
   it('expires an issued token once moved past its hour', async () => {
     const token = await tokenFor('dave');

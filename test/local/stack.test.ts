@@ -3,8 +3,8 @@
  * the shared clock, and a clean close. One stack per process (process.env is process-wide).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalStack } from '../../local/stack';
 import type { LocalStack } from '../../local/stack';
+import { startLocalStack } from '../../local/stack';
 import { rawRequest } from './helpers';
 
 let stack: LocalStack;
@@ -28,7 +28,7 @@ describe('the running stack', () => {
     expect(new Set([stack.apiUrl, stack.simUrl, stack.dynamoEndpoint]).size).toBe(3);
   });
 
-  it('sets the handlers\' environment to the local parts', () => {
+  it("sets the handlers' environment to the local parts", () => {
     expect(process.env.TRUELAYER_ENV).toBe('local');
     expect(process.env.TRUELAYER_AUTH_URL).toBe(stack.simUrl);
     expect(process.env.TRUELAYER_API_URL).toBe(stack.simUrl);
@@ -48,7 +48,11 @@ describe('the running stack', () => {
     const before = await (await fetch(`${stack.simUrl}/__sim/stats`)).json();
     expect(before).toBeDefined();
     const start = stack.clock.now();
-    const moved = await fetch(`${stack.apiUrl}/__local/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_seconds: 60 }) });
+    const moved = await fetch(`${stack.apiUrl}/__local/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advance_seconds: 60 }),
+    });
     expect(moved.status).toBe(200);
     expect(stack.clock.now() - start).toBeGreaterThanOrEqual(60_000);
   });
@@ -66,14 +70,22 @@ describe('the running stack', () => {
   });
 
   it('serves /__local/token over HTTP', async () => {
-    const response = await fetch(`${stack.apiUrl}/__local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'bob' }) });
+    const response = await fetch(`${stack.apiUrl}/__local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'bob' }),
+    });
     expect(response.status).toBe(200);
     expect((await response.json()) as object).toHaveProperty('access_token');
   });
 
   it('moves the shared clock through POST /__local/clock', async () => {
     const before = stack.clock.offsetSeconds;
-    const response = await fetch(`${stack.apiUrl}/__local/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_seconds: 5 }) });
+    const response = await fetch(`${stack.apiUrl}/__local/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ advance_seconds: 5 }),
+    });
     expect(response.status).toBe(200);
     expect(stack.clock.offsetSeconds).toBe(before + 5);
   });
@@ -83,7 +95,7 @@ describe('the running stack', () => {
     expect(response.status).toBe(200);
   });
 
-  it('registers the API\'s callback URIs with the simulator', async () => {
+  it("registers the API's callback URIs with the simulator", async () => {
     const authorize = (redirectUri: string) =>
       rawRequest(
         `${stack.simUrl}/?response_type=code&client_id=sandbox-local&scope=info%20accounts&providers=uk-cs-mock&state=s1&redirect_uri=${encodeURIComponent(redirectUri)}`,

@@ -1,8 +1,9 @@
 /** `npm start` as a user runs it: comes up, answers, stops on SIGTERM; a taken port is one clear line. */
-import { spawn } from 'node:child_process';
+
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import type { Server } from 'node:net';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from './helpers';
@@ -53,7 +54,9 @@ const ready = (started: Started): Promise<{ apiUrl: string; pid: number }> =>
       }
     };
     started.child.stdout?.on('data', check);
-    void started.exit.then(({ code }) => reject(new Error(`npm start exited (${code}) before ready:\n${started.stdout()}\n${started.stderr()}`)));
+    void started.exit.then(({ code }) =>
+      reject(new Error(`npm start exited (${code}) before ready:\n${started.stdout()}\n${started.stderr()}`)),
+    );
   });
 
 const occupy = (port: number): Promise<Server> =>
@@ -80,7 +83,11 @@ describe('npm start', () => {
     const { apiUrl, pid } = await ready(started);
     expect(apiUrl).toBe(`http://127.0.0.1:${port}`);
 
-    const token = await fetch(`${apiUrl}/__local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sub: 'alice' }) });
+    const token = await fetch(`${apiUrl}/__local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'alice' }),
+    });
     expect(token.status).toBe(200);
     expect((await token.json()) as object).toHaveProperty('access_token');
     expect((await fetch(`http://127.0.0.1:${simPort}/__sim/stats`)).status).toBe(200);

@@ -9,7 +9,11 @@ import { createLogger, REDACTED } from '../../shared/logger';
 const capture = () => {
   const lines: string[] = [];
   const record = (chunk: unknown): boolean => {
-    lines.push(...String(chunk).split('\n').filter((line) => line.trim().length > 0));
+    lines.push(
+      ...String(chunk)
+        .split('\n')
+        .filter((line) => line.trim().length > 0),
+    );
     return true;
   };
   const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(record);
@@ -26,7 +30,15 @@ const capture = () => {
 };
 
 const jwt = 'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
-const secrets = ['top-access-4711', 'deep-refresh-0815', 'array-secret-9999', 'AUTHCODE4242', 'STATEVALUE77', 'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9', 'c2lnbmF0dXJl'];
+const secrets = [
+  'top-access-4711',
+  'deep-refresh-0815',
+  'array-secret-9999',
+  'AUTHCODE4242',
+  'STATEVALUE77',
+  'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9',
+  'c2lnbmF0dXJl',
+];
 
 const envKeys = ['POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL', 'AWS_LAMBDA_LOG_LEVEL', 'POWERTOOLS_DEV', 'POWERTOOLS_SERVICE_NAME'] as const;
 let savedEnv: Record<string, string | undefined>;
@@ -76,18 +88,33 @@ describe('createLogger', () => {
       attempts: [{ status: 200 }, { client_secret: REDACTED }],
       auth_link: `https://auth.truelayer.com/?response_type=code&client_id=acme&state=${REDACTED}`,
     });
-    expect(error).toMatchObject({ level: 'ERROR', message: 'exchange failed', error: { name: 'Error', message: `upstream refused token ${REDACTED}` } });
-    expect(String((error?.error as Record<string, unknown>).stack)).toContain('Error: upstream refused token [REDACTED]');
+    expect(error).toMatchObject({
+      level: 'ERROR',
+      message: 'exchange failed',
+      error: { name: 'Error', message: `upstream refused token ${REDACTED}` },
+    });
+    expect(String((error?.error as Record<string, unknown> | undefined)?.stack)).toContain('Error: upstream refused token [REDACTED]');
   });
 
   it('redacts errors nested in attributes, their causes and their own properties', () => {
     const cause = Object.assign(new Error('body: {"refresh_token":"deep-refresh-0815"}'), { code: 'ECONNRESET' });
-    const failure = Object.assign(new Error('token endpoint failed', { cause }), { request: { headers: { Authorization: `Bearer ${jwt}` } } });
+    const failure = Object.assign(new Error('token endpoint failed', { cause }), {
+      request: { headers: { Authorization: `Bearer ${jwt}` } },
+    });
     createLogger().warn('refresh retry', { detail: { failure } });
     const text = output.text();
     for (const secret of secrets) expect(text).not.toContain(secret);
     const [item] = output.items();
-    expect(item).toMatchObject({ detail: { failure: { name: 'Error', message: 'token endpoint failed', cause: { code: 'ECONNRESET' }, request: { headers: { Authorization: REDACTED } } } } });
+    expect(item).toMatchObject({
+      detail: {
+        failure: {
+          name: 'Error',
+          message: 'token endpoint failed',
+          cause: { code: 'ECONNRESET' },
+          request: { headers: { Authorization: REDACTED } },
+        },
+      },
+    });
   });
 
   it('redacts persistent and appended keys too', () => {
@@ -99,7 +126,9 @@ describe('createLogger', () => {
   });
 
   it('keeps redacting in child loggers', () => {
-    createLogger().createChild({ persistentKeys: { component: 'vault' } }).info('stored', { refresh_token: 'deep-refresh-0815' });
+    createLogger()
+      .createChild({ persistentKeys: { component: 'vault' } })
+      .info('stored', { refresh_token: 'deep-refresh-0815' });
     const [item] = output.items();
     expect(item).toMatchObject({ component: 'vault', refresh_token: REDACTED });
   });

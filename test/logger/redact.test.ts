@@ -21,20 +21,43 @@ describe('redact: sensitive keys', () => {
   });
 
   it.each([
-    'access_token', 'Refresh_Token', 'ID_TOKEN', 'token', 'code', 'STATE', 'client_secret', 'secret', 'password',
-    'Authorization', 'cookie', 'Set-Cookie', 'accessToken', 'refreshToken', 'clientSecret', 'x-amz-security-token', 'cookies',
+    'access_token',
+    'Refresh_Token',
+    'ID_TOKEN',
+    'token',
+    'code',
+    'STATE',
+    'client_secret',
+    'secret',
+    'password',
+    'Authorization',
+    'cookie',
+    'Set-Cookie',
+    'accessToken',
+    'refreshToken',
+    'clientSecret',
+    'x-amz-security-token',
+    'cookies',
   ])('treats %s as sensitive', (key) => {
     expect(isSensitiveKey(key)).toBe(true);
     expect(redact({ [key]: 'value-that-must-go' })).toEqual({ [key]: REDACTED });
   });
 
-  it.each(['status', 'status_code', 'error_code', 'upstream_code', 'token_type', 'expires_in', 'access_token_expires_at', 'credentials_id', 'state_hash', 'provider'])(
-    'keeps %s',
-    (key) => {
-      expect(isSensitiveKey(key)).toBe(false);
-      expect(redact({ [key]: 'visible' })).toEqual({ [key]: 'visible' });
-    },
-  );
+  it.each([
+    'status',
+    'status_code',
+    'error_code',
+    'upstream_code',
+    'token_type',
+    'expires_in',
+    'access_token_expires_at',
+    'credentials_id',
+    'state_hash',
+    'provider',
+  ])('keeps %s', (key) => {
+    expect(isSensitiveKey(key)).toBe(false);
+    expect(redact({ [key]: 'visible' })).toEqual({ [key]: 'visible' });
+  });
 
   it('withholds whole objects under a sensitive key', () => {
     expect(redact({ tokens: { access_token: 'a', refresh_token: 'b' }, headers: { authorization: ['Bearer x'] } })).toEqual({
@@ -54,8 +77,11 @@ describe('redact: sensitive keys', () => {
   it('keeps problem and TrueLayer error codes readable: they diagnose, and an OAuth code never reads as an error word', () => {
     const problem = { status: 503, code: 'upstream_unavailable', title: 'TrueLayer or the bank is unavailable' };
     expect(redact(problem)).toEqual(problem);
-    expect(redact({ error: { name: 'TrueLayerError', status: 400, code: 'invalid_grant' } })).toEqual({ error: { name: 'TrueLayerError', status: 400, code: 'invalid_grant' } });
-    for (const code of ['not_found', 'conflict', 'timeout', 'internal_server_error', 'connection_not_confirmed']) expect(redact({ code })).toEqual({ code });
+    expect(redact({ error: { name: 'TrueLayerError', status: 400, code: 'invalid_grant' } })).toEqual({
+      error: { name: 'TrueLayerError', status: 400, code: 'invalid_grant' },
+    });
+    for (const code of ['not_found', 'conflict', 'timeout', 'internal_server_error', 'connection_not_confirmed'])
+      expect(redact({ code })).toEqual({ code });
     const error = Object.assign(new Error('refused'), { code: 'invalid_completion_code' });
     expect((redact(error) as { code: string }).code).toBe('invalid_completion_code');
   });
@@ -64,11 +90,17 @@ describe('redact: sensitive keys', () => {
     expect(redact({ code: 'not_found', state: 's' })).toEqual({ code: REDACTED, state: REDACTED });
     expect(redact({ code: 'invalid_grant', redirectUri: 'https://x/cb' })).toEqual({ code: REDACTED, redirectUri: 'https://x/cb' });
     expect(redact({ queryStringParameters: { code: 'access_denied' } })).toEqual({ queryStringParameters: { code: REDACTED } });
-    expect(redact({ form: { code: 'a_b', grant_type: 'authorization_code' } })).toEqual({ form: { code: REDACTED, grant_type: 'authorization_code' } });
+    expect(redact({ form: { code: 'a_b', grant_type: 'authorization_code' } })).toEqual({
+      form: { code: REDACTED, grant_type: 'authorization_code' },
+    });
   });
 
   it('withholds completion codes and PKCE verifiers by name and in URLs', () => {
-    expect(redact({ completion_code: 'abc_def', completionCode: 'x', code_verifier: 'v' })).toEqual({ completion_code: REDACTED, completionCode: REDACTED, code_verifier: REDACTED });
+    expect(redact({ completion_code: 'abc_def', completionCode: 'x', code_verifier: 'v' })).toEqual({
+      completion_code: REDACTED,
+      completionCode: REDACTED,
+      code_verifier: REDACTED,
+    });
     expect(redactString('https://app.example/done?connection_id=1&status=authorized&completion_code=q3Zx7bW1nE0p')).toBe(
       `https://app.example/done?connection_id=1&status=authorized&completion_code=${REDACTED}`,
     );
@@ -76,11 +108,24 @@ describe('redact: sensitive keys', () => {
 
   it('withholds a base64 API Gateway body, which may hide a form-posted code', () => {
     const body = Buffer.from('code=abc&state=xyz').toString('base64');
-    expect(redact({ isBase64Encoded: true, body, rawPath: '/callback' })).toEqual({ isBase64Encoded: true, body: REDACTED, rawPath: '/callback' });
+    expect(redact({ isBase64Encoded: true, body, rawPath: '/callback' })).toEqual({
+      isBase64Encoded: true,
+      body: REDACTED,
+      rawPath: '/callback',
+    });
   });
 
   it('never lets a value under a sensitive key through, however deep', () => {
-    const sensitive = fc.constantFrom('access_token', 'refresh_token', 'token', 'code', 'state', 'client_secret', 'Authorization', 'set-cookie');
+    const sensitive = fc.constantFrom(
+      'access_token',
+      'refresh_token',
+      'token',
+      'code',
+      'state',
+      'client_secret',
+      'Authorization',
+      'set-cookie',
+    );
     const plainKey = fc.stringMatching(/^[a-z]{1,8}$/).filter((key) => !isSensitiveKey(key));
     fc.assert(
       fc.property(fc.array(plainKey, { maxLength: 6 }), sensitive, fc.stringMatching(/^[A-Za-z0-9]{12,40}$/), (path, key, secret) => {
@@ -167,7 +212,10 @@ describe('redact: errors and odd values', () => {
   });
 
   it('withholds raw bytes, which may be a data key', () => {
-    expect(redact({ key: new Uint8Array([1, 2, 3]), buffer: Buffer.from('secret') })).toEqual({ key: `${REDACTED} binary`, buffer: `${REDACTED} binary` });
+    expect(redact({ key: new Uint8Array([1, 2, 3]), buffer: Buffer.from('secret') })).toEqual({
+      key: `${REDACTED} binary`,
+      buffer: `${REDACTED} binary`,
+    });
   });
 
   it('keeps numbers, booleans, null and dates', () => {

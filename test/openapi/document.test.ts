@@ -10,7 +10,7 @@ import { createRouteMatcher } from '../../local/api-gateway/route-matcher';
 import { createConnectionBody } from '../../shared/connections/create-connection';
 import { extendBody } from '../../shared/connections/manage-connections';
 import { problemCatalogue } from '../../shared/errors';
-import { openApiDocument, type OpenApiDocument } from '../../shared/openapi/document';
+import { type OpenApiDocument, openApiDocument } from '../../shared/openapi/document';
 import { routeDocs } from '../../shared/openapi/route-docs';
 import * as z from '../../shared/zod';
 
@@ -131,7 +131,11 @@ describe('the OpenAPI document', () => {
     expect(data).toHaveLength(14);
     for (const { path, operation } of data) {
       const query = ((operation.parameters ?? []) as { in: string; name: string }[]).filter((p) => p.in === 'query').map((p) => p.name);
-      const expected = !path.includes('/transactions') ? [] : path.endsWith('/pending') ? ['from', 'to'] : ['from', 'to', 'limit', 'cursor'];
+      const expected = !path.includes('/transactions')
+        ? []
+        : path.endsWith('/pending')
+          ? ['from', 'to']
+          : ['from', 'to', 'limit', 'cursor'];
       expect(query, path).toEqual(expected);
     }
   });

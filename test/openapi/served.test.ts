@@ -18,7 +18,7 @@ import {
   problemSchema,
 } from '../../shared/openapi/schemas';
 import type * as z from '../../shared/zod';
-import { TestApi, type ApiResponse } from '../support/flow';
+import { type ApiResponse, TestApi } from '../support/flow';
 
 let api: TestApi;
 

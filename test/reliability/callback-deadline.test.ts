@@ -19,7 +19,9 @@ beforeAll(async () => {
 });
 afterAll(async () => api.close());
 
-it('answers 302 with a completion code while /me hangs, with the tokens stored; the completion reads /me later', { timeout: 90_000 }, async () => {
+it('answers 302 with a completion code while /me hangs, with the tokens stored; the completion reads /me later', {
+  timeout: 90_000,
+}, async () => {
   // The function may run on past the gateway (token calls must not be cut short): the answer may not.
   expect(functionSpecs.callback.timeoutSeconds * 1000).toBeGreaterThan(5_000);
   const created = await api.createConnection('alice');
@@ -35,9 +37,17 @@ it('answers 302 with a completion code while /me hangs, with the tokens stored; 
   expect(completionCode).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
   const doc = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'eu-west-2', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    new DynamoDBClient({
+      endpoint: api.stack.dynamoEndpoint,
+      region: 'eu-west-2',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
   );
-  const stored = (await doc.send(new GetCommand({ TableName: api.stack.tableName, Key: { pk: connectionKey(created.connection_id) }, ConsistentRead: true }))).Item;
+  const stored = (
+    await doc.send(
+      new GetCommand({ TableName: api.stack.tableName, Key: { pk: connectionKey(created.connection_id) }, ConsistentRead: true }),
+    )
+  ).Item;
   expect(stored).toMatchObject({ status: 'authorized', tokens: expect.stringMatching(/^v1\./) });
   expect(stored?.consent_expires_at).toBeUndefined();
   expect((await api.simStats()).token.authorization_code).toBe(1);

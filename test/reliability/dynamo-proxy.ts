@@ -3,8 +3,9 @@
  * the connection, answer a throttling error, or stop listening (a closed port). The handlers are
  * pointed at it with DYNAMODB_ENDPOINT; the test itself reads the table past it.
  */
-import { createServer, request } from 'node:http';
+
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** `drop`: the socket is destroyed unanswered; `throttle`: DynamoDB's 400 ThrottlingException. */
@@ -64,7 +65,10 @@ export class DynamoProxy {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
     const index = this.counts.get(operation) ?? 0;
     this.counts.set(operation, index + 1);
     const action = this.target === undefined ? 'drop' : this.rule(operation, index);
@@ -75,7 +79,10 @@ export class DynamoProxy {
     }
     if (action === 'throttle') {
       req.resume();
-      const body = JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'Rate of requests exceeds the allowed throughput.' });
+      const body = JSON.stringify({
+        __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
+        message: 'Rate of requests exceeds the allowed throughput.',
+      });
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;

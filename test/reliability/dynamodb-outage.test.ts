@@ -34,16 +34,17 @@ afterAll(async () => {
 afterEach(() => proxy.reset());
 
 /** Every route, as a client (or the user's browser) would call it, with input that would otherwise succeed. */
-const everyRoute = (callbackStep: Awaited<ReturnType<TestApi['authorize']>>) => [
-  ['POST /connections', () => api.call('POST', '/connections', { sub: 'alice', body: {} })],
-  ['GET /connections', () => api.call('GET', '/connections', { sub: 'alice' })],
-  ['GET /connections/{id}', () => api.call('GET', `/connections/${activeId}`, { sub: 'alice' })],
-  ['GET /connections/{id}/accounts', () => api.call('GET', `/connections/${activeId}/accounts`, { sub: 'alice', headers: psu })],
-  ['POST /connections/{id}/extend', () => api.call('POST', `/connections/${activeId}/extend`, { sub: 'alice', body: extendBody })],
-  ['POST /connections/{id}/complete', () => api.complete('alice', activeId, 'D'.repeat(43))],
-  ['DELETE /connections/{id}', () => api.call('DELETE', `/connections/${activeId}`, { sub: 'alice' })],
-  ['GET /callback', () => api.deliverCallback(callbackStep)],
-] as const;
+const everyRoute = (callbackStep: Awaited<ReturnType<TestApi['authorize']>>) =>
+  [
+    ['POST /connections', () => api.call('POST', '/connections', { sub: 'alice', body: {} })],
+    ['GET /connections', () => api.call('GET', '/connections', { sub: 'alice' })],
+    ['GET /connections/{id}', () => api.call('GET', `/connections/${activeId}`, { sub: 'alice' })],
+    ['GET /connections/{id}/accounts', () => api.call('GET', `/connections/${activeId}/accounts`, { sub: 'alice', headers: psu })],
+    ['POST /connections/{id}/extend', () => api.call('POST', `/connections/${activeId}/extend`, { sub: 'alice', body: extendBody })],
+    ['POST /connections/{id}/complete', () => api.complete('alice', activeId, 'D'.repeat(43))],
+    ['DELETE /connections/{id}', () => api.call('DELETE', `/connections/${activeId}`, { sub: 'alice' })],
+    ['GET /callback', () => api.deliverCallback(callbackStep)],
+  ] as const;
 
 describe('the store unreachable', () => {
   it('answers 503 service_unavailable with Retry-After on every route while the port is closed, writes nothing, and recovers', async () => {
@@ -89,7 +90,7 @@ describe('the store unreachable', () => {
 });
 
 describe('the store throttling', () => {
-  it('answers 503 service_unavailable once the SDK\'s retries are spent, and writes nothing', async () => {
+  it("answers 503 service_unavailable once the SDK's retries are spent, and writes nothing", async () => {
     const before = await scan();
     proxy.reset(() => 'throttle');
     const read = await api.call('GET', `/connections/${activeId}`, { sub: 'alice' });

@@ -10,7 +10,11 @@ export type Item = Record<string, unknown>;
 /** A client on the embedded DynamoDB itself, past anything the handlers go through. */
 export const tableClient = (stack: Pick<LocalStack, 'dynamoEndpoint'>): DynamoDBDocumentClient =>
   DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: 'eu-west-2', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    new DynamoDBClient({
+      endpoint: stack.dynamoEndpoint,
+      region: 'eu-west-2',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
     { marshallOptions: { removeUndefinedValues: true } },
   );
 
@@ -36,7 +40,12 @@ export const connectionItem = async (doc: DynamoDBDocumentClient, tableName: str
 export const expectProblem = (response: ApiResponse, status?: number): void => {
   if (status !== undefined) expect(response.status, response.text).toBe(status);
   expect(response.headers.get('content-type'), response.text).toMatch(/^application\/problem\+json/);
-  expect(response.body).toMatchObject({ type: expect.any(String), title: expect.any(String), detail: expect.any(String), code: expect.stringMatching(/^[a-z0-9_]+$/) });
+  expect(response.body).toMatchObject({
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+    code: expect.stringMatching(/^[a-z0-9_]+$/),
+  });
   expect(response.body.status).toBe(response.status);
   expect(response.text).not.toMatch(/\bat .+\.(ts|js):\d+|node_modules|Exception|ECONN|stack/);
 };

@@ -2,8 +2,9 @@
  * Races around one connection's tokens (exactly one refresh under a lease): many requests finding the token expired at once,
  * a lease holder that dies mid-refresh, and one callback delivered twice at the same moment.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApi } from '../support/flow';
 import { connectionItem, expectProblem, psu, scanTable, sleep, tableClient } from './helpers';
@@ -114,7 +115,9 @@ describe('one callback delivered twice at once', () => {
     const winner = responses.find((response) => response.status === 302)!;
     const completionCode = new URL(winner.headers.get('location')!).searchParams.get('completion_code')!;
     expect((await api.complete('carol', created.connection_id, completionCode)).status).toBe(200);
-    const states = (await scanTable(doc, api.stack.tableName)).filter((entry) => entry.kind === 'state' && entry.connection_id === created.connection_id);
+    const states = (await scanTable(doc, api.stack.tableName)).filter(
+      (entry) => entry.kind === 'state' && entry.connection_id === created.connection_id,
+    );
     expect(states).toEqual([]);
     const data = await accounts(created.connection_id, 'carol');
     expect(data.status, data.text).toBe(200);

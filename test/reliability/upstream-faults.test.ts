@@ -5,8 +5,8 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TestApi } from '../support/flow';
 import type { ApiResponse } from '../support/flow';
+import { TestApi } from '../support/flow';
 import { connectionItem, expectProblem, psu, tableClient } from './helpers';
 
 const timeoutMs = 500;
@@ -82,9 +82,15 @@ describe('a fifth of TrueLayer calls failing or hanging', () => {
     for (let round = 0; round < 6; round += 1) {
       // Every access token expires each round, so refreshes meet the faults too.
       api.advance(3700);
-      const calls = connections.flatMap((c) => dataPaths(c).slice(round % 2 === 0 ? 0 : 3, round % 2 === 0 ? 3 : 6).map((path) => ({ c, path })));
-      const responses = await Promise.all(calls.map(({ c, path }) => api.call('GET', `/connections/${c.id}/${path}`, { sub: 'alice', headers: psu })));
-      responses.forEach((response, index) => expectDataOrClearProblem(response, calls[index]!.path));
+      const calls = connections.flatMap((c) =>
+        dataPaths(c)
+          .slice(round % 2 === 0 ? 0 : 3, round % 2 === 0 ? 3 : 6)
+          .map((path) => ({ c, path })),
+      );
+      const responses = await Promise.all(
+        calls.map(({ c, path }) => api.call('GET', `/connections/${c.id}/${path}`, { sub: 'alice', headers: psu })),
+      );
+      for (const [index, response] of responses.entries()) expectDataOrClearProblem(response, calls[index]!.path);
       statuses.push(...responses.map((response) => response.status));
     }
 
@@ -159,7 +165,7 @@ describe('a fifth of TrueLayer calls failing or hanging', () => {
     expect((await api.call('GET', `/connections/${c.id}/accounts`, { sub: 'alice', headers: psu })).status).toBe(200);
   });
 
-  it('turns TrueLayer\'s 429 into 429 upstream_rate_limited with Retry-After, without retrying', async () => {
+  it("turns TrueLayer's 429 into 429 upstream_rate_limited with Retry-After, without retrying", async () => {
     const c = connections[2]!;
     await api.simFault({ path: '/data/v1/accounts', status: 429, times: 1 });
     const response = await api.call('GET', `/connections/${c.id}/accounts`, { sub: 'alice', headers: psu });

@@ -1,13 +1,9 @@
-import {
-  GetSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  createCredentialsSource,
   CredentialsError,
+  createCredentialsSource,
   SecretsManagerCredentials,
   StaticCredentials,
 } from '../../shared/truelayer/client-credentials';
@@ -126,9 +122,9 @@ describe('SecretsManagerCredentials', () => {
   });
 
   it('names a missing secret, and the SDK error behind it', async () => {
-    secrets.on(GetSecretValueCommand).rejects(
-      new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
-    );
+    secrets
+      .on(GetSecretValueCommand)
+      .rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
     const error = await failure(source().get());
     expect(error.message).toContain(secretId);
     expect(error.message).toContain('ResourceNotFoundException');
@@ -164,7 +160,7 @@ describe('SecretsManagerCredentials', () => {
   it.each([
     ['client_secret', { client_id: 'acme-real-id-77', client_secret: 'REPLACE_ME' }, 'acme-real-id-77'],
     ['client_id', { client_id: 'REPLACE_ME', client_secret: 'hunter2-real-secret' }, 'hunter2'],
-  ])('refuses the stack\'s placeholder in %s, saying so without quoting the other field', async (_field, value, hidden) => {
+  ])("refuses the stack's placeholder in %s, saying so without quoting the other field", async (_field, value, hidden) => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(value) });
     const error = await failure(source().get());
     expect(error.message).toMatch(/placeholder/);

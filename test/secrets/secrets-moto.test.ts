@@ -1,8 +1,4 @@
-import {
-  CreateSecretCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialsError, SecretsManagerCredentials } from '../../shared/truelayer/client-credentials';
 import { type MotoServer, noteIfMotoMissing, startMoto } from '../support/moto';
@@ -36,7 +32,10 @@ describe.skipIf(!motoHere)('SecretsManagerCredentials against moto Secrets Manag
 
   it('finds a secret by its ARN', async () => {
     const created = await client.send(
-      new CreateSecretCommand({ Name: 'tlc/by-arn', SecretString: JSON.stringify({ client_id: 'arn-client', client_secret: 'arn-secret' }) }),
+      new CreateSecretCommand({
+        Name: 'tlc/by-arn',
+        SecretString: JSON.stringify({ client_id: 'arn-client', client_secret: 'arn-secret' }),
+      }),
     );
     const credentials = new SecretsManagerCredentials({ secretId: created.ARN ?? '', client });
     expect((await credentials.get()).clientId).toBe('arn-client');
@@ -44,13 +43,19 @@ describe.skipIf(!motoHere)('SecretsManagerCredentials against moto Secrets Manag
 
   it('refuses the placeholder until the operator sets the real value', async () => {
     await client.send(
-      new CreateSecretCommand({ Name: 'tlc/placeholder', SecretString: JSON.stringify({ client_id: 'REPLACE_ME', client_secret: 'REPLACE_ME' }) }),
+      new CreateSecretCommand({
+        Name: 'tlc/placeholder',
+        SecretString: JSON.stringify({ client_id: 'REPLACE_ME', client_secret: 'REPLACE_ME' }),
+      }),
     );
     const credentials = new SecretsManagerCredentials({ secretId: 'tlc/placeholder', client });
     await expect(credentials.get()).rejects.toBeInstanceOf(CredentialsError);
 
     await client.send(
-      new PutSecretValueCommand({ SecretId: 'tlc/placeholder', SecretString: JSON.stringify({ client_id: 'set-later', client_secret: 'now-real' }) }),
+      new PutSecretValueCommand({
+        SecretId: 'tlc/placeholder',
+        SecretString: JSON.stringify({ client_id: 'set-later', client_secret: 'now-real' }),
+      }),
     );
     expect((await credentials.get()).clientId).toBe('set-later');
   });

@@ -7,8 +7,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../support/flow';
 import { psu, scanTable, tableClient } from '../reliability/helpers';
+import { TestApi } from '../support/flow';
 import { expectRefusal, rawCall } from './helpers';
 
 let api: TestApi;
@@ -45,7 +45,13 @@ const unchanged = async (body: () => Promise<void>): Promise<void> => {
  * `%2e%2e` segments on the client, and the point is to see what the server does with them.
  */
 const send = (method: string, path: string, options: { rawBody?: string; headers?: Record<string, string>; anonymous?: boolean } = {}) =>
-  rawCall(api.stack.apiUrl, method, path, { ...(options.anonymous ? {} : { authorization: `Bearer ${token}` }), ...options.headers }, options.rawBody);
+  rawCall(
+    api.stack.apiUrl,
+    method,
+    path,
+    { ...(options.anonymous ? {} : { authorization: `Bearer ${token}` }), ...options.headers },
+    options.rawBody,
+  );
 
 const json = { 'content-type': 'application/json' };
 
@@ -63,40 +69,63 @@ const wrongType = fc.oneof(
 const prototypeKeys = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
 
 /** JSON text of an object with the given members, keys written as given (so `__proto__` stays a key). */
-const objectText = (members: [string, unknown][]): string => `{${members.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}}`;
+const objectText = (members: [string, unknown][]): string =>
+  `{${members.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value)}`).join(',')}}`;
 
 /** Text that is not a JSON object: broken JSON, or JSON of another kind (null aside: see its own test). */
-const notAnObject = fc.oneof(
-  fc.json({ maxDepth: 3 }).map((text) => text.slice(0, Math.max(1, text.length - 1))),
-  fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 200 }),
-  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 100 }),
-  fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
-).filter((text) => {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && (typeof value !== 'object' || Array.isArray(value));
-  } catch {
-    return true;
-  }
-});
+const notAnObject = fc
+  .oneof(
+    fc.json({ maxDepth: 3 }).map((text) => text.slice(0, Math.max(1, text.length - 1))),
+    fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 200 }),
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 100 }),
+    fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value)),
+  )
+  .filter((text) => {
+    try {
+      const value: unknown = JSON.parse(text);
+      return value !== null && (typeof value !== 'object' || Array.isArray(value));
+    } catch {
+      return true;
+    }
+  });
 
 const createKeys = ['return_url', 'scopes', 'providers', 'provider_id', 'response_mode'] as const;
 
 const unknownKey = (known: readonly string[]) =>
-  fc.oneof(fc.constantFrom(...prototypeKeys), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 })).filter((key) => !known.includes(key));
+  fc
+    .oneof(fc.constantFrom(...prototypeKeys), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }))
+    .filter((key) => !known.includes(key));
 
 const createBody = fc.oneof(
   // A known field with a wrong type.
   fc.tuple(fc.constantFrom(...createKeys), wrongType).map(([key, value]) => objectText([[key, value]])),
   // An unknown or prototype key beside valid ones.
-  fc.tuple(unknownKey(createKeys), fc.jsonValue({ maxDepth: 2 })).map(([key, value]) => objectText([['response_mode', 'query'], [key, value]])),
+  fc.tuple(unknownKey(createKeys), fc.jsonValue({ maxDepth: 2 })).map(([key, value]) =>
+    objectText([
+      ['response_mode', 'query'],
+      [key, value],
+    ]),
+  ),
   // Right types, wrong values.
   fc.string({ unit: 'grapheme', maxLength: 300 }).map((url) => objectText([['return_url', url]])),
-  fc.array(fc.string({ unit: 'grapheme', maxLength: 20 }), { minLength: 1, maxLength: 5 }).map((scopes) => objectText([['scopes', scopes]])),
-  fc.constantFrom(['balance'], ['transactions'], ['direct_debits'], ['cards', 'standing_orders'], [], Array(17).fill('info')).map((scopes) => objectText([['scopes', scopes]])),
-  fc.string({ maxLength: 20 }).filter((mode) => mode !== 'query' && mode !== 'form_post').map((mode) => objectText([['response_mode', mode]])),
-  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((p) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(p)).map((p) => objectText([['provider_id', p]])),
-  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((p) => !p.split(' ').every((part) => /^[a-z0-9][a-z0-9-]{0,63}$/.test(part))).map((p) => objectText([['providers', p]])),
+  fc
+    .array(fc.string({ unit: 'grapheme', maxLength: 20 }), { minLength: 1, maxLength: 5 })
+    .map((scopes) => objectText([['scopes', scopes]])),
+  fc
+    .constantFrom(['balance'], ['transactions'], ['direct_debits'], ['cards', 'standing_orders'], [], Array(17).fill('info'))
+    .map((scopes) => objectText([['scopes', scopes]])),
+  fc
+    .string({ maxLength: 20 })
+    .filter((mode) => mode !== 'query' && mode !== 'form_post')
+    .map((mode) => objectText([['response_mode', mode]])),
+  fc
+    .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+    .filter((p) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(p))
+    .map((p) => objectText([['provider_id', p]])),
+  fc
+    .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+    .filter((p) => !p.split(' ').every((part) => /^[a-z0-9][a-z0-9-]{0,63}$/.test(part)))
+    .map((p) => objectText([['providers', p]])),
   notAnObject,
 );
 
@@ -106,22 +135,61 @@ const validUser = { name: 'Alice Smith', email: 'alice@example.com' };
 const extendBody = fc.oneof(
   // The reconfirmation missing or anything but `true`.
   fc.constant(objectText([['user', validUser]])),
-  fc.oneof(wrongType, fc.string({ maxLength: 10 })).filter((flag) => flag !== true).map((flag) => objectText([['user_has_reconfirmed_consent', flag], ['user', validUser]])),
+  fc
+    .oneof(wrongType, fc.string({ maxLength: 10 }))
+    .filter((flag) => flag !== true)
+    .map((flag) =>
+      objectText([
+        ['user_has_reconfirmed_consent', flag],
+        ['user', validUser],
+      ]),
+    ),
   // A user that is not one: wrong type, no name, no way to reach them, bad email or phone.
-  wrongType.map((user) => objectText([['user_has_reconfirmed_consent', true], ['user', user]])),
-  fc.constantFrom(
-    { name: 'Alice' },
-    { email: 'alice@example.com' },
-    { name: '   ', email: 'alice@example.com' },
-    { name: 'Alice', email: 'not-an-email' },
-    { name: 'Alice', phone: 'call me' },
-    { name: 'A'.repeat(201), email: 'alice@example.com' },
-  ).map((user) => objectText([['user_has_reconfirmed_consent', true], ['user', user]])),
-  fc.string({ unit: 'grapheme', maxLength: 60 }).filter((email) => !email.includes('@')).map((email) => objectText([['user_has_reconfirmed_consent', true], ['user', { name: 'Alice', email }]])),
+  wrongType.map((user) =>
+    objectText([
+      ['user_has_reconfirmed_consent', true],
+      ['user', user],
+    ]),
+  ),
+  fc
+    .constantFrom(
+      { name: 'Alice' },
+      { email: 'alice@example.com' },
+      { name: '   ', email: 'alice@example.com' },
+      { name: 'Alice', email: 'not-an-email' },
+      { name: 'Alice', phone: 'call me' },
+      { name: 'A'.repeat(201), email: 'alice@example.com' },
+    )
+    .map((user) =>
+      objectText([
+        ['user_has_reconfirmed_consent', true],
+        ['user', user],
+      ]),
+    ),
+  fc
+    .string({ unit: 'grapheme', maxLength: 60 })
+    .filter((email) => !email.includes('@'))
+    .map((email) =>
+      objectText([
+        ['user_has_reconfirmed_consent', true],
+        ['user', { name: 'Alice', email }],
+      ]),
+    ),
   // Unknown or prototype keys, at the top or inside `user`.
-  fc.tuple(unknownKey(extendKeys), fc.jsonValue({ maxDepth: 2 })).map(([key, value]) => objectText([['user_has_reconfirmed_consent', true], ['user', validUser], [key, value]])),
+  fc.tuple(unknownKey(extendKeys), fc.jsonValue({ maxDepth: 2 })).map(([key, value]) =>
+    objectText([
+      ['user_has_reconfirmed_consent', true],
+      ['user', validUser],
+      [key, value],
+    ]),
+  ),
   fc.tuple(unknownKey(['id', 'name', 'email', 'phone']), fc.jsonValue({ maxDepth: 2 })).map(
-    ([key, value]) => `{"user_has_reconfirmed_consent":true,"user":${objectText([['name', 'Alice'], ['email', 'alice@example.com'], [key, value]])}}`,
+    ([key, value]) =>
+      `{"user_has_reconfirmed_consent":true,"user":${objectText([
+        ['name', 'Alice'],
+        ['email', 'alice@example.com'],
+        [key, value],
+      ])}}`,
   ),
   notAnObject,
 );
@@ -142,7 +210,10 @@ describe('request bodies', () => {
     await unchanged(async () => {
       await fc.assert(
         fc.asyncProperty(extendBody, async (body) => {
-          expectRefusal(await send('POST', `/connections/${activeId}/extend`, { rawBody: body, headers: json }), `extend ${body.slice(0, 120)}`);
+          expectRefusal(
+            await send('POST', `/connections/${activeId}/extend`, { rawBody: body, headers: json }),
+            `extend ${body.slice(0, 120)}`,
+          );
         }),
         { numRuns },
       );
@@ -151,7 +222,14 @@ describe('request bodies', () => {
 
   it('refuses bodies that are not JSON by their content type with 415', async () => {
     await unchanged(async () => {
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/html', 'application/jsonx']) {
+      for (const type of [
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'text/html',
+        'application/jsonx',
+      ]) {
         for (const path of ['/connections', `/connections/${activeId}/extend`]) {
           const body = path === '/connections' ? '{}' : JSON.stringify({ user_has_reconfirmed_consent: true, user: validUser });
           const response = await send('POST', path, { rawBody: body, headers: { 'content-type': type } });
@@ -237,9 +315,17 @@ describe('ids', () => {
           if (route === 'get') expectRefusal(await send('GET', path), what);
           if (route === 'delete') expectRefusal(await send('DELETE', path), what);
           // A valid extend and valid reads: only the id can make them fail.
-          if (route === 'extend') expectRefusal(await send('POST', `${path}/extend`, { rawBody: JSON.stringify({ user_has_reconfirmed_consent: true, user: validUser }), headers: json }), what);
+          if (route === 'extend')
+            expectRefusal(
+              await send('POST', `${path}/extend`, {
+                rawBody: JSON.stringify({ user_has_reconfirmed_consent: true, user: validUser }),
+                headers: json,
+              }),
+              what,
+            );
           if (route === 'data') expectRefusal(await send('GET', `${path}/accounts`, { headers: psu }), what);
-          if (route === 'transactions') expectRefusal(await send('GET', `${path}/accounts/${accountId}/transactions?from=2026-01-01`, { headers: psu }), what);
+          if (route === 'transactions')
+            expectRefusal(await send('GET', `${path}/accounts/${accountId}/transactions?from=2026-01-01`, { headers: psu }), what);
         }),
         { numRuns: numRuns * 2 },
       );
@@ -273,7 +359,13 @@ describe('ids', () => {
       for (const path of paths) {
         for (const method of ['GET', 'POST', 'DELETE']) {
           const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-          const response = await rawCall(api.stack.apiUrl, method, path, headers, method === 'POST' ? '{"advance_seconds":100000,"sub":"mallory"}' : undefined);
+          const response = await rawCall(
+            api.stack.apiUrl,
+            method,
+            path,
+            headers,
+            method === 'POST' ? '{"advance_seconds":100000,"sub":"mallory"}' : undefined,
+          );
           expectRefusal(response, `${method} ${path}`);
           expect(response.text).not.toMatch(/"name":\s*"truelayer-connections"|root:|\[core\]|access_token|offset_seconds/);
         }
@@ -284,7 +376,13 @@ describe('ids', () => {
   it('answers 404 for methods the API does not have', async () => {
     await unchanged(async () => {
       for (const method of ['PUT', 'PATCH', 'OPTIONS']) {
-        for (const path of ['/connections', `/connections/${activeId}`, `/connections/${activeId}/extend`, `/connections/${activeId}/accounts`, '/callback']) {
+        for (const path of [
+          '/connections',
+          `/connections/${activeId}`,
+          `/connections/${activeId}/extend`,
+          `/connections/${activeId}/accounts`,
+          '/callback',
+        ]) {
           const response = await send(method, path, { rawBody: method === 'OPTIONS' ? undefined : '{}', headers: json });
           expectRefusal(response, `${method} ${path}`);
         }
@@ -303,15 +401,38 @@ const badAccountId = fc.tuple(idChars, fc.constantFrom(...specials.filter((c) =>
 
 const dataPath = fc.oneof(
   // A first segment TrueLayer's v1 does not have.
-  fc.tuple(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }), fc.option(fc.string({ maxLength: 20 }))).filter(([first]) => !['me', 'info', 'accounts', 'cards'].includes(first) && !/^[./]*$/.test(first)).map(([first, rest]) => (rest === null ? first : `${first}/${rest}`)),
-  fc.constantFrom('payments', 'v3/payments', 'connections/extend', 'accounts/', 'me/', 'accounts//balance', 'ACCOUNTS', 'Accounts', 'accounts%2Fx', 'batch', 'jobs/1'),
+  fc
+    .tuple(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }), fc.option(fc.string({ maxLength: 20 })))
+    .filter(([first]) => !['me', 'info', 'accounts', 'cards'].includes(first) && !/^[./]*$/.test(first))
+    .map(([first, rest]) => (rest === null ? first : `${first}/${rest}`)),
+  fc.constantFrom(
+    'payments',
+    'v3/payments',
+    'connections/extend',
+    'accounts/',
+    'me/',
+    'accounts//balance',
+    'ACCOUNTS',
+    'Accounts',
+    'accounts%2Fx',
+    'batch',
+    'jobs/1',
+  ),
   // An account id no bank issues.
-  fc.tuple(badAccountId, fc.constantFrom('', '/balance', '/transactions', '/transactions/pending', '/standing_orders', '/direct_debits')).map(([id, tail]) => `accounts/${id}${tail}`),
+  fc
+    .tuple(badAccountId, fc.constantFrom('', '/balance', '/transactions', '/transactions/pending', '/standing_orders', '/direct_debits'))
+    .map(([id, tail]) => `accounts/${id}${tail}`),
   fc.tuple(badAccountId, fc.constantFrom('', '/balance', '/transactions')).map(([id, tail]) => `cards/${id}${tail}`),
   fc.constant(`accounts/${'a'.repeat(129)}/balance`),
   fc.constant(`accounts/${'a'.repeat(100)}/transactions/${'b'.repeat(200)}`),
   // A valid path with one more segment that no template has.
-  fc.tuple(fc.constantFrom('me', 'info', 'accounts', 'cards', 'accounts/acc-1', 'accounts/acc-1/balance', 'cards/acc-1/transactions/pending'), fc.constantFrom(...specials, 'extra', 'v2')).map(([base, extra]) => `${base}/${extra}`).filter((p) => !/^(accounts|cards)\/[A-Za-z0-9_-]+$/.test(p)),
+  fc
+    .tuple(
+      fc.constantFrom('me', 'info', 'accounts', 'cards', 'accounts/acc-1', 'accounts/acc-1/balance', 'cards/acc-1/transactions/pending'),
+      fc.constantFrom(...specials, 'extra', 'v2'),
+    )
+    .map(([base, extra]) => `${base}/${extra}`)
+    .filter((p) => !/^(accounts|cards)\/[A-Za-z0-9_-]+$/.test(p)),
 );
 
 const notADate = fc.oneof(
@@ -344,24 +465,55 @@ const notADate = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((s) => !/^\d{4}-\d{2}-\d{2}/.test(s)),
 );
 
-const validDate = fc.date({ min: new Date('2020-01-01'), max: new Date('2026-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+const validDate = fc
+  .date({ min: new Date('2020-01-01'), max: new Date('2026-12-31'), noInvalidDate: true })
+  .map((d) => d.toISOString().slice(0, 10));
 
 const query = fc.oneof(
   fc.tuple(fc.constantFrom('from', 'to'), notADate).map(([name, value]) => new URLSearchParams({ [name]: value }).toString()),
   fc.tuple(validDate, notADate).map(([from, to]) => new URLSearchParams({ from, to }).toString()),
-  fc.tuple(validDate, validDate).filter(([a, b]) => a !== b).map(([a, b]) => (a > b ? [a, b] : [b, a])).map(([from, to]) => new URLSearchParams({ from: from!, to: to! }).toString()),
-  fc.tuple(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter((name) => name !== 'from' && name !== 'to'), fc.string({ maxLength: 20 })).map(([name, value]) => new URLSearchParams({ from: '2026-01-01', [name]: value }).toString()),
+  fc
+    .tuple(validDate, validDate)
+    .filter(([a, b]) => a !== b)
+    .map(([a, b]) => (a > b ? [a, b] : [b, a]))
+    .map(([from, to]) => new URLSearchParams({ from: from!, to: to! }).toString()),
+  fc
+    .tuple(
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter((name) => name !== 'from' && name !== 'to'),
+      fc.string({ maxLength: 20 }),
+    )
+    .map(([name, value]) => new URLSearchParams({ from: '2026-01-01', [name]: value }).toString()),
   fc.tuple(validDate, validDate).map(([a, b]) => `from=${a}&from=${b}`),
   fc.constantFrom('async=true', 'from', 'from=&to=', '__proto__[from]=2026-01-01', 'from[]=2026-01-01', 'constructor=1', 'FROM=2026-01-01'),
 );
 
 const notAnIp = fc.oneof(
-  fc.constantFrom('999.1.1.1', '256.256.256.256', '1.2.3', '1.2.3.4.5', '1.2.3.4/24', '1.2.3.4:80', '01.02.03.004x', 'localhost', '::g', '12345::', 'fe80::1%eth0', '::ffff:999.1.1.1', 'x', '-', 'null', '1.2.3.4, 5.6.7.8', '0x7f.0.0.1'),
-  fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 60 }).filter((s) => s.trim() === s && s.length > 0 && /[^0-9a-fA-F:.]/.test(s)),
+  fc.constantFrom(
+    '999.1.1.1',
+    '256.256.256.256',
+    '1.2.3',
+    '1.2.3.4.5',
+    '1.2.3.4/24',
+    '1.2.3.4:80',
+    '01.02.03.004x',
+    'localhost',
+    '::g',
+    '12345::',
+    'fe80::1%eth0',
+    '::ffff:999.1.1.1',
+    'x',
+    '-',
+    'null',
+    '1.2.3.4, 5.6.7.8',
+    '0x7f.0.0.1',
+  ),
+  fc
+    .string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 60 })
+    .filter((s) => s.trim() === s && s.length > 0 && /[^0-9a-fA-F:.]/.test(s)),
 );
 
 describe('data paths, query parameters and headers', () => {
-  it('answer 4xx for any path that is not one of TrueLayer\'s v1 GETs, before TrueLayer is asked', async () => {
+  it("answer 4xx for any path that is not one of TrueLayer's v1 GETs, before TrueLayer is asked", async () => {
     await unchanged(async () => {
       await fc.assert(
         fc.asyncProperty(dataPath, async (path) => {
@@ -389,7 +541,10 @@ describe('data paths, query parameters and headers', () => {
     await unchanged(async () => {
       await fc.assert(
         fc.asyncProperty(notAnIp, async (value) => {
-          expectRefusal(await send('GET', `/connections/${activeId}/accounts`, { headers: { 'x-psu-ip': value } }), `x-psu-ip ${JSON.stringify(value)}`);
+          expectRefusal(
+            await send('GET', `/connections/${activeId}/accounts`, { headers: { 'x-psu-ip': value } }),
+            `x-psu-ip ${JSON.stringify(value)}`,
+          );
         }),
         { numRuns },
       );
@@ -421,7 +576,11 @@ describe('data paths, query parameters and headers', () => {
 
 const callbackParams = fc.dictionary(
   fc.oneof(fc.constantFrom('state', 'code', 'error', 'error_description', 'scope', ...prototypeKeys), fc.string({ maxLength: 12 })),
-  fc.oneof(fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ unit: fc.constantFrom(...'ABCDEFabcdef0123456789_-'), minLength: 43, maxLength: 43 }), fc.string({ maxLength: 3000 })),
+  fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 80 }),
+    fc.string({ unit: fc.constantFrom(...'ABCDEFabcdef0123456789_-'), minLength: 43, maxLength: 43 }),
+    fc.string({ maxLength: 3000 }),
+  ),
   { maxKeys: 6 },
 );
 
@@ -434,7 +593,11 @@ describe('the callback', () => {
           const response =
             method === 'GET'
               ? await send('GET', `/callback?${text}`, { anonymous: true })
-              : await send('POST', '/callback', { rawBody: text, headers: { 'content-type': 'application/x-www-form-urlencoded' }, anonymous: true });
+              : await send('POST', '/callback', {
+                  rawBody: text,
+                  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+                  anonymous: true,
+                });
           expectRefusal(response, `${method} /callback ${text.slice(0, 120)}`);
         }),
         { numRuns },

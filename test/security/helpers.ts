@@ -12,7 +12,12 @@ export const expectRefusal = (response: Pick<ApiResponse, 'status' | 'headers' |
   expect(response.status, `${what} → ${response.text.slice(0, 300)}`).toBeLessThan(500);
   const type = response.headers.get('content-type') ?? '';
   if (type.startsWith('application/problem+json')) {
-    expect(response.body, what).toMatchObject({ type: expect.any(String), title: expect.any(String), detail: expect.any(String), code: expect.stringMatching(/^[a-z0-9_]+$/) });
+    expect(response.body, what).toMatchObject({
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+      code: expect.stringMatching(/^[a-z0-9_]+$/),
+    });
     expect(response.body.status, what).toBe(response.status);
     expect(response.text, what).not.toMatch(/\bat .+\.(ts|js):\d+|node_modules|Exception|"stack"/);
     return;

@@ -3,12 +3,13 @@
  * user's id answers exactly what an unknown id answers (404), and nothing changes, here or at
  * TrueLayer.
  */
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
 import { randomUUID } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../support/flow';
-import type { ApiResponse } from '../support/flow';
 import { expectProblem, psu, scanTable, tableClient } from '../reliability/helpers';
+import type { ApiResponse } from '../support/flow';
+import { TestApi } from '../support/flow';
 
 let api: TestApi;
 let doc: DynamoDBDocumentClient;
@@ -67,7 +68,7 @@ const visible = (response: ApiResponse) => ({
   retryAfter: response.headers.get('retry-after'),
 });
 
-describe('another user\'s connection', () => {
+describe("another user's connection", () => {
   it.each([
     ['active', () => activeId],
     ['awaiting authorization', () => pendingId],
@@ -88,7 +89,7 @@ describe('another user\'s connection', () => {
     expect(own.body.status).toBe('active');
   });
 
-  it('never appears in another user\'s list', async () => {
+  it("never appears in another user's list", async () => {
     const list = await api.call('GET', '/connections', { sub: 'mallory' });
     expect(list.status).toBe(200);
     const ids = list.body.connections.map((c: { connection_id: string }) => c.connection_id);

@@ -8,12 +8,12 @@
  * local issuer's real signing key; jose's key generation is wrapped to keep a copy of each key pair.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SignJWT, base64url, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import type { CryptoKey, JWTPayload } from 'jose';
+import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TestApi } from '../support/flow';
-import type { ApiResponse } from '../support/flow';
 import { psu, scanTable, tableClient } from '../reliability/helpers';
+import type { ApiResponse } from '../support/flow';
+import { TestApi } from '../support/flow';
 
 const generated = vi.hoisted(() => [] as { privateKey: unknown; publicKey: unknown }[]);
 vi.mock('jose', async (importOriginal) => {
@@ -55,7 +55,7 @@ beforeAll(async () => {
       issuerPublicPem = await exportSPKI(pair.publicKey as CryptoKey);
     }
   }
-  if (!issuerKey) throw new Error('the local issuer\'s key pair was not seen being generated');
+  if (!issuerKey) throw new Error("the local issuer's key pair was not seen being generated");
   otherKey = (await generateKeyPair('RS256')).privateKey;
 });
 afterAll(async () => api.close());
@@ -75,7 +75,9 @@ const unsigned = (header: Record<string, unknown>, claims: JWTPayload = {}) => {
 /** An HS256 token keyed with the issuer's public key: the classic algorithm-confusion forgery. */
 const hmacWithPublicKey = async () => {
   const header = base64url.encode(JSON.stringify({ alg: 'HS256', kid, typ: 'JWT' }));
-  const payload = base64url.encode(JSON.stringify({ iss: issuer, aud: audience, sub: 'alice', iat: nowSeconds(), exp: nowSeconds() + 600 }));
+  const payload = base64url.encode(
+    JSON.stringify({ iss: issuer, aud: audience, sub: 'alice', iat: nowSeconds(), exp: nowSeconds() + 600 }),
+  );
   const { createHmac } = await import('node:crypto');
   const signature = createHmac('sha256', issuerPublicPem).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${signature}`;
@@ -88,10 +90,20 @@ const protectedRoutes = (): [string, (token: string | undefined) => Promise<ApiR
     ['POST /connections', (token) => api.call('POST', '/connections', { ...as(token), body: {} })],
     ['GET /connections', (token) => api.call('GET', '/connections', as(token))],
     ['GET /connections/{id}', (token) => api.call('GET', `/connections/${connectionId}`, as(token))],
-    ['POST /connections/{id}/extend', (token) => api.call('POST', `/connections/${connectionId}/extend`, { ...as(token), body: { user_has_reconfirmed_consent: true, user: { name: 'Alice', email: 'alice@example.com' } } })],
+    [
+      'POST /connections/{id}/extend',
+      (token) =>
+        api.call('POST', `/connections/${connectionId}/extend`, {
+          ...as(token),
+          body: { user_has_reconfirmed_consent: true, user: { name: 'Alice', email: 'alice@example.com' } },
+        }),
+    ],
     ['DELETE /connections/{id}', (token) => api.call('DELETE', `/connections/${connectionId}`, as(token))],
     ['GET /connections/{id}/accounts', (token) => api.call('GET', `/connections/${connectionId}/accounts`, { ...as(token), headers: psu })],
-    ['GET /connections/{id}/accounts/{aid}/transactions', (token) => api.call('GET', `/connections/${connectionId}/accounts/${accountId}/transactions`, { ...as(token), headers: psu })],
+    [
+      'GET /connections/{id}/accounts/{aid}/transactions',
+      (token) => api.call('GET', `/connections/${connectionId}/accounts/${accountId}/transactions`, { ...as(token), headers: psu }),
+    ],
   ];
 };
 
@@ -99,13 +111,18 @@ const forgeries: [string, () => Promise<string | undefined>][] = [
   ['no token at all', async () => undefined],
   ['alg none', async () => unsigned({ alg: 'none', kid, typ: 'JWT' })],
   ['alg none without a kid', async () => unsigned({ alg: 'none' })],
-  ['HS256 keyed with the issuer\'s public key', hmacWithPublicKey],
-  ['a signature by another key under the issuer\'s kid', () => sign({}, { key: otherKey })],
-  ['a valid token with its payload swapped for another user\'s', async () => {
-    const [header, , signature] = (await sign({ sub: 'mallory' })).split('.');
-    const payload = base64url.encode(JSON.stringify({ iss: issuer, aud: audience, sub: 'alice', iat: nowSeconds(), exp: nowSeconds() + 600 }));
-    return `${header}.${payload}.${signature}`;
-  }],
+  ["HS256 keyed with the issuer's public key", hmacWithPublicKey],
+  ["a signature by another key under the issuer's kid", () => sign({}, { key: otherKey })],
+  [
+    "a valid token with its payload swapped for another user's",
+    async () => {
+      const [header, , signature] = (await sign({ sub: 'mallory' })).split('.');
+      const payload = base64url.encode(
+        JSON.stringify({ iss: issuer, aud: audience, sub: 'alice', iat: nowSeconds(), exp: nowSeconds() + 600 }),
+      );
+      return `${header}.${payload}.${signature}`;
+    },
+  ],
   ['the wrong issuer', () => sign({ iss: 'https://evil.example/__local' })],
   ['the issuer with a trailing slash', () => sign({ iss: `${issuer}/` })],
   ['the wrong audience', () => sign({ aud: 'some-other-api' })],
@@ -113,7 +130,13 @@ const forgeries: [string, () => Promise<string | undefined>][] = [
   ['an expired token', () => sign({ iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 })],
   ['a token without exp', () => sign({ exp: undefined })],
   ['a token not valid yet (nbf in the future)', () => sign({ nbf: nowSeconds() + 3600 })],
-  ['a token with no kid', async () => new SignJWT({ iss: issuer, aud: audience, sub: 'alice', exp: nowSeconds() + 600 }).setProtectedHeader({ alg: 'RS256' }).sign(issuerKey)],
+  [
+    'a token with no kid',
+    async () =>
+      new SignJWT({ iss: issuer, aud: audience, sub: 'alice', exp: nowSeconds() + 600 })
+        .setProtectedHeader({ alg: 'RS256' })
+        .sign(issuerKey),
+  ],
   ['a token with an unknown kid', () => sign({}, { header: { kid: 'another-key' } })],
   ['a truncated token', async () => (await sign()).slice(0, -10)],
   ['garbage', async () => 'not.a.jwt'],

@@ -4,9 +4,9 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../support/flow';
-import type { ApiResponse } from '../support/flow';
 import { expectProblem, scanTable, tableClient } from '../reliability/helpers';
+import type { ApiResponse } from '../support/flow';
+import { TestApi } from '../support/flow';
 
 let api: TestApi;
 let doc: DynamoDBDocumentClient;
@@ -96,7 +96,8 @@ describe('script in callback parameters', () => {
   const stateOf = (authLink: string) => new URL(authLink).searchParams.get('state') ?? '';
 
   const expectInert = (response: ApiResponse) => {
-    for (const raw of ['<script', '<img', '<svg', '<iframe', 'javascript:']) expect(response.text.toLowerCase(), response.text).not.toContain(raw);
+    for (const raw of ['<script', '<img', '<svg', '<iframe', 'javascript:'])
+      expect(response.text.toLowerCase(), response.text).not.toContain(raw);
   };
 
   const expectSafePage = (response: ApiResponse) => {
@@ -121,7 +122,11 @@ describe('script in callback parameters', () => {
 
   it('sends the browser to the default return URL with none of the markup', async () => {
     const created = await api.createConnection('bob');
-    const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), error: script, error_description: image })}`, { headers: html });
+    const response = await api.call(
+      'GET',
+      `/callback?${query({ state: stateOf(created.auth_link), error: script, error_description: image })}`,
+      { headers: html },
+    );
     expectInertRedirect(response);
     const view = await api.call('GET', `/connections/${created.connection_id}`, { sub: 'bob' });
     expect(view.body.status).toBe('inactive');
@@ -129,14 +134,22 @@ describe('script in callback parameters', () => {
 
   it('passes a user refusal on as a plain code, dropping its description', async () => {
     const created = await api.createConnection('bob');
-    const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), error: 'access_denied', error_description: script + image })}`, { headers: html });
+    const response = await api.call(
+      'GET',
+      `/callback?${query({ state: stateOf(created.auth_link), error: 'access_denied', error_description: script + image })}`,
+      { headers: html },
+    );
     expectInertRedirect(response);
     expect(new URL(response.headers.get('location') ?? '').searchParams.get('error')).toBe('access_denied');
   });
 
   it('redirects to return_url with a plain error code, nothing of the markup in the Location', async () => {
     const created = await api.createConnection('bob', { return_url: `${allowedOrigin}/app/` });
-    const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), error: script, error_description: image })}`, { headers: html });
+    const response = await api.call(
+      'GET',
+      `/callback?${query({ state: stateOf(created.auth_link), error: script, error_description: image })}`,
+      { headers: html },
+    );
     expect(response.status).toBe(302);
     const location = response.headers.get('location') ?? '';
     expect(new URL(location).origin).toBe(allowedOrigin);
@@ -147,13 +160,18 @@ describe('script in callback parameters', () => {
   it('does the same for a form_post callback', async () => {
     const created = await api.createConnection('bob', { response_mode: 'form_post' });
     const form = new URLSearchParams({ state: stateOf(created.auth_link), error: script, error_description: image }).toString();
-    const response = await api.call('POST', '/callback', { rawBody: form, headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await api.call('POST', '/callback', {
+      rawBody: form,
+      headers: { ...html, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expectInertRedirect(response);
   });
 
   it('keeps a crafted code that TrueLayer refuses out of the redirect', async () => {
     const created = await api.createConnection('bob');
-    const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), code: script + image })}`, { headers: html });
+    const response = await api.call('GET', `/callback?${query({ state: stateOf(created.auth_link), code: script + image })}`, {
+      headers: html,
+    });
     expectInertRedirect(response);
     expect(new URL(response.headers.get('location') ?? '').searchParams.get('error')).toBe('code_exchange_failed');
   });

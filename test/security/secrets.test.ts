@@ -4,12 +4,13 @@
  * reaches a log line, an API response or the table in plain text; and a sealed token blob is bound
  * to its own row.
  */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../support/flow';
-import type { ApiResponse } from '../support/flow';
 import { connectionItem, expectProblem, psu, scanTable, tableClient } from '../reliability/helpers';
+import type { ApiResponse } from '../support/flow';
+import { TestApi } from '../support/flow';
 
 const clientSecret = 'local-secret';
 
@@ -105,7 +106,12 @@ beforeAll(async () => {
     await api.simFault({ path: '/connect/token', status: 500, times: 1 });
     record(await api.call('GET', `/connections/${id}/cards`, { sub: 'alice', headers: psu }));
     record(await api.call('GET', `/connections/${id}/cards`, { sub: 'alice', headers: psu }));
-    record(await api.call('POST', `/connections/${id}/extend`, { sub: 'alice', body: { user_has_reconfirmed_consent: true, user: { name: 'Alice Smith', email: 'alice@example.com' } } }));
+    record(
+      await api.call('POST', `/connections/${id}/extend`, {
+        sub: 'alice',
+        body: { user_has_reconfirmed_consent: true, user: { name: 'Alice Smith', email: 'alice@example.com' } },
+      }),
+    );
     record(await api.call('GET', `/connections/${id}`, { sub: 'alice' }));
     record(await api.call('GET', '/connections', { sub: 'alice' }));
     record(await api.call('DELETE', `/connections/${id}`, { sub: 'alice' }));
@@ -153,7 +159,10 @@ describe('API responses', () => {
       // The auth link is where the state belongs: the browser carries it to TrueLayer and back; the
       // callback's redirect is where the completion code goes, to the app.
       const allowed = index === 0 ? ['state'] : index === 1 ? ['completion code'] : [];
-      expect(leaks(visible).filter((kind) => !allowed.includes(kind)), visible.slice(0, 300)).toEqual([]);
+      expect(
+        leaks(visible).filter((kind) => !allowed.includes(kind)),
+        visible.slice(0, 300),
+      ).toEqual([]);
       expect(visible).not.toContain(clientSecret);
     }
   });

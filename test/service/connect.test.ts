@@ -10,7 +10,11 @@ let scanTable: () => Promise<Record<string, unknown>[]>;
 beforeAll(async () => {
   api = await TestApi.start();
   const doc = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'eu-west-2', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    new DynamoDBClient({
+      endpoint: api.stack.dynamoEndpoint,
+      region: 'eu-west-2',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
   );
   scanTable = async () => (await doc.send(new ScanCommand({ TableName: api.stack.tableName, ConsistentRead: true }))).Items ?? [];
 });
@@ -45,7 +49,12 @@ describe('POST /connections', () => {
   });
 
   it('passes scopes, provider_id and response_mode to the auth link', async () => {
-    const created = await api.createConnection('alice', { scopes: ['accounts', 'balance', 'offline_access'], provider_id: 'mock', providers: 'uk-cs-mock', response_mode: 'form_post' });
+    const created = await api.createConnection('alice', {
+      scopes: ['accounts', 'balance', 'offline_access'],
+      provider_id: 'mock',
+      providers: 'uk-cs-mock',
+      response_mode: 'form_post',
+    });
     const params = new URL(created.auth_link).searchParams;
     expect(params.get('scope')).toBe('accounts balance offline_access');
     expect(params.get('provider_id')).toBe('mock');
@@ -71,7 +80,11 @@ describe('POST /connections', () => {
   });
 
   it('refuses a body that is not JSON', async () => {
-    const response = await api.call('POST', '/connections', { sub: 'alice', rawBody: '{"scopes":', headers: { 'content-type': 'application/json' } });
+    const response = await api.call('POST', '/connections', {
+      sub: 'alice',
+      rawBody: '{"scopes":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(response.status).toBe(400);
     expect(response.body.detail).toMatch(/not valid JSON/);
   });
@@ -92,7 +105,11 @@ describe('the callback', () => {
     });
 
     const connection = await api.call('GET', `/connections/${created.connection_id}`, { sub: 'bob' });
-    expect(connection.body).toMatchObject({ status: 'authorized', provider: { provider_id: 'mock' }, completion_expires_at: expect.any(String) });
+    expect(connection.body).toMatchObject({
+      status: 'authorized',
+      provider: { provider_id: 'mock' },
+      completion_expires_at: expect.any(String),
+    });
     expect(Date.parse(connection.body.consent_expires_at) - api.stack.clock.now()).toBeGreaterThan(89 * 86_400_000);
     const item = (await scanTable()).find((i) => i.connection_id === created.connection_id)!;
     expect(item.tokens).toMatch(/^v1\./);
@@ -123,7 +140,10 @@ describe('the callback', () => {
     const created = await api.createConnection('carol', { return_url: returnUrl() });
     const callback = await api.deliverCallback(await api.authorize(created.auth_link, { action: 'deny' }));
     expect(callback.status).toBe(302);
-    expect(Object.fromEntries(new URL(callback.headers.get('location')!).searchParams)).toEqual({ connection_id: created.connection_id, error: 'access_denied' });
+    expect(Object.fromEntries(new URL(callback.headers.get('location')!).searchParams)).toEqual({
+      connection_id: created.connection_id,
+      error: 'access_denied',
+    });
     const connection = await api.call('GET', `/connections/${created.connection_id}`, { sub: 'carol' });
     expect(connection.body).toMatchObject({ status: 'inactive', status_reason: 'user_denied' });
   });

@@ -37,7 +37,7 @@ describe('data paths', () => {
     `cards/${cardId}/transactions/pending`,
   ];
 
-  it('answers every Data API v1 GET with TrueLayer\'s body as is, one upstream call each', async () => {
+  it("answers every Data API v1 GET with TrueLayer's body as is, one upstream call each", async () => {
     for (const path of paths()) {
       const direct = await api.call('GET', `/connections/${id}/${path}`, { sub: 'alice', headers: psu });
       expect(direct.status, path).toBe(200);
@@ -53,13 +53,20 @@ describe('data paths', () => {
     const all = { body: { results: [] as { timestamp: string }[] } };
     let cursor: string | undefined;
     do {
-      const page = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, { sub: 'alice', headers: psu });
+      const page = await api.call(
+        'GET',
+        `/connections/${id}/accounts/${accountId}/transactions${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { sub: 'alice', headers: psu },
+      );
       all.body.results.push(...page.body.results);
       cursor = page.body.next_cursor;
     } while (cursor);
     const first = all.body.results.map((t: { timestamp: string }) => t.timestamp.slice(0, 10)).sort()[0] ?? '';
     const to = new Date(Date.parse(first) + 30 * 86_400_000).toISOString().slice(0, 10);
-    const some = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?from=${first}&to=${to}`, { sub: 'alice', headers: psu });
+    const some = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions?from=${first}&to=${to}`, {
+      sub: 'alice',
+      headers: psu,
+    });
     expect(some.status).toBe(200);
     expect(some.body.results.length).toBeGreaterThan(0);
     expect(some.body.results.length).toBeLessThan(all.body.results.length);
@@ -111,11 +118,22 @@ describe('data paths', () => {
     expect((await api.simStats()).data['/data/v1/accounts/{account_id}/standing_orders']).toBe(5);
   });
 
-  it('maps the bank\'s own 429 provider_request_limit_exceeded to 429 with Retry-After when nothing is cached', async () => {
-    await api.simFault({ path: '/data/v1/accounts*', status: 429, body: { error: 'provider_request_limit_exceeded', error_description: 'Maximum number of requests per user allowed by provider exceeded.', error_details: {} }, times: 1 });
+  it("maps the bank's own 429 provider_request_limit_exceeded to 429 with Retry-After when nothing is cached", async () => {
+    await api.simFault({
+      path: '/data/v1/accounts*',
+      status: 429,
+      body: {
+        error: 'provider_request_limit_exceeded',
+        error_description: 'Maximum number of requests per user allowed by provider exceeded.',
+        error_details: {},
+      },
+      times: 1,
+    });
     // A query never asked before, so no earlier answer is kept for it.
     const yesterday = new Date(api.stack.clock.now() - 86_400_000).toISOString().slice(0, 10);
-    const limited = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions/pending?to=${yesterday}`, { sub: 'alice' });
+    const limited = await api.call('GET', `/connections/${id}/accounts/${accountId}/transactions/pending?to=${yesterday}`, {
+      sub: 'alice',
+    });
     expect(limited.status).toBe(429);
     expect(limited.body).toMatchObject({ code: 'upstream_rate_limited', upstream_code: 'provider_request_limit_exceeded' });
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -181,11 +199,19 @@ describe('refresh', () => {
 describe('the end of consent', () => {
   it('marks the connection inactive on 403 access_denied and answers 409 connection_inactive', async () => {
     const other = await api.connect('bob');
-    await api.simFault({ path: '/data/v1/accounts', status: 403, body: { error: 'access_denied', error_description: 'revoked at the bank' }, times: 1 });
+    await api.simFault({
+      path: '/data/v1/accounts',
+      status: 403,
+      body: { error: 'access_denied', error_description: 'revoked at the bank' },
+      times: 1,
+    });
     const response = await api.call('GET', `/connections/${other}/accounts`, { sub: 'bob', headers: psu });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({ code: 'connection_inactive', upstream_code: 'access_denied' });
-    expect((await api.call('GET', `/connections/${other}`, { sub: 'bob' })).body).toMatchObject({ status: 'inactive', status_reason: 'consent_revoked' });
+    expect((await api.call('GET', `/connections/${other}`, { sub: 'bob' })).body).toMatchObject({
+      status: 'inactive',
+      status_reason: 'consent_revoked',
+    });
   });
 
   it('reads inactive on day 91 and refuses data with 409, without calling TrueLayer', async () => {

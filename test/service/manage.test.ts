@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(async () => api.close());
 
 describe('listing and reading', () => {
-  it('lists only the caller\'s connections, newest first', async () => {
+  it("lists only the caller's connections, newest first", async () => {
     const first = await api.connect('lister');
     const second = (await api.createConnection('lister')).connection_id;
     await api.connect('someone-else');
@@ -123,7 +123,10 @@ describe('delete', () => {
     const deleted = await api.call('DELETE', `/connections/${id}`, { sub: 'deleter' });
     expect(deleted.status).toBe(204);
     expect((await api.simStats()).delete).toBe(before + 1);
-    expect((await api.call('GET', `/connections/${id}`, { sub: 'deleter' })).body).toMatchObject({ status: 'inactive', status_reason: 'revoked' });
+    expect((await api.call('GET', `/connections/${id}`, { sub: 'deleter' })).body).toMatchObject({
+      status: 'inactive',
+      status_reason: 'revoked',
+    });
     const data = await api.call('GET', `/connections/${id}/accounts`, { sub: 'deleter', headers: psu });
     expect(data.status).toBe(409);
     expect(data.body.code).toBe('connection_inactive');
@@ -150,10 +153,13 @@ describe('delete', () => {
     expect((await api.call('DELETE', `/connections/${created.connection_id}`, { sub: 'halfway' })).status).toBe(204);
     const callback = await api.deliverCallback(step);
     expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toBe('connection_inactive');
-    expect((await api.call('GET', `/connections/${created.connection_id}`, { sub: 'halfway' })).body).toMatchObject({ status: 'inactive', status_reason: 'revoked' });
+    expect((await api.call('GET', `/connections/${created.connection_id}`, { sub: 'halfway' })).body).toMatchObject({
+      status: 'inactive',
+      status_reason: 'revoked',
+    });
   });
 
-  it('stays deleted when the user finishes an extend\'s re-authentication afterwards', async () => {
+  it("stays deleted when the user finishes an extend's re-authentication afterwards", async () => {
     const id = await api.connect('second-thoughts', { body: { return_url: `${api.stack.apiUrl}/done` } });
     const extended = await api.call('POST', `/connections/${id}/extend`, { sub: 'second-thoughts', body: extendBody });
     expect(extended.body.action_needed).toBe('authentication_needed');
@@ -162,7 +168,10 @@ describe('delete', () => {
     const callback = await api.deliverCallback(step);
     // TrueLayer itself refuses the code of revoked credentials; either way the app hears an error.
     expect(new URL(callback.headers.get('location')!).searchParams.get('error')).toMatch(/^(connection_inactive|code_exchange_failed)$/);
-    expect((await api.call('GET', `/connections/${id}`, { sub: 'second-thoughts' })).body).toMatchObject({ status: 'inactive', status_reason: 'revoked' });
+    expect((await api.call('GET', `/connections/${id}`, { sub: 'second-thoughts' })).body).toMatchObject({
+      status: 'inactive',
+      status_reason: 'revoked',
+    });
     expect((await api.call('GET', `/connections/${id}/me`, { sub: 'second-thoughts', headers: psu })).status).toBe(409);
   });
 

@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { codeChallengeS256, newState, openVerifier } from '../../shared/connections/auth-state';
 import { connectionKey, pendingKey, tableDefinition } from '../../shared/table';
 import { TestApi } from '../support/flow';
-import { codeChallengeS256, newState, openVerifier } from '../../shared/connections/auth-state';
 
 let api: TestApi;
 let doc: DynamoDBDocumentClient;
@@ -20,7 +20,11 @@ beforeAll(async () => {
   // INFO: the revocation lines are part of what is checked.
   api = await TestApi.start({ env: { LOG_LEVEL: 'INFO' } });
   doc = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: api.stack.dynamoEndpoint, region: 'eu-west-2', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    new DynamoDBClient({
+      endpoint: api.stack.dynamoEndpoint,
+      region: 'eu-west-2',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
   );
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: unknown) => {
@@ -49,7 +53,7 @@ const logLines = (message: string) =>
     .filter((line) => line.message === message);
 
 describe('a link passed to someone else (alice creates, bob consents with his own bank)', () => {
-  it('never gives alice a byte of bob\'s data, and bob\'s completion revokes the connection', async () => {
+  it("never gives alice a byte of bob's data, and bob's completion revokes the connection", async () => {
     // Alice's app creates the connection; the auth link reaches bob ("verify your account here").
     const created = await api.createConnection('alice');
     // Bob signs in at the bank's dialog with his own bank user.
@@ -90,7 +94,10 @@ describe('a link passed to someone else (alice creates, bob consents with his ow
     const read = await api.call('GET', `/connections/${id}/accounts`, { sub: 'alice' });
     expect(read.status).toBe(409);
     expect(read.body.code).toBe('connection_inactive');
-    expect((await api.call('GET', `/connections/${id}`, { sub: 'alice' })).body).toMatchObject({ status: 'inactive', status_reason: 'owner_mismatch' });
+    expect((await api.call('GET', `/connections/${id}`, { sub: 'alice' })).body).toMatchObject({
+      status: 'inactive',
+      status_reason: 'owner_mismatch',
+    });
   });
 
   it('answers a foreign user with a wrong code 404 and changes nothing', async () => {
@@ -107,7 +114,12 @@ describe('POST /connections/{id}/complete by the owner', () => {
     const { connectionId, completionCode } = await api.connectAuthorized('carol', { complete: false });
     const completed = await api.complete('carol', connectionId, completionCode!);
     expect(completed.status).toBe(200);
-    expect(completed.body).toMatchObject({ connection_id: connectionId, status: 'active', provider: { provider_id: 'mock' }, consent_expires_at: expect.any(String) });
+    expect(completed.body).toMatchObject({
+      connection_id: connectionId,
+      status: 'active',
+      provider: { provider_id: 'mock' },
+      consent_expires_at: expect.any(String),
+    });
     expect(completed.body.completion_expires_at).toBeUndefined();
     const stored = await item(connectionId);
     expect(stored?.completion_code_hash).toBeUndefined();
@@ -175,7 +187,9 @@ describe('a completion not made within 10 minutes', () => {
     expect(view.body).toMatchObject({ status: 'inactive', status_reason: 'not_confirmed' });
     expect((await api.simStats()).delete).toBe(deletesBefore + 1);
     expect((await item(connectionId))?.tokens).toBeUndefined();
-    expect(logLines('connection revoked')).toContainEqual(expect.objectContaining({ connection_id: connectionId, status_reason: 'not_confirmed' }));
+    expect(logLines('connection revoked')).toContainEqual(
+      expect.objectContaining({ connection_id: connectionId, status_reason: 'not_confirmed' }),
+    );
     const late = await api.complete('ivan', connectionId, completionCode!);
     expect(late.status).toBe(409);
     expect(late.body).toMatchObject({ code: 'connection_inactive', status_reason: 'not_confirmed' });
@@ -185,7 +199,9 @@ describe('a completion not made within 10 minutes', () => {
     const { connectionId } = await api.connectAuthorized('jane', { complete: false });
     api.advance(10 * 60 + 1);
     const list = await api.call('GET', '/connections', { sub: 'jane' });
-    expect(list.body.connections).toEqual([expect.objectContaining({ connection_id: connectionId, status: 'inactive', status_reason: 'not_confirmed' })]);
+    expect(list.body.connections).toEqual([
+      expect.objectContaining({ connection_id: connectionId, status: 'inactive', status_reason: 'not_confirmed' }),
+    ]);
     expect(await item(connectionId)).toMatchObject({ status: 'inactive', status_reason: 'not_confirmed' });
   });
 
@@ -206,7 +222,13 @@ describe('PKCE on every auth link', () => {
     expect(link.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const state = link.searchParams.get('state')!;
     const stateItem = (
-      await doc.send(new GetCommand({ TableName: api.stack.tableName, Key: { pk: `state#${createHash('sha256').update(state).digest('hex')}` }, ConsistentRead: true }))
+      await doc.send(
+        new GetCommand({
+          TableName: api.stack.tableName,
+          Key: { pk: `state#${createHash('sha256').update(state).digest('hex')}` },
+          ConsistentRead: true,
+        }),
+      )
     ).Item;
     // Sealed under the raw state (stored nowhere): it opens with the state and row into the verifier
     // behind the challenge, and not with any other state.
@@ -258,7 +280,9 @@ describe('at most 10 connections waiting per user', () => {
     expect((await api.call('POST', '/connections', { sub: 'quinn', body: {} })).status).toBe(409);
     api.advance(10 * 60 + 1);
     expect((await api.call('POST', '/connections', { sub: 'quinn', body: {} })).status).toBe(201);
-    const slots = (await doc.send(new GetCommand({ TableName: api.stack.tableName, Key: { pk: pendingKey('quinn') }, ConsistentRead: true }))).Item;
+    const slots = (
+      await doc.send(new GetCommand({ TableName: api.stack.tableName, Key: { pk: pendingKey('quinn') }, ConsistentRead: true }))
+    ).Item;
     expect(Object.keys(slots?.slots ?? {})).toHaveLength(1);
   });
 });
@@ -294,14 +318,19 @@ describe('GET /connections, paged', () => {
     }
   });
 
-  it('refuses a tampered cursor and another user\'s cursor with 400 invalid_cursor', async () => {
+  it("refuses a tampered cursor and another user's cursor with 400 invalid_cursor", async () => {
     for (let n = 0; n < 2; n += 1) await api.createConnection('sam');
     const first = await api.call('GET', '/connections?limit=1', { sub: 'sam' });
     const cursor: string = first.body.next_cursor;
     expect(cursor).toEqual(expect.any(String));
     const last = cursor.at(-2) === 'A' ? 'B' : 'A';
     const tampered = `${cursor.slice(0, -2)}${last}${cursor.at(-1)}`;
-    for (const [sub, value] of [['sam', tampered], ['tess', cursor], ['sam', 'not-a-cursor'], ['sam', 'x'.repeat(3000)]] as const) {
+    for (const [sub, value] of [
+      ['sam', tampered],
+      ['tess', cursor],
+      ['sam', 'not-a-cursor'],
+      ['sam', 'x'.repeat(3000)],
+    ] as const) {
       const response = await api.call('GET', `/connections?limit=1&cursor=${encodeURIComponent(value)}`, { sub });
       expect(response.status).toBe(400);
       expect(response.body.code).toBe('invalid_cursor');
@@ -315,10 +344,14 @@ describe('rows do not pile up', () => {
 
   it('a waiting connection carries a ttl 30 days past its deadline; an active one none; a deleted one 30 days from its end', async () => {
     const created = await api.createConnection('uma');
-    expect((await item(created.connection_id))?.[tableDefinition.ttlAttribute]).toBe(Math.ceil(Date.parse(created.auth_link_expires_at) / 1000) + 30 * day);
+    expect((await item(created.connection_id))?.[tableDefinition.ttlAttribute]).toBe(
+      Math.ceil(Date.parse(created.auth_link_expires_at) / 1000) + 30 * day,
+    );
     const { connectionId } = await api.connectAuthorized('uma', { complete: false });
     const authorized = await item(connectionId);
-    expect(authorized?.[tableDefinition.ttlAttribute]).toBe(Math.ceil(Date.parse(String(authorized?.completion_expires_at)) / 1000) + 30 * day);
+    expect(authorized?.[tableDefinition.ttlAttribute]).toBe(
+      Math.ceil(Date.parse(String(authorized?.completion_expires_at)) / 1000) + 30 * day,
+    );
     const completed = await api.connect('uma');
     expect((await item(completed))?.[tableDefinition.ttlAttribute]).toBeUndefined();
     expect((await api.call('DELETE', `/connections/${completed}`, { sub: 'uma' })).status).toBe(204);

@@ -1,8 +1,8 @@
 /** The `/__sim` controls: request counts and injected faults. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningSimulator } from '../../local/sim/types';
-import { addFault, authorize, connect, dataGet, exchangeCode, refresh, simJson, startHarness } from './helpers';
 import type { Tokens } from './helpers';
+import { addFault, authorize, connect, dataGet, exchangeCode, refresh, simJson, startHarness } from './helpers';
 
 let sim: RunningSimulator;
 let tokens: Tokens;
@@ -179,7 +179,11 @@ describe('POST /__sim/faults', () => {
 
   it('faults extend with a problem+json body', async () => {
     await addFault(sim, { path: '/data/v1/connections/extend', status: 503 });
-    const response = await fetch(`${sim.url}/data/v1/connections/extend`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const response = await fetch(`${sim.url}/data/v1/connections/extend`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(response.status).toBe(503);
     expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
     expect(((await response.json()) as { status: number }).status).toBe(503);
@@ -210,7 +214,11 @@ describe('POST /__sim/faults', () => {
   });
 
   it('refuses a body that is not JSON (400)', async () => {
-    const response = await fetch(`${sim.url}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'path=/x' });
+    const response = await fetch(`${sim.url}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'path=/x',
+    });
     expect(response.status).toBe(400);
   });
 });

@@ -1,10 +1,10 @@
 /** Data API v1 reads: shapes from TrueLayer's spec, headers, consistent mock data, ranges, scopes, errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { AdjustableClock } from '../../shared/clock';
 import type { RunningSimulator } from '../../local/sim/types';
-import { connect, dataGet, startHarness, subOf } from './helpers';
+import type { AdjustableClock } from '../../shared/clock';
 import type { Tokens } from './helpers';
+import { connect, dataGet, startHarness, subOf } from './helpers';
 
 // ---- zod schemas written from data-api-v1.openapi.json (components.schemas) ----------------
 
@@ -52,9 +52,33 @@ const Account = z.object({
   provider: z.object({ provider_id: z.string(), logo_uri: z.string().optional(), display_name: z.string().optional() }),
 });
 
-const AccountBalance = z.object({ currency, available: z.number().optional(), current: z.number(), overdraft: z.number().optional(), update_timestamp: datetime.optional() });
+const AccountBalance = z.object({
+  currency,
+  available: z.number().optional(),
+  current: z.number(),
+  overdraft: z.number().optional(),
+  update_timestamp: datetime.optional(),
+});
 
-const TransactionCategory = z.enum(['ATM', 'BILL_PAYMENT', 'CASH', 'CASHBACK', 'CHEQUE', 'CORRECTION', 'CREDIT', 'DIRECT_DEBIT', 'DIVIDEND', 'FEE_CHARGE', 'INTEREST', 'OTHER', 'PURCHASE', 'STANDING_ORDER', 'TRANSFER', 'DEBIT', 'UNKNOWN']);
+const TransactionCategory = z.enum([
+  'ATM',
+  'BILL_PAYMENT',
+  'CASH',
+  'CASHBACK',
+  'CHEQUE',
+  'CORRECTION',
+  'CREDIT',
+  'DIRECT_DEBIT',
+  'DIVIDEND',
+  'FEE_CHARGE',
+  'INTEREST',
+  'OTHER',
+  'PURCHASE',
+  'STANDING_ORDER',
+  'TRANSFER',
+  'DEBIT',
+  'UNKNOWN',
+]);
 
 const transactionFields = {
   transaction_id: z.string(),
@@ -73,17 +97,28 @@ const transactionFields = {
 
 const AccountTransaction = z.object({
   ...transactionFields,
-  meta: z.object({ bank_transaction_id: z.string().optional(), provider_transaction_category: z.string().optional(), provider_reference: z.string().optional() }).catchall(z.string()).optional(),
+  meta: z
+    .object({
+      bank_transaction_id: z.string().optional(),
+      provider_transaction_category: z.string().optional(),
+      provider_reference: z.string().optional(),
+    })
+    .catchall(z.string())
+    .optional(),
 });
 
 const CardTransaction = z.object({
   ...transactionFields,
-  meta: z.object({ provider_transaction_category: z.string().optional(), cardNumber: z.string().optional(), location: z.string().optional() }).optional(),
+  meta: z
+    .object({ provider_transaction_category: z.string().optional(), cardNumber: z.string().optional(), location: z.string().optional() })
+    .optional(),
 });
 
 // The spec types the *_amount fields as strings, yet its own example (and TrueLayer) sends numbers.
 const StandingOrder = z.object({
-  frequency: z.string().regex(/^(EvryDay|EvryWorkgDay|IntrvlDay:\d{2}|IntrvlMnthDay:\d{2}:\d{2}|IntrvlWkDay:\d{2}:\d{2}|QtrDay|WkInMnthDay:\d{2}:\d{2})$/),
+  frequency: z
+    .string()
+    .regex(/^(EvryDay|EvryWorkgDay|IntrvlDay:\d{2}|IntrvlMnthDay:\d{2}:\d{2}|IntrvlWkDay:\d{2}:\d{2}|QtrDay|WkInMnthDay:\d{2}:\d{2})$/),
   status: z.enum(['Active', 'Inactive']).optional(),
   timestamp: datetime,
   currency: currency.optional(),
@@ -106,7 +141,11 @@ const DirectDebit = z.object({
   previous_payment_timestamp: datetime.optional(),
   previous_payment_amount: z.number().optional(),
   currency: currency.optional(),
-  meta: z.object({ provider_mandate_identification: z.string(), provider_account_id: z.string(), provider_direct_debit_id: z.string().optional() }),
+  meta: z.object({
+    provider_mandate_identification: z.string(),
+    provider_account_id: z.string(),
+    provider_direct_debit_id: z.string().optional(),
+  }),
 });
 
 const Card = z.object({
@@ -130,9 +169,15 @@ const CardBalance = z.object({
   current: z.number(),
   credit_limit: z.number().optional(),
   last_statement_balance: z.number().optional(),
-  last_statement_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  last_statement_date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
   payment_due: z.number().optional(),
-  payment_due_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+  payment_due_date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/)
+    .optional(),
   update_timestamp: datetime.optional(),
 });
 
@@ -216,7 +261,13 @@ describe('the mock bank', () => {
 
   it('describes the connection in /me: client, credentials, 90-day consent, mock provider, scopes', async () => {
     const me = (await get('/me')).body.results[0];
-    expect(me).toMatchObject({ client_id: 'sandbox-local', credentials_id: subOf(tokens.access_token), consent_status: 'Authorised', provider: { provider_id: 'mock' }, privacy_policy: 'Feb2019' });
+    expect(me).toMatchObject({
+      client_id: 'sandbox-local',
+      credentials_id: subOf(tokens.access_token),
+      consent_status: 'Authorised',
+      provider: { provider_id: 'mock' },
+      privacy_policy: 'Feb2019',
+    });
     expect(Date.parse(me.consent_expires_at) - Date.parse(me.consent_created_at)).toBe(90 * 24 * 3600 * 1000);
     expect(me.scopes).toEqual(tokens.scope.split(' '));
   });
@@ -249,16 +300,19 @@ describe('the mock bank', () => {
     expect(results.filter((item) => item.merchant_name !== undefined).length).toBeGreaterThan(100);
   });
 
-  it.each(['current', 'savings'] as const)('keeps the %s account’s running balances consistent with amounts and the balance', async (kind) => {
-    const results = (await get(`/accounts/${ids[kind]}/transactions`)).body.results as Transaction[];
-    for (let index = 0; index + 1 < results.length; index += 1) {
-      const newer = results[index] as Transaction;
-      const older = results[index + 1] as Transaction;
-      expect(cents(newer.running_balance?.amount ?? NaN) - cents(newer.amount)).toBe(cents(older.running_balance?.amount ?? NaN));
-    }
-    const balance = (await get(`/accounts/${ids[kind]}/balance`)).body.results[0];
-    expect(balance.current).toBe(results[0]?.running_balance?.amount);
-  });
+  it.each(['current', 'savings'] as const)(
+    'keeps the %s account’s running balances consistent with amounts and the balance',
+    async (kind) => {
+      const results = (await get(`/accounts/${ids[kind]}/transactions`)).body.results as Transaction[];
+      for (let index = 0; index + 1 < results.length; index += 1) {
+        const newer = results[index] as Transaction;
+        const older = results[index + 1] as Transaction;
+        expect(cents(newer.running_balance?.amount ?? NaN) - cents(newer.amount)).toBe(cents(older.running_balance?.amount ?? NaN));
+      }
+      const balance = (await get(`/accounts/${ids[kind]}/balance`)).body.results[0];
+      expect(balance.current).toBe(results[0]?.running_balance?.amount);
+    },
+  );
 
   it('keeps the card’s running balances consistent with amounts (debits positive) and the balance', async () => {
     const results = (await get(`/cards/${ids.card}/transactions`)).body.results as Transaction[];
@@ -289,7 +343,9 @@ describe('the mock bank', () => {
       const twinTokens = await connect(twin);
       expect(subOf(twinTokens.access_token)).not.toBe(subOf(tokens.access_token));
       const ours = (await get('/accounts')).body.results.map(({ update_timestamp: _, ...rest }: Record<string, unknown>) => rest);
-      const theirs = (await dataGet(twin, '/accounts', twinTokens.access_token)).body.results.map(({ update_timestamp: _, ...rest }: Record<string, unknown>) => rest);
+      const theirs = (await dataGet(twin, '/accounts', twinTokens.access_token)).body.results.map(
+        ({ update_timestamp: _, ...rest }: Record<string, unknown>) => rest,
+      );
       expect(theirs).toEqual(ours);
       expect((await dataGet(twin, history, twinTokens.access_token)).body.results).toEqual((await get(history)).body.results);
     } finally {
@@ -299,13 +355,17 @@ describe('the mock bank', () => {
 
   it('gives another mock user other accounts', async () => {
     const other = await connect(sim, { username: 'john7', password: 'doe7' });
-    const theirs = (await dataGet(sim, '/accounts', other.access_token)).body.results.map((account: { account_id: string }) => account.account_id);
+    const theirs = (await dataGet(sim, '/accounts', other.access_token)).body.results.map(
+      (account: { account_id: string }) => account.account_id,
+    );
     expect(theirs).toHaveLength(2);
     expect(theirs).not.toContain(ids.current);
   });
 
   it('compresses with gzip when the client accepts it', async () => {
-    const response = await fetch(`${sim.url}/data/v1/accounts`, { headers: { authorization: `Bearer ${tokens.access_token}`, 'x-psu-ip': '203.0.113.7', 'accept-encoding': 'gzip' } });
+    const response = await fetch(`${sim.url}/data/v1/accounts`, {
+      headers: { authorization: `Bearer ${tokens.access_token}`, 'x-psu-ip': '203.0.113.7', 'accept-encoding': 'gzip' },
+    });
     expect(response.headers.get('content-encoding')).toBe('gzip');
     expect(((await response.json()) as { results: unknown[] }).results).toHaveLength(2);
   });

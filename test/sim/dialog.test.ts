@@ -105,7 +105,8 @@ describe('links that cannot be trusted to redirect', () => {
 });
 
 describe('bad parameters with a valid redirect_uri', () => {
-  const errorOf = async (overrides: Record<string, string | undefined>): Promise<URL> => redirectedTo((await openDialog(authLink(sim, overrides))).response);
+  const errorOf = async (overrides: Record<string, string | undefined>): Promise<URL> =>
+    redirectedTo((await openDialog(authLink(sim, overrides))).response);
 
   it('redirects with invalid_request, a description and the state when response_type is not code', async () => {
     const back = await errorOf({ response_type: 'token' });

@@ -1,9 +1,24 @@
 /** `POST /data/v1/connections/extend`: no_action_needed, authentication_needed through the dialog, and errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdjustableClock } from '../../shared/clock';
 import type { RunningSimulator } from '../../local/sim/types';
-import { clientId, clientSecret, codeFrom, connect, dataGet, day, exchangeCode, openDialog, parseForm, redirectUri, refresh, startHarness, subOf, submitDialog } from './helpers';
+import type { AdjustableClock } from '../../shared/clock';
 import type { JsonResponse, Tokens } from './helpers';
+import {
+  clientId,
+  clientSecret,
+  codeFrom,
+  connect,
+  dataGet,
+  day,
+  exchangeCode,
+  openDialog,
+  parseForm,
+  redirectUri,
+  refresh,
+  startHarness,
+  submitDialog,
+  subOf,
+} from './helpers';
 
 let sim: RunningSimulator;
 let clock: AdjustableClock;
@@ -36,14 +51,25 @@ const extend = async (body: unknown, raw?: string): Promise<JsonResponse> => {
   return { status: response.status, headers: response.headers, body: await response.json() };
 };
 
-const me = async (tokens: Pick<Tokens, 'access_token'>) => (await dataGet(sim, '/me', tokens.access_token)).body.results[0] as { credentials_id: string; consent_created_at: string; consent_expires_at: string };
+const me = async (tokens: Pick<Tokens, 'access_token'>) =>
+  (await dataGet(sim, '/me', tokens.access_token)).body.results[0] as {
+    credentials_id: string;
+    consent_created_at: string;
+    consent_expires_at: string;
+  };
 
 describe('john / eternal', () => {
   it('answers no_action_needed with a new token pair', async () => {
     const tokens = await connect(sim, { password: 'eternal' });
     const extended = await extend(extendBody(tokens.refresh_token ?? ''));
     expect(extended.status).toBe(200);
-    expect(extended.body).toEqual({ action_needed: 'no_action_needed', access_token: expect.any(String), expires_in: 3600, refresh_token: expect.any(String), token_type: 'Bearer' });
+    expect(extended.body).toEqual({
+      action_needed: 'no_action_needed',
+      access_token: expect.any(String),
+      expires_in: 3600,
+      refresh_token: expect.any(String),
+      token_type: 'Bearer',
+    });
     expect(extended.body.access_token).not.toBe(tokens.access_token);
     expect(extended.body.refresh_token).not.toBe(tokens.refresh_token);
   });
@@ -87,7 +113,10 @@ describe('other mock users', () => {
     const tokens = await connect(sim);
     const extended = await extend(extendBody(tokens.refresh_token ?? ''));
     expect(extended.status).toBe(200);
-    expect(extended.body).toEqual({ action_needed: 'authentication_needed', user_input_link: expect.stringMatching(new RegExp(`^${sim.url}/`)) });
+    expect(extended.body).toEqual({
+      action_needed: 'authentication_needed',
+      user_input_link: expect.stringMatching(new RegExp(`^${sim.url}/`)),
+    });
   });
 
   it('lead through the dialog back to redirect_uri with a code and the state, whose exchange keeps the credentials id with a new consent', async () => {
@@ -185,7 +214,12 @@ describe('errors (application/problem+json)', () => {
   it('answers 401 for an unknown refresh token', async () => {
     const refused = await extend(extendBody('0'.repeat(64)));
     expect(refused.status).toBe(401);
-    expect(refused.body).toMatchObject({ title: 'Unauthorized', status: 401, detail: 'Refresh token missing or invalid.', instance: '/connections/extend' });
+    expect(refused.body).toMatchObject({
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'Refresh token missing or invalid.',
+      instance: '/connections/extend',
+    });
   });
 
   it('answers 401 for a rotated-out refresh token', async () => {
@@ -205,6 +239,10 @@ describe('errors (application/problem+json)', () => {
     await fetch(`${sim.url}/api/delete`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.access_token}` } });
     const refused = await extend(extendBody(tokens.refresh_token ?? ''));
     expect(refused.status).toBe(422);
-    expect(refused.body).toMatchObject({ title: 'No way to extend this connection', status: 422, detail: 'This connection cannot be extended' });
+    expect(refused.body).toMatchObject({
+      title: 'No way to extend this connection',
+      status: 422,
+      detail: 'This connection cannot be extended',
+    });
   });
 });

@@ -1,8 +1,8 @@
 /** Drives the TrueLayer simulator over real HTTP the way a browser and a backend would. */
 import { expect } from 'vitest';
-import { AdjustableClock } from '../../shared/clock';
 import { startSimulator } from '../../local/sim/index';
 import type { RunningSimulator, SimulatorOptions } from '../../local/sim/types';
+import { AdjustableClock } from '../../shared/clock';
 
 export const clientId = 'sandbox-local';
 export const clientSecret = 'local-secret';
@@ -48,7 +48,12 @@ const attribute = (tag: string, name: string): string | undefined => {
 };
 
 export const decodeEntities = (text: string): string =>
-  text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  text
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /** The first form of a page with the values a browser would submit from its inputs (no buttons). */
 export const parseForm = (html: string): HtmlForm => {
@@ -124,7 +129,11 @@ const readJson = async <T>(response: Response): Promise<JsonResponse<T>> => {
   return { status: response.status, headers: response.headers, body: (text === '' ? undefined : JSON.parse(text)) as T };
 };
 
-export const postToken = async (sim: RunningSimulator, fields: Record<string, string>, options: { json?: boolean; headers?: Record<string, string> } = {}): Promise<JsonResponse> => {
+export const postToken = async (
+  sim: RunningSimulator,
+  fields: Record<string, string>,
+  options: { json?: boolean; headers?: Record<string, string> } = {},
+): Promise<JsonResponse> => {
   const response = await fetch(`${sim.url}/connect/token`, {
     method: 'POST',
     headers: { 'content-type': options.json === true ? 'application/json' : 'application/x-www-form-urlencoded', ...options.headers },
@@ -134,10 +143,23 @@ export const postToken = async (sim: RunningSimulator, fields: Record<string, st
 };
 
 export const exchangeCode = (sim: RunningSimulator, code: string, overrides: Record<string, string> = {}): Promise<JsonResponse> =>
-  postToken(sim, { grant_type: 'authorization_code', client_id: clientId, client_secret: clientSecret, code, redirect_uri: redirectUri, ...overrides });
+  postToken(sim, {
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    client_secret: clientSecret,
+    code,
+    redirect_uri: redirectUri,
+    ...overrides,
+  });
 
 export const refresh = (sim: RunningSimulator, refreshToken: string, overrides: Record<string, string> = {}): Promise<JsonResponse> =>
-  postToken(sim, { grant_type: 'refresh_token', client_id: clientId, client_secret: clientSecret, refresh_token: refreshToken, ...overrides });
+  postToken(sim, {
+    grant_type: 'refresh_token',
+    client_id: clientId,
+    client_secret: clientSecret,
+    refresh_token: refreshToken,
+    ...overrides,
+  });
 
 export interface Tokens {
   access_token: string;
@@ -148,13 +170,22 @@ export interface Tokens {
 }
 
 export const connect = async (sim: RunningSimulator, options: Parameters<typeof authorize>[1] = {}): Promise<Tokens> => {
-  const exchanged = await exchangeCode(sim, await authorize(sim, options), options.redirectUri === undefined ? {} : { redirect_uri: options.redirectUri });
+  const exchanged = await exchangeCode(
+    sim,
+    await authorize(sim, options),
+    options.redirectUri === undefined ? {} : { redirect_uri: options.redirectUri },
+  );
   expect(exchanged.status).toBe(200);
   return exchanged.body as Tokens;
 };
 
 /** A Data API read; attended (X-PSU-IP) unless told otherwise, so the 4-a-day limit stays out of the way. */
-export const dataGet = async (sim: RunningSimulator, path: string, accessToken: string | undefined, options: { attended?: boolean; headers?: Record<string, string> } = {}): Promise<JsonResponse> => {
+export const dataGet = async (
+  sim: RunningSimulator,
+  path: string,
+  accessToken: string | undefined,
+  options: { attended?: boolean; headers?: Record<string, string> } = {},
+): Promise<JsonResponse> => {
   const headers: Record<string, string> = { ...options.headers };
   if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
   if (options.attended !== false) headers['x-psu-ip'] = '203.0.113.7';
@@ -169,7 +200,8 @@ export const simJson = async (sim: RunningSimulator, path: string, init: { metho
     }),
   );
 
-export const addFault = async (sim: RunningSimulator, fault: Record<string, unknown>): Promise<JsonResponse> => simJson(sim, '/__sim/faults', { method: 'POST', body: fault });
+export const addFault = async (sim: RunningSimulator, fault: Record<string, unknown>): Promise<JsonResponse> =>
+  simJson(sim, '/__sim/faults', { method: 'POST', body: fault });
 
 export const subOf = (accessToken: string): string => {
   const payload = accessToken.split('.')[1] ?? '';

@@ -49,7 +49,9 @@ describe('PKCE on the code exchange', () => {
   });
 
   it('refuses a plain challenge method at the dialog, sending the error back to the app', async () => {
-    const page = await fetch(authLink(sim, { code_challenge: pkcePair().challenge, code_challenge_method: 'plain' }), { redirect: 'manual' });
+    const page = await fetch(authLink(sim, { code_challenge: pkcePair().challenge, code_challenge_method: 'plain' }), {
+      redirect: 'manual',
+    });
     expect(page.status).toBe(302);
     const target = new URL(page.headers.get('location')!);
     expect(target.searchParams.get('error')).toBe('invalid_request');

@@ -14,7 +14,10 @@ afterAll(async () => {
 });
 
 const revoke = (accessToken: string | undefined): Promise<Response> =>
-  fetch(`${sim.url}/api/delete`, { method: 'DELETE', headers: accessToken === undefined ? {} : { authorization: `Bearer ${accessToken}` } });
+  fetch(`${sim.url}/api/delete`, {
+    method: 'DELETE',
+    headers: accessToken === undefined ? {} : { authorization: `Bearer ${accessToken}` },
+  });
 
 describe('DELETE /api/delete', () => {
   it('answers 200 with an empty body', async () => {

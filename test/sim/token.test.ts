@@ -1,9 +1,10 @@
 /** `POST /connect/token`: codes, refresh, rotation, lifetimes and TrueLayer's error bodies. */
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+
 import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdjustableClock } from '../../shared/clock';
 import type { RunningSimulator } from '../../local/sim/types';
+import type { AdjustableClock } from '../../shared/clock';
 import {
   allScopes,
   authorize,
@@ -27,7 +28,10 @@ const other = { client_id: 'other-client', client_secret: 'other-secret', redire
 
 beforeAll(async () => {
   ({ sim, clock } = await startHarness({
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri, 'https://console.truelayer.com/redirect-page'] }, other],
+    clients: [
+      { client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri, 'https://console.truelayer.com/redirect-page'] },
+      other,
+    ],
   }));
 });
 
@@ -39,7 +43,13 @@ describe('authorization_code grant', () => {
   it('answers with an access token, expires_in 3600, Bearer, a refresh token and the scope string', async () => {
     const exchanged = await exchangeCode(sim, await authorize(sim));
     expect(exchanged.status).toBe(200);
-    expect(exchanged.body).toEqual({ access_token: expect.any(String), expires_in: 3600, token_type: 'Bearer', refresh_token: expect.stringMatching(/^[0-9A-F]{64}$/), scope: allScopes });
+    expect(exchanged.body).toEqual({
+      access_token: expect.any(String),
+      expires_in: 3600,
+      token_type: 'Bearer',
+      refresh_token: expect.stringMatching(/^[0-9A-F]{64}$/),
+      scope: allScopes,
+    });
     expect(exchanged.headers.get('cache-control')).toBe('no-store');
   });
 
@@ -49,12 +59,21 @@ describe('authorization_code grant', () => {
     expect(header).toMatchObject({ alg: 'RS256', typ: 'at+jwt', kid: expect.any(String) });
     const jwks = (await simJson(sim, '/.well-known/openid-configuration/jwks')).body as JSONWebKeySet;
     const { payload } = await jwtVerify(tokens.access_token, createLocalJWKSet(jwks), { currentDate: new Date(clock.now()) });
-    expect(payload).toMatchObject({ iss: sim.url, aud: 'data_api', client_id: clientId, connector_id: 'mock', scope: allScopes.split(' ') });
+    expect(payload).toMatchObject({
+      iss: sim.url,
+      aud: 'data_api',
+      client_id: clientId,
+      connector_id: 'mock',
+      scope: allScopes.split(' '),
+    });
   });
 
   it('puts TrueLayer-like claims in the access token', async () => {
     const tokens = await connect(sim);
-    const payload = JSON.parse(Buffer.from(tokens.access_token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const payload = JSON.parse(Buffer.from(tokens.access_token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(Buffer.from(String(payload.sub), 'base64')).toHaveLength(32);
     expect(payload.consent_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(payload.jti).toEqual(expect.any(String));
@@ -65,14 +84,22 @@ describe('authorization_code grant', () => {
 
   it('accepts a JSON body', async () => {
     const code = await authorize(sim);
-    const exchanged = await postToken(sim, { grant_type: 'authorization_code', client_id: clientId, client_secret: clientSecret, code, redirect_uri: redirectUri }, { json: true });
+    const exchanged = await postToken(
+      sim,
+      { grant_type: 'authorization_code', client_id: clientId, client_secret: clientSecret, code, redirect_uri: redirectUri },
+      { json: true },
+    );
     expect(exchanged.status).toBe(200);
   });
 
   it('accepts client credentials in HTTP Basic', async () => {
     const code = await authorize(sim);
     const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
-    const exchanged = await postToken(sim, { grant_type: 'authorization_code', code, redirect_uri: redirectUri }, { headers: { authorization: `Basic ${basic}` } });
+    const exchanged = await postToken(
+      sim,
+      { grant_type: 'authorization_code', code, redirect_uri: redirectUri },
+      { headers: { authorization: `Basic ${basic}` } },
+    );
     expect(exchanged.status).toBe(200);
   });
 
@@ -145,19 +172,33 @@ describe('authorization_code grant', () => {
   });
 
   it('answers 400 unsupported_grant_type for client_credentials', async () => {
-    const refused = await postToken(sim, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'payments' });
+    const refused = await postToken(sim, {
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: clientSecret,
+      scope: 'payments',
+    });
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe('unsupported_grant_type');
   });
 
   it('answers 400, not 500, to a malformed JSON body', async () => {
-    const response = await fetch(`${sim.url}/connect/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant_type": ' });
+    const response = await fetch(`${sim.url}/connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"grant_type": ',
+    });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toBe('invalid_request');
   });
 
   it('answers 400 when the code field is missing', async () => {
-    const refused = await postToken(sim, { grant_type: 'authorization_code', client_id: clientId, client_secret: clientSecret, redirect_uri: redirectUri });
+    const refused = await postToken(sim, {
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uri: redirectUri,
+    });
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe('invalid_request');
   });
@@ -183,7 +224,13 @@ describe('refresh_token grant', () => {
     const first = await connect(sim);
     const refreshed = await refresh(sim, first.refresh_token ?? '');
     expect(refreshed.status).toBe(200);
-    expect(refreshed.body).toEqual({ access_token: expect.any(String), expires_in: 3600, token_type: 'Bearer', refresh_token: expect.any(String), scope: allScopes });
+    expect(refreshed.body).toEqual({
+      access_token: expect.any(String),
+      expires_in: 3600,
+      token_type: 'Bearer',
+      refresh_token: expect.any(String),
+      scope: allScopes,
+    });
     expect(refreshed.body.refresh_token).not.toBe(first.refresh_token);
     expect(subOf(refreshed.body.access_token)).toBe(subOf(first.access_token));
   });

@@ -1,9 +1,9 @@
 /** The unattended limit: without X-PSU-IP, four calls a day per connection, endpoint and account. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdjustableClock } from '../../shared/clock';
 import type { RunningSimulator } from '../../local/sim/types';
-import { connect, dataGet, day, refresh, startHarness } from './helpers';
+import type { AdjustableClock } from '../../shared/clock';
 import type { Tokens } from './helpers';
+import { connect, dataGet, day, refresh, startHarness } from './helpers';
 
 let sim: RunningSimulator;
 let clock: AdjustableClock;
@@ -37,7 +37,11 @@ describe('without X-PSU-IP', () => {
     await useUp(`/accounts/${current}/balance`, tokens);
     const fifth = await unattended(`/accounts/${current}/balance`, tokens);
     expect(fifth.status).toBe(429);
-    expect(fifth.body).toEqual({ error: 'provider_request_limit_exceeded', error_description: 'Maximum number of requests per user allowed by provider exceeded.', error_details: {} });
+    expect(fifth.body).toEqual({
+      error: 'provider_request_limit_exceeded',
+      error_description: 'Maximum number of requests per user allowed by provider exceeded.',
+      error_details: {},
+    });
   });
 
   it('counts another account separately', async () => {
@@ -82,7 +86,8 @@ describe('with X-PSU-IP', () => {
     const tokens = await connect(sim);
     await useUp('/accounts', tokens);
     expect((await unattended('/accounts', tokens)).status).toBe(429);
-    for (let call = 0; call < 6; call += 1) expect((await dataGet(sim, '/accounts', tokens.access_token, { attended: true })).status).toBe(200);
+    for (let call = 0; call < 6; call += 1)
+      expect((await dataGet(sim, '/accounts', tokens.access_token, { attended: true })).status).toBe(200);
   });
 });
 

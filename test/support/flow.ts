@@ -2,7 +2,7 @@
  * Drives the service the way a client app and a user's browser do: real HTTP to the local API and
  * to the simulator's dialog, nothing called in-process.
  */
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -75,7 +75,10 @@ export class TestApi {
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
 
-  async createConnection(sub: string, body: Record<string, unknown> = {}): Promise<{ connection_id: string; auth_link: string; auth_link_expires_at: string }> {
+  async createConnection(
+    sub: string,
+    body: Record<string, unknown> = {},
+  ): Promise<{ connection_id: string; auth_link: string; auth_link_expires_at: string }> {
     const created = await this.call('POST', '/connections', { sub, body });
     if (created.status !== 201) throw new Error(`create failed: ${created.status} ${created.text}`);
     return created.body;
@@ -107,12 +110,16 @@ export class TestApi {
     const action = /<form method="post" action="([^"]+)"/.exec(body)?.[1];
     if (!action) throw new Error(`dialog answered ${answer.status}: ${body.slice(0, 300)}`);
     const fields: Record<string, string> = {};
-    for (const match of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[unescape(match[1]!)] = unescape(match[2]!);
-    return { form: { action: unescape(action), fields } };
+    for (const match of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
+      fields[unescapeHtml(match[1]!)] = unescapeHtml(match[2]!);
+    return { form: { action: unescapeHtml(action), fields } };
   }
 
   /** Follows the browser to our /callback (GET or form POST) and returns the response. */
-  async deliverCallback(step: { location?: string; form?: { action: string; fields: Record<string, string> } }, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  async deliverCallback(
+    step: { location?: string; form?: { action: string; fields: Record<string, string> } },
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse> {
     const url = new URL(step.location ?? step.form!.action);
     const path = `${url.pathname}${url.search}`;
     if (step.location) return this.call('GET', path, { headers });
@@ -156,12 +163,21 @@ export class TestApi {
     return this.call('POST', `/connections/${connectionId}/complete`, { sub, body: { completion_code: completionCode } });
   }
 
-  async simStats(): Promise<{ token: { authorization_code: number; refresh_token: number }; data: Record<string, number>; extend: number; delete: number }> {
+  async simStats(): Promise<{
+    token: { authorization_code: number; refresh_token: number };
+    data: Record<string, number>;
+    extend: number;
+    delete: number;
+  }> {
     return (await fetch(`${this.stack.simUrl}/__sim/stats`)).json() as never;
   }
 
   async simFault(fault: Record<string, unknown>): Promise<void> {
-    const response = await fetch(`${this.stack.simUrl}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fault) });
+    const response = await fetch(`${this.stack.simUrl}/__sim/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(fault),
+    });
     if (!response.ok) throw new Error(`fault refused: ${response.status} ${await response.text()}`);
   }
 
@@ -187,10 +203,18 @@ export class TestApi {
   }
 
   /** What the local webhook receiver got, refused deliveries included. */
-  async webhookDeliveries(): Promise<{ webhook_id: string; webhook_timestamp: string; verified: boolean; answered: number; event: LifecycleEvent }[]> {
+  async webhookDeliveries(): Promise<
+    { webhook_id: string; webhook_timestamp: string; verified: boolean; answered: number; event: LifecycleEvent }[]
+  > {
     return (await this.call('GET', '/__local/webhook')).body.deliveries;
   }
 }
 
-const unescape = (value: string): string =>
-  value.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#96;/g, '`').replace(/&amp;/g, '&');
+const unescapeHtml = (value: string): string =>
+  value
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&#96;/g, '`')
+    .replace(/&amp;/g, '&');

@@ -24,7 +24,10 @@ export const motoAvailability = (): MotoAvailability => {
     timeout: 30_000,
   });
   if (probe.error) {
-    availability = { available: false, reason: `${python} is not runnable (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message})` };
+    availability = {
+      available: false,
+      reason: `${python} is not runnable (${(probe.error as NodeJS.ErrnoException).code ?? probe.error.message})`,
+    };
   } else if (probe.status !== 0) {
     availability = { available: false, reason: `${python} cannot import moto's server (pip install 'moto[server]')` };
   } else {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { TrueLayerAuthClient, type AuthLinkRequest } from '../../shared/truelayer/auth-client';
+import { type AuthLinkRequest, TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
 import { fixedClock, testCredentials } from './fixture-server';
 
-const client = new TrueLayerAuthClient({ authUrl: 'https://auth.truelayer-sandbox.com/', credentials: testCredentials, clock: fixedClock(), timeoutMs: 1000 });
+const client = new TrueLayerAuthClient({
+  authUrl: 'https://auth.truelayer-sandbox.com/',
+  credentials: testCredentials,
+  clock: fixedClock(),
+  timeoutMs: 1000,
+});
 
 const request: AuthLinkRequest = {
   redirectUri: 'https://app.example.com/callback',
@@ -70,7 +75,9 @@ describe('auth link', () => {
 
   it('refuses scopes TrueLayer would refuse', async () => {
     await expect(client.authLink({ ...request, scopes: ['balance'] })).rejects.toThrow(/"balance" scope needs/);
-    await expect(client.authLink({ ...request, scopes: ['accounts', 'payments'] })).rejects.toThrow(/"payments" is not a TrueLayer Data API scope/);
+    await expect(client.authLink({ ...request, scopes: ['accounts', 'payments'] })).rejects.toThrow(
+      /"payments" is not a TrueLayer Data API scope/,
+    );
   });
 
   it('refuses a relative redirect URI', async () => {

@@ -1,9 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
-import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
-import { TrueLayerError } from '../../shared/truelayer/errors';
-import { fixedClock, sendJson, sendTrueLayerError, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler, caught } from './fixture-server';
+import { type DataPath, parseDataPath } from '../../shared/truelayer/data-paths';
+import type { TrueLayerError } from '../../shared/truelayer/errors';
+import {
+  caught,
+  type Fixture,
+  type FixtureHandler,
+  fixedClock,
+  sendJson,
+  sendTrueLayerError,
+  startFixture,
+  testCredentials,
+  tokenBody,
+} from './fixture-server';
 
 const accessToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl';
 const refreshToken = 'RT-5F2A9C1E7B3D4F60A1B2C3D4E5F60718293A4B5C';
@@ -61,7 +71,9 @@ describe('TrueLayer error mapping', () => {
 
   it('maps a 429 and reads Retry-After in seconds', async () => {
     const { url } = await serve((_req, res) =>
-      sendTrueLayerError(res, 429, 'provider_request_limit_exceeded', 'Maximum number of requests per user allowed by provider exceeded.', { 'retry-after': '120' }),
+      sendTrueLayerError(res, 429, 'provider_request_limit_exceeded', 'Maximum number of requests per user allowed by provider exceeded.', {
+        'retry-after': '120',
+      }),
     );
     const error = await caught(dataClient(url).get(balancePath, { accessToken }));
     expect(error).toMatchObject({ status: 429, code: 'provider_request_limit_exceeded', kind: 'rejected', retryAfterSeconds: 120 });
@@ -69,7 +81,9 @@ describe('TrueLayer error mapping', () => {
 
   it('reads a Retry-After given as an HTTP date against the injected clock', async () => {
     const at = new Date(clock.now() + 30_000).toUTCString();
-    const { url } = await serve((_req, res) => sendTrueLayerError(res, 429, 'provider_too_many_requests', 'Provider rate limit exceeded.', { 'retry-after': at }));
+    const { url } = await serve((_req, res) =>
+      sendTrueLayerError(res, 429, 'provider_too_many_requests', 'Provider rate limit exceeded.', { 'retry-after': at }),
+    );
     const error = await caught(dataClient(url).get(balancePath, { accessToken }));
     expect(error.retryAfterSeconds).toBe(30);
   });
@@ -81,7 +95,9 @@ describe('TrueLayer error mapping', () => {
   });
 
   it('maps a 501 endpoint_not_supported to an upstream error', async () => {
-    const { url } = await serve((_req, res) => sendTrueLayerError(res, 501, 'endpoint_not_supported', 'Feature not supported by the provider'));
+    const { url } = await serve((_req, res) =>
+      sendTrueLayerError(res, 501, 'endpoint_not_supported', 'Feature not supported by the provider'),
+    );
     const error = await caught(dataClient(url).get(balancePath, { accessToken }));
     expect(error).toMatchObject({ status: 501, code: 'endpoint_not_supported', kind: 'upstream' });
   });
@@ -143,23 +159,55 @@ describe('TrueLayer error mapping', () => {
   it('maps an extend problem+json to its title and detail', async () => {
     const { url } = await serve((_req, res) => {
       res.writeHead(401, { 'content-type': 'application/problem+json' });
-      res.end(JSON.stringify({ type: 'https://docs.truelayer.com/#connection-api-errors', title: 'Unauthorized', status: 401, detail: 'Refresh token missing or invalid.', instance: '/connections/extend', trace_id: 't-1' }));
+      res.end(
+        JSON.stringify({
+          type: 'https://docs.truelayer.com/#connection-api-errors',
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'Refresh token missing or invalid.',
+          instance: '/connections/extend',
+          trace_id: 't-1',
+        }),
+      );
     });
-    const error = await caught(dataClient(url).extend({ refreshToken, redirectUri: 'https://app/cb', user: { name: 'Jane Doe', email: 'jane@example.com' } }));
-    expect(error).toMatchObject({ status: 401, code: 'Unauthorized', description: 'Refresh token missing or invalid.', kind: 'rejected', operation: 'extend' });
+    const error = await caught(
+      dataClient(url).extend({ refreshToken, redirectUri: 'https://app/cb', user: { name: 'Jane Doe', email: 'jane@example.com' } }),
+    );
+    expect(error).toMatchObject({
+      status: 401,
+      code: 'Unauthorized',
+      description: 'Refresh token missing or invalid.',
+      kind: 'rejected',
+      operation: 'extend',
+    });
   });
 
   it('summarises extend validation errors when the problem has no detail', async () => {
     const { url } = await serve((_req, res) => {
       res.writeHead(400, { 'content-type': 'application/problem+json' });
-      res.end(JSON.stringify({ title: 'One or more validation errors occurred.', status: 400, errors: { ClientId: ['The ClientId field is required.'] } }));
+      res.end(
+        JSON.stringify({
+          title: 'One or more validation errors occurred.',
+          status: 400,
+          errors: { ClientId: ['The ClientId field is required.'] },
+        }),
+      );
     });
-    const error = await caught(dataClient(url).extend({ refreshToken, redirectUri: 'https://app/cb', user: { name: 'Jane Doe', email: 'jane@example.com' } }));
-    expect(error).toMatchObject({ code: 'One or more validation errors occurred.', description: 'ClientId: The ClientId field is required.' });
+    const error = await caught(
+      dataClient(url).extend({ refreshToken, redirectUri: 'https://app/cb', user: { name: 'Jane Doe', email: 'jane@example.com' } }),
+    );
+    expect(error).toMatchObject({
+      code: 'One or more validation errors occurred.',
+      description: 'ClientId: The ClientId field is required.',
+    });
   });
 
   it('keeps the correlation id TrueLayer sent', async () => {
-    const { url } = await serve((_req, res) => sendTrueLayerError(res, 500, 'internal_server_error', 'Internal server error.', { 'x-tl-correlation-id': '3dc845a2-93a2-4e12-940a-0a8aec24d0bc' }));
+    const { url } = await serve((_req, res) =>
+      sendTrueLayerError(res, 500, 'internal_server_error', 'Internal server error.', {
+        'x-tl-correlation-id': '3dc845a2-93a2-4e12-940a-0a8aec24d0bc',
+      }),
+    );
     const error = await caught(dataClient(url).get(balancePath, { accessToken }));
     expect(error.correlationId).toBe('3dc845a2-93a2-4e12-940a-0a8aec24d0bc');
   });

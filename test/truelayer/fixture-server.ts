@@ -2,9 +2,10 @@
  * A tiny stand-in for TrueLayer over real HTTP, for the answers the simulator cannot be asked for
  * (resets, malformed bodies, exact headers). Each test scripts the answers it needs.
  */
-import { TrueLayerError } from '../../shared/truelayer/errors';
+
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TrueLayerError } from '../../shared/truelayer/errors';
 
 export interface RecordedRequest {
   method: string;
@@ -15,7 +16,12 @@ export interface RecordedRequest {
 }
 
 /** `index` counts requests from 0. */
-export type FixtureHandler = (request: RecordedRequest, response: ServerResponse, index: number, raw: IncomingMessage) => void | Promise<void>;
+export type FixtureHandler = (
+  request: RecordedRequest,
+  response: ServerResponse,
+  index: number,
+  raw: IncomingMessage,
+) => void | Promise<void>;
 
 export interface Fixture {
   url: string;
@@ -29,7 +35,12 @@ export const startFixture = async (handler: FixtureHandler): Promise<Fixture> =>
     const chunks: Buffer[] = [];
     raw.on('data', (chunk: Buffer) => chunks.push(chunk));
     raw.on('end', () => {
-      const request: RecordedRequest = { method: raw.method ?? '', url: raw.url ?? '', headers: raw.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const request: RecordedRequest = {
+        method: raw.method ?? '',
+        url: raw.url ?? '',
+        headers: raw.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(request);
       Promise.resolve(handler(request, response, requests.length - 1, raw)).catch((error: unknown) => {
         response.statusCode = 599;
@@ -56,8 +67,13 @@ export const sendJson = (response: ServerResponse, status: number, body: unknown
 };
 
 /** TrueLayer's error body for a status, as its spec's examples write it. */
-export const sendTrueLayerError = (response: ServerResponse, status: number, error: string, description: string, headers: Record<string, string> = {}): void =>
-  sendJson(response, status, { error, error_description: description, error_details: {} }, headers);
+export const sendTrueLayerError = (
+  response: ServerResponse,
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): void => sendJson(response, status, { error, error_description: description, error_details: {} }, headers);
 
 /** An address on which nothing listens: a port we held and let go. */
 export const closedPortUrl = async (): Promise<string> => {

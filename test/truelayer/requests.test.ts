@@ -2,8 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
-import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
-import { fixedClock, sendJson, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler } from './fixture-server';
+import { type DataPath, parseDataPath } from '../../shared/truelayer/data-paths';
+import { type Fixture, type FixtureHandler, fixedClock, sendJson, startFixture, testCredentials, tokenBody } from './fixture-server';
 
 const accessToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl';
 const clock = fixedClock();
@@ -114,7 +114,10 @@ describe('data requests', () => {
 
   it('sends from and to on a transactions path, encoded', async () => {
     const server = await serve(ok);
-    await dataClient(server.url).get(path('accounts/a1/transactions'), { accessToken, query: { from: '2024-01-01', to: '2024-01-31T23:59:59+01:00' } });
+    await dataClient(server.url).get(path('accounts/a1/transactions'), {
+      accessToken,
+      query: { from: '2024-01-01', to: '2024-01-31T23:59:59+01:00' },
+    });
     const url = new URL(server.requests[0]?.url ?? '', 'http://x');
     expect(url.pathname).toBe('/data/v1/accounts/a1/transactions');
     expect(url.searchParams.get('from')).toBe('2024-01-01');
@@ -137,7 +140,12 @@ describe('data requests', () => {
   it('returns TrueLayer body as is with only the three passed headers', async () => {
     const body = { results: [{ account_id: 'a1', display_name: 'Club Lloyds' }], status: 'Succeeded' };
     const server = await serve((_req, res) =>
-      sendJson(res, 200, body, { 'cache-control': 'max-age=60', 'x-tl-correlation-id': 'corr-1', 'x-credentials-id': 'cred-secret-ish', 'set-cookie': 'a=b' }),
+      sendJson(res, 200, body, {
+        'cache-control': 'max-age=60',
+        'x-tl-correlation-id': 'corr-1',
+        'x-credentials-id': 'cred-secret-ish',
+        'set-cookie': 'a=b',
+      }),
     );
     const response = await dataClient(server.url).get(path('accounts/a1'), { accessToken });
     expect(response).toEqual({
@@ -177,10 +185,18 @@ describe('/me', () => {
 });
 
 describe('extend', () => {
-  const input = { refreshToken: 'rt-1', redirectUri: 'https://app/cb', user: { id: 'u-1', name: 'Jane Doe', email: 'jane@example.com' }, state: 's-1', responseMode: 'form_post' as const };
+  const input = {
+    refreshToken: 'rt-1',
+    redirectUri: 'https://app/cb',
+    user: { id: 'u-1', name: 'Jane Doe', email: 'jane@example.com' },
+    state: 's-1',
+    responseMode: 'form_post' as const,
+  };
 
   it('POSTs the reconfirmed-consent JSON body with the client credentials', async () => {
-    const server = await serve((_req, res) => sendJson(res, 200, { action_needed: 'authentication_needed', user_input_link: 'https://bank.example/sca' }));
+    const server = await serve((_req, res) =>
+      sendJson(res, 200, { action_needed: 'authentication_needed', user_input_link: 'https://bank.example/sca' }),
+    );
     await dataClient(server.url).extend(input);
     expect(server.requests[0]).toMatchObject({ method: 'POST', url: '/data/v1/connections/extend' });
     expect(server.requests[0]?.headers['content-type']).toBe('application/json');
@@ -197,7 +213,15 @@ describe('extend', () => {
   });
 
   it('returns new tokens for no_action_needed', async () => {
-    await serve((_req, res) => sendJson(res, 200, { action_needed: 'no_action_needed', access_token: 'at-2', expires_in: 3600, refresh_token: 'rt-2', token_type: 'Bearer' }));
+    await serve((_req, res) =>
+      sendJson(res, 200, {
+        action_needed: 'no_action_needed',
+        access_token: 'at-2',
+        expires_in: 3600,
+        refresh_token: 'rt-2',
+        token_type: 'Bearer',
+      }),
+    );
     expect(await dataClient(fixture?.url ?? '').extend(input)).toEqual({
       action: 'no_action_needed',
       tokens: { accessToken: 'at-2', refreshToken: 'rt-2', expiresAt: clock.now() + 3_600_000, scopes: [] },
@@ -205,8 +229,16 @@ describe('extend', () => {
   });
 
   it('reports reconfirmation_of_consent_needed as a link to follow', async () => {
-    await serve((_req, res) => sendJson(res, 200, { action_needed: 'reconfirmation_of_consent_needed', user_input_link: 'https://login.truelayer.com/?session_id=auth-abc123' }));
-    expect(await dataClient(fixture?.url ?? '').extend(input)).toEqual({ action: 'authentication_needed', userInputLink: 'https://login.truelayer.com/?session_id=auth-abc123' });
+    await serve((_req, res) =>
+      sendJson(res, 200, {
+        action_needed: 'reconfirmation_of_consent_needed',
+        user_input_link: 'https://login.truelayer.com/?session_id=auth-abc123',
+      }),
+    );
+    expect(await dataClient(fixture?.url ?? '').extend(input)).toEqual({
+      action: 'authentication_needed',
+      userInputLink: 'https://login.truelayer.com/?session_id=auth-abc123',
+    });
   });
 
   it('refuses a user_input_link that is not http(s)', async () => {

@@ -1,9 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
 import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
-import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
+import { type DataPath, parseDataPath } from '../../shared/truelayer/data-paths';
 import { backoffDelayMs, resolveRetryPolicy } from '../../shared/truelayer/retry';
-import { closedPortUrl, fixedClock, sendJson, sendTrueLayerError, startFixture, testCredentials, tokenBody, type Fixture, type FixtureHandler, caught } from './fixture-server';
+import {
+  caught,
+  closedPortUrl,
+  type Fixture,
+  type FixtureHandler,
+  fixedClock,
+  sendJson,
+  sendTrueLayerError,
+  startFixture,
+  testCredentials,
+  tokenBody,
+} from './fixture-server';
 
 const accessToken = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXZhbHVl';
 const refreshToken = 'RT-5F2A9C1E7B3D4F60A1B2C3D4E5F60718293A4B5C';
@@ -24,8 +35,10 @@ const serve = async (handler: FixtureHandler): Promise<Fixture> => {
   return fixture;
 };
 
-const dataClient = (url: string, timeoutMs = 2000) => new TrueLayerDataClient({ apiUrl: url, credentials: testCredentials, clock, timeoutMs, retry });
-const authClient = (url: string, timeoutMs = 2000) => new TrueLayerAuthClient({ authUrl: url, credentials: testCredentials, clock, timeoutMs, retry });
+const dataClient = (url: string, timeoutMs = 2000) =>
+  new TrueLayerDataClient({ apiUrl: url, credentials: testCredentials, clock, timeoutMs, retry });
+const authClient = (url: string, timeoutMs = 2000) =>
+  new TrueLayerAuthClient({ authUrl: url, credentials: testCredentials, clock, timeoutMs, retry });
 
 /** Answers the first `failures` requests with `fail`, the rest with `succeed`. */
 const failThen =
@@ -99,7 +112,13 @@ describe('data GET retries', () => {
 
   it('uses one attempt only when told to', async () => {
     const server = await serve(status(503));
-    const client = new TrueLayerDataClient({ apiUrl: server.url, credentials: testCredentials, clock, timeoutMs: 2000, retry: { attempts: 1 } });
+    const client = new TrueLayerDataClient({
+      apiUrl: server.url,
+      credentials: testCredentials,
+      clock,
+      timeoutMs: 2000,
+      retry: { attempts: 1 },
+    });
     await caught(client.get(balancePath, { accessToken }));
     expect(server.requests).toHaveLength(1);
   });
@@ -157,7 +176,13 @@ describe('token call retries (not idempotent)', () => {
     const server = await serve((_req, res) => {
       setTimeout(() => sendJson(res, 200, { action_needed: 'authentication_needed', user_input_link: 'https://bank.example/sca' }), 300);
     });
-    const client = new TrueLayerDataClient({ apiUrl: server.url, credentials: testCredentials, clock, timeoutMs: 100, tokenTimeoutMs: 2_000 });
+    const client = new TrueLayerDataClient({
+      apiUrl: server.url,
+      credentials: testCredentials,
+      clock,
+      timeoutMs: 100,
+      tokenTimeoutMs: 2_000,
+    });
     expect(await client.extend(extendInput)).toEqual({ action: 'authentication_needed', userInputLink: 'https://bank.example/sca' });
     const short = new TrueLayerDataClient({ apiUrl: server.url, credentials: testCredentials, clock, timeoutMs: 100 });
     expect(await caught(short.extend(extendInput))).toMatchObject({ kind: 'timeout', outcomeUnknown: true });
@@ -186,7 +211,11 @@ describe('token call retries (not idempotent)', () => {
   });
 
   it('retries an extend answered with 503', async () => {
-    const server = await serve(failThen(1, status(503), (_req, res) => sendJson(res, 200, { action_needed: 'authentication_needed', user_input_link: 'https://bank.example/sca' })));
+    const server = await serve(
+      failThen(1, status(503), (_req, res) =>
+        sendJson(res, 200, { action_needed: 'authentication_needed', user_input_link: 'https://bank.example/sca' }),
+      ),
+    );
     const result = await dataClient(server.url).extend(extendInput);
     expect(result).toEqual({ action: 'authentication_needed', userInputLink: 'https://bank.example/sca' });
     expect(server.requests).toHaveLength(2);

@@ -3,9 +3,16 @@ import { dataScopes, parseScopeString, validateScopes } from '../../shared/truel
 
 describe('scopes', () => {
   it('knows the eight Data v1 scopes', () => {
-    expect([...dataScopes].sort()).toEqual(
-      ['accounts', 'balance', 'cards', 'direct_debits', 'info', 'offline_access', 'standing_orders', 'transactions'],
-    );
+    expect([...dataScopes].sort()).toEqual([
+      'accounts',
+      'balance',
+      'cards',
+      'direct_debits',
+      'info',
+      'offline_access',
+      'standing_orders',
+      'transactions',
+    ]);
   });
 
   it('accepts all eight together', () => {

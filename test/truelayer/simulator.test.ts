@@ -1,14 +1,15 @@
 /** The TrueLayer clients against the simulator over real HTTP: the flows the service depends on. */
-import { caught } from './fixture-server';
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AdjustableClock } from '../../shared/clock';
-import { TrueLayerAuthClient, type TokenSet } from '../../shared/truelayer/auth-client';
-import type { ClientCredentialsSource } from '../../shared/truelayer/client-credentials';
-import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
-import { parseDataPath, type DataPath } from '../../shared/truelayer/data-paths';
-import { dataScopes } from '../../shared/truelayer/scopes';
 import { startSimulator } from '../../local/sim/index';
 import type { RunningSimulator } from '../../local/sim/types';
+import { AdjustableClock } from '../../shared/clock';
+import { type TokenSet, TrueLayerAuthClient } from '../../shared/truelayer/auth-client';
+import type { ClientCredentialsSource } from '../../shared/truelayer/client-credentials';
+import { TrueLayerDataClient } from '../../shared/truelayer/data-client';
+import { type DataPath, parseDataPath } from '../../shared/truelayer/data-paths';
+import { dataScopes } from '../../shared/truelayer/scopes';
+import { caught } from './fixture-server';
 
 const redirectUri = 'https://console.truelayer.com/redirect-page';
 const credentials: ClientCredentialsSource = { get: async () => ({ clientId: 'sandbox-local', clientSecret: 'local-secret' }) };
@@ -44,7 +45,12 @@ const path = (proxy: string): DataPath => {
 /** Walks the auth dialog as a browser would: open the link, sign in as a mock user, Allow. */
 const authorize = async (options: { username?: string; password?: string; scopes?: string[] } = {}): Promise<string> => {
   const state = `state-${Math.random().toString(36).slice(2)}`;
-  const link = await auth.authLink({ redirectUri, scopes: options.scopes ?? [...dataScopes], state, providers: 'uk-ob-all uk-oauth-all uk-cs-mock' });
+  const link = await auth.authLink({
+    redirectUri,
+    scopes: options.scopes ?? [...dataScopes],
+    state,
+    providers: 'uk-ob-all uk-oauth-all uk-cs-mock',
+  });
   const dialog = await fetch(link);
   expect(dialog.status).toBe(200);
   const sessionId = /name="session_id" value="([^"]+)"/.exec(await dialog.text())?.[1];
@@ -53,7 +59,13 @@ const authorize = async (options: { username?: string; password?: string; scopes
     method: 'POST',
     redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ session_id: sessionId, provider_id: 'mock', username: options.username ?? 'john', password: options.password ?? 'doe', action: 'allow' }).toString(),
+    body: new URLSearchParams({
+      session_id: sessionId,
+      provider_id: 'mock',
+      username: options.username ?? 'john',
+      password: options.password ?? 'doe',
+      action: 'allow',
+    }).toString(),
   });
   expect(submitted.status).toBe(302);
   const back = new URL(submitted.headers.get('location') ?? '');
@@ -74,7 +86,11 @@ interface SimStats {
 }
 const stats = async (): Promise<SimStats> => (await fetch(`${sim.url}/__sim/stats`)).json() as Promise<SimStats>;
 const fault = async (spec: Record<string, unknown>): Promise<void> => {
-  const response = await fetch(`${sim.url}/__sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+  const response = await fetch(`${sim.url}/__sim/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(spec),
+  });
   expect(response.ok).toBe(true);
 };
 
@@ -177,7 +193,9 @@ describe('data reads', () => {
 
   it('maps an unknown account to 404 account_not_found', async () => {
     const tokens = await connect();
-    const error = await caught(data.get(path('accounts/no-such-account/balance'), { accessToken: tokens.accessToken, psuIp: '203.0.113.9' }));
+    const error = await caught(
+      data.get(path('accounts/no-such-account/balance'), { accessToken: tokens.accessToken, psuIp: '203.0.113.9' }),
+    );
     expect(error).toMatchObject({ status: 404, code: 'account_not_found', kind: 'rejected' });
   });
 
@@ -303,7 +321,11 @@ describe('faults injected at the simulator', () => {
   it('an extend answered with 503 once is retried', async () => {
     const tokens = await connect();
     await fault({ path: '/data/v1/connections/extend', status: 503, times: 1 });
-    const result = await data.extend({ refreshToken: tokens.refreshToken as string, redirectUri, user: { name: 'Jane Doe', email: 'jane@example.com' } });
+    const result = await data.extend({
+      refreshToken: tokens.refreshToken as string,
+      redirectUri,
+      user: { name: 'Jane Doe', email: 'jane@example.com' },
+    });
     expect(result.action).toBe('authentication_needed');
     expect((await stats()).extend).toBe(2);
   });
