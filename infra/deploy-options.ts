@@ -47,6 +47,8 @@ export interface DeployOptions {
   /** A custom domain for the API, with its ACM certificate in the stack's region. */
   domain: { name: string; certificateArn: string } | undefined;
   truelayerProviders: string | undefined;
+  /** Where the functions that publish connection events also POST them, signed per Standard Webhooks; absent: the event bus only. */
+  webhookUrl: string | undefined;
   truelayerTimeoutMs: number | undefined;
   sourceMaps: boolean;
   /**
@@ -140,6 +142,7 @@ const schema = z
     environment: tagValue.default('dev'),
     owner: tagValue.default('platform'),
     truelayerProviders: optionalText,
+    webhookUrl: optionalText.pipe(z.url({ protocol: /^https$/, error: 'an https URL' }).optional()),
     truelayerTimeoutMs: integer(1_000, 25_000).optional(),
     sourceMaps: flag.default(false),
     samLocal: flag.default(false),
@@ -206,6 +209,7 @@ export const parseDeployOptions = (raw: Record<string, unknown>): DeployOptions 
     secretKmsKeyArn: o.secretKmsKeyArn,
     domain: o.domainName && o.certificateArn ? { name: o.domainName, certificateArn: o.certificateArn } : undefined,
     truelayerProviders: o.truelayerProviders,
+    webhookUrl: o.webhookUrl,
     truelayerTimeoutMs: o.truelayerTimeoutMs,
     sourceMaps: o.sourceMaps,
     samLocal: o.samLocal,

@@ -27,7 +27,7 @@ import { functionLogicalId, liveAliasName, pascal, serviceName } from '../names'
 export interface FunctionResources {
   table: ITable;
   tableKey: IKey;
-  /** Secondary index names of the table, for `index/<name>` query grants. */
+  /** Secondary index names of the table (the owner index is the one `table:read` may query). */
   indexNames: readonly string[];
   tokenKey: IKey;
   clientSecret: ISecret;
@@ -141,7 +141,10 @@ const withRowContext = {
  */
 export const statementsFor = (capability: Capability, resources: FunctionResources): PolicyStatement[] => {
   const { table, tableKey, tokenKey, clientSecret } = resources;
-  const indexArns = resources.indexNames.map((name) => `${table.tableArn}/index/${name}`);
+  // The owner index only: the due index is the worker's, granted by 'dueIndex:read'.
+  const ownerIndex = tableDefinition.ownerIndex.name;
+  if (!resources.indexNames.includes(ownerIndex)) throw new Error(`the table has no ${ownerIndex} index for table:read`);
+  const indexArns = [`${table.tableArn}/index/${ownerIndex}`];
   const prepared = preparedStatements(capability, resources);
   if (prepared) return prepared;
   // Typed so that a capability added to functions/routes.ts and not handled here fails the compile.
