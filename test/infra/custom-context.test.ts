@@ -50,6 +50,7 @@ beforeAll(() => {
       truelayerProviders: 'uk-ob-all',
       truelayerTimeoutMs: '5000',
       sourceMaps: 'true',
+      webhookUrl: 'https://app.example.com/hooks/bank',
     },
     { bundle: false },
   );
@@ -68,15 +69,30 @@ describe('with every option set', () => {
     expect(synthesized.json.Outputs).not.toHaveProperty('UserPoolId');
   });
 
-  it('uses the existing secret and creates none (the webhook signing key is the only secret created)', () => {
+  it('uses the existing secret and creates no client secret (only the webhook signing key and the account-hash key)', () => {
     expect(resourcesOfType(synthesized.json, 'AWS::SecretsManager::Secret')).toEqual([]);
-    expect(resourcesOfType(synthesized.data.json, 'AWS::SecretsManager::Secret').map(([id]) => id)).toEqual([expect.stringMatching(/^KeysAndSecretsWebhookSecret/)]);
+    const created = resourcesOfType(synthesized.data.json, 'AWS::SecretsManager::Secret').map(([id]) => id);
+    expect(created.sort()).toEqual([expect.stringMatching(/^KeysAndSecretsAccountHashSecret/), expect.stringMatching(/^KeysAndSecretsWebhookSecret/)]);
     for (const name of functionNames) expect(envOf(name).TRUELAYER_SECRET_ID).toBe(secretArn);
     const secretGrants = resourcesOfType(synthesized.json, 'AWS::IAM::Policy')
       .flatMap(([, policy]) => (policy.Properties?.PolicyDocument as { Statement: { Action: string[]; Resource: unknown }[] }).Statement)
       .filter((statement) => [statement.Action].flat().includes('secretsmanager:GetSecretValue'));
-    expect(secretGrants.length).toBe(functionNames.filter((name) => functionSpecs[name].uses.includes('clientSecret:read')).length);
-    for (const statement of secretGrants) expect(statement.Resource).toBe(secretArn);
+    // Statements with the same action are merged, so one may name several secrets.
+    const imported = secretGrants.filter((statement) => [statement.Resource].flat().includes(secretArn));
+    expect(imported.length).toBe(functionNames.filter((name) => functionSpecs[name].uses.includes('clientSecret:read')).length);
+    // Every other secret a grant names is one of the two created secrets.
+    for (const statement of secretGrants) {
+      const others = [statement.Resource].flat().filter((resource) => resource !== secretArn);
+      expect(others.filter((resource) => typeof resource === 'string')).toEqual([]);
+      expect(referencedIds(others).filter((id) => !created.includes(id))).toEqual([]);
+    }
+  });
+
+  it('POSTs connection events to the given webhook URL from exactly the functions that publish them', () => {
+    for (const name of functionNames) {
+      expect(envOf(name).WEBHOOK_URL, name).toBe(functionSpecs[name].uses.includes('events:publish') ? 'https://app.example.com/hooks/bank' : undefined);
+      if (envOf(name).WEBHOOK_URL) expect(envOf(name).WEBHOOK_SECRET_ID, name).toBeDefined();
+    }
   });
 
   it('lets the functions that read the imported secret decrypt it with its own key, only through Secrets Manager', () => {

@@ -26,6 +26,7 @@ describe('parseDeployOptions', () => {
       secretKmsKeyArn: undefined,
       domain: undefined,
       truelayerProviders: undefined,
+      webhookUrl: undefined,
       truelayerTimeoutMs: undefined,
       sourceMaps: false,
       samLocal: false,
@@ -127,6 +128,14 @@ describe('parseDeployOptions', () => {
       metricsNamespace: 'Bank/Conn',
     });
     expect(() => parseDeployOptions({ metricsNamespace: 'AWS/Lambda' })).toThrow(/-c metricsNamespace/);
+  });
+
+  it('takes a webhook URL for connection events, https only, in one line otherwise', () => {
+    expect(parseDeployOptions({ webhookUrl: ' https://app.example.com/hooks/bank ' }).webhookUrl).toBe('https://app.example.com/hooks/bank');
+    expect(parseDeployOptions({ webhookUrl: '' }).webhookUrl).toBeUndefined();
+    for (const bad of ['http://app.example.com/hooks', 'app.example.com/hooks', 'ftp://app.example.com/']) {
+      expect(() => parseDeployOptions({ webhookUrl: bad }), bad).toThrow(/^invalid deployment context: -c webhookUrl: an https URL$/);
+    }
   });
 
   it('reports every problem in one line', () => {

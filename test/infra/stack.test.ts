@@ -39,6 +39,29 @@ const tokenKeyId = () => logicalIdOf(synthesized.data.json, 'AWS::KMS::Key', 'Ke
 const tableKeyId = () => logicalIdOf(synthesized.data.json, 'AWS::KMS::Key', 'StorageTableKey');
 const tableId = () => logicalIdOf(synthesized.data.json, 'AWS::DynamoDB::Table', 'StorageTable');
 const secretId = () => logicalIdOf(synthesized.data.json, 'AWS::SecretsManager::Secret', 'KeysAndSecretsClientSecret');
+const webhookSecretId = () => logicalIdOf(synthesized.data.json, 'AWS::SecretsManager::Secret', 'KeysAndSecretsWebhookSecret');
+const accountHashSecretId = () => logicalIdOf(synthesized.data.json, 'AWS::SecretsManager::Secret', 'KeysAndSecretsAccountHashSecret');
+const busId = () => logicalIdOf(synthesized.data.json, 'AWS::Events::EventBus', 'ConnectionEvents');
+
+/** What a role may Query: `table` itself, or `index/<name>` for an index ARN built on the table's. */
+const queryTargets = (name: FunctionName): string[] => {
+  const statements = resourcesOfType(synthesized.json, 'AWS::IAM::Policy')
+    .filter(([, policy]) => (policy.Properties?.Roles as unknown[]).some((role) => referencedId(role) === roleIdOf(name)))
+    .flatMap(([, policy]) => (policy.Properties?.PolicyDocument as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
+    .filter((statement) => statement.Effect === 'Allow' && [statement.Action].flat().includes('dynamodb:Query'));
+  return statements
+    .flatMap((statement) => [statement.Resource].flat())
+    .map((resource) => {
+      const joined = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+      if (joined) {
+        expect(referencedIds(joined[1][0])).toEqual([tableId()]);
+        return String(joined[1][1]).replace(/^\//, '');
+      }
+      expect(referencedId(resource)).toBe(tableId());
+      return 'table';
+    })
+    .sort();
+};
 
 describe('functions', () => {
   it('has one function per function spec, under its fixed logical id', () => {
@@ -84,6 +107,9 @@ describe('functions', () => {
       [tableId()]: 'TrueLayerConnections-TableCD117FA1-1ABCDEF2345',
       [secretId()]: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:ClientSecret6773D8CE-AbCdEf',
       [tokenKeyId()]: 'arn:aws:kms:eu-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      [busId()]: 'TrueLayerConnections-Data-connection-events',
+      [webhookSecretId()]: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:WebhookSecret-AbCdEf',
+      [accountHashSecretId()]: 'arn:aws:secretsmanager:eu-west-2:123456789012:secret:AccountHashSecret-AbCdEf',
       [logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi')]: 'https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com',
     };
     const resolve = (value: unknown): string => {
@@ -110,6 +136,12 @@ describe('functions', () => {
     expect(config.tokenKey).toEqual({ kmsKeyId: placeholders[tokenKeyId()] });
     expect(config.tableName).toBe(placeholders[tableId()]);
     expect(config.callbackUrl).toBe('https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/callback');
+    const uses = new Set(functionSpecs[name].uses);
+    expect(config.eventBusName).toBe(uses.has('events:publish') ? placeholders[busId()] : undefined);
+    expect(config.accountHashKey).toEqual(uses.has('accountHashKey:read') ? { secretId: placeholders[accountHashSecretId()] } : undefined);
+    expect(env.WEBHOOK_SECRET_ID).toBe(uses.has('webhookSecret:read') ? placeholders[webhookSecretId()] : undefined);
+    // No webhook unless -c webhookUrl is given.
+    expect(config.webhook).toBeUndefined();
   });
 });
 
@@ -122,8 +154,31 @@ describe('least privilege', () => {
     expect(allows(grants, 'kms:GenerateDataKey', tokenKeyId())).toBe(uses.has('tokenKey:encrypt'));
     expect(allows(grants, 'kms:Decrypt', tokenKeyId())).toBe(uses.has('tokenKey:decrypt'));
     expect(allows(grants, 'secretsmanager:GetSecretValue', secretId())).toBe(uses.has('clientSecret:read'));
+    expect(allows(grants, 'secretsmanager:GetSecretValue', webhookSecretId())).toBe(uses.has('webhookSecret:read'));
+    expect(allows(grants, 'secretsmanager:GetSecretValue', accountHashSecretId())).toBe(uses.has('accountHashKey:read'));
+    expect(allows(grants, 'events:PutEvents', busId())).toBe(uses.has('events:publish'));
     // Never called by the service: no function may describe, list or change the secret.
     expect(grants.flatMap((grant) => grant.actions).filter((action) => action.startsWith('secretsmanager:') && action !== 'secretsmanager:GetSecretValue')).toEqual([]);
+  });
+
+  it.each(functionNames)('%s may Query the owner index with table:read and the due index only with dueIndex:read', (name) => {
+    const uses = new Set(functionSpecs[name].uses);
+    const expected = [
+      ...(uses.has('table:read') ? ['table', `index/${tableDefinition.ownerIndex.name}`] : []),
+      ...(uses.has('dueIndex:read') ? [`index/${tableDefinition.dueIndex.name}`] : []),
+    ].sort();
+    expect(queryTargets(name)).toEqual(expected);
+  });
+
+  it('lets the lifecycle worker, and no other function, Query the due index', () => {
+    const dueIndex = `index/${tableDefinition.dueIndex.name}`;
+    expect(functionNames.filter((name) => queryTargets(name).includes(dueIndex))).toEqual(['lifecycle']);
+  });
+
+  it('lets only the functions that hash accounts read the account-hash key', () => {
+    const readers = functionNames.filter((name) => allows(grantsOfRole(synthesized.json, roleIdOf(name)), 'secretsmanager:GetSecretValue', accountHashSecretId()));
+    expect(readers).toEqual(functionNames.filter((name) => functionSpecs[name].uses.includes('accountHashKey:read')));
+    expect(readers.length).toBeGreaterThan(0);
   });
 
   it('does not let the callback function decrypt tokens: it only seals what it exchanged', () => {
@@ -252,7 +307,7 @@ describe('HTTP API', () => {
 });
 
 describe('table, keys and secret', () => {
-  it('builds the table from shared/table.ts: on demand, PITR, deletion protection, CMK, TTL, owner index', () => {
+  it('builds the table from shared/table.ts: on demand, PITR, deletion protection, CMK, TTL, owner and due indexes', () => {
     const table = dataResources[tableId()]!;
     expect(table.DeletionPolicy).toBe('Retain');
     expect(table.Properties).toMatchObject({
@@ -271,13 +326,28 @@ describe('table, keys and secret', () => {
           ],
           Projection: { ProjectionType: 'ALL' },
         },
+        {
+          IndexName: tableDefinition.dueIndex.name,
+          KeySchema: [
+            { AttributeName: tableDefinition.dueIndex.partitionKey.name, KeyType: 'HASH' },
+            { AttributeName: tableDefinition.dueIndex.sortKey.name, KeyType: 'RANGE' },
+          ],
+        },
       ],
     });
   });
 
   it('declares the same attribute types as the local table', () => {
     const declared = (props(tableId()).AttributeDefinitions as { AttributeName: string; AttributeType: string }[]).map((a) => `${a.AttributeName}:${a.AttributeType}`).sort();
-    const local = [tableDefinition.partitionKey, tableDefinition.ownerIndex.partitionKey, tableDefinition.ownerIndex.sortKey].map((k) => `${k.name}:${k.type}`).sort();
+    const local = [
+      tableDefinition.partitionKey,
+      tableDefinition.ownerIndex.partitionKey,
+      tableDefinition.ownerIndex.sortKey,
+      tableDefinition.dueIndex.partitionKey,
+      tableDefinition.dueIndex.sortKey,
+    ]
+      .map((k) => `${k.name}:${k.type}`)
+      .sort();
     expect(declared).toEqual(local);
   });
 
@@ -307,6 +377,22 @@ describe('table, keys and secret', () => {
   it('creates the event bus for connection events and the webhook signing secret in the data stack', () => {
     expect(resourcesOfType(synthesized.data.json, 'AWS::Events::EventBus')).toHaveLength(1);
     expect(resourcesOfType(synthesized.data.json, 'AWS::SecretsManager::Secret').map(([id]) => id).filter((id) => id.includes('WebhookSecret'))).toHaveLength(1);
+  });
+
+  it('generates the webhook signing secret as base64 Standard Webhooks can read: letters and digits, length divisible by 4', () => {
+    const generation = props(webhookSecretId()).GenerateSecretString as { PasswordLength: number; ExcludePunctuation: boolean; IncludeSpace?: boolean };
+    expect(generation.ExcludePunctuation).toBe(true);
+    expect(generation.IncludeSpace ?? false).toBe(false);
+    expect(generation.PasswordLength % 4).toBe(0);
+    expect(generation.PasswordLength).toBeGreaterThanOrEqual(32);
+    expect(dataResources[webhookSecretId()]?.DeletionPolicy).toBe('Retain');
+  });
+
+  it('generates the account-hash key in the data stack, kept when the stack goes (stored hashes depend on it)', () => {
+    const secret = dataResources[accountHashSecretId()]!;
+    expect(secret.DeletionPolicy).toBe('Retain');
+    expect(secret.Properties?.GenerateSecretString).toMatchObject({ ExcludePunctuation: true, PasswordLength: 64 });
+    expect(secret.Properties).not.toHaveProperty('SecretString');
   });
 
   it('creates the client secret with the REPLACE_ME placeholder the service treats as unconfigured', () => {
@@ -361,7 +447,108 @@ describe('safe deploys', () => {
       ([, alarm]) => alarm.Properties?.MetricName === 'Errors' && (alarm.Properties?.Dimensions as { Value: unknown }[]).some((d) => referencedId(d.Value) === functionLogicalId(name)),
     )![0];
     expect(alarmNames).toContain(errorsAlarm);
-    expect(alarmNames).toContain(logicalIdOf(synthesized.json, 'AWS::CloudWatch::Alarm', 'MonitoringApi5xxRateAlarm'));
+    // A scheduled function serves no route: the API's alarms say nothing about its new version.
+    const apiAlarm = logicalIdOf(synthesized.json, 'AWS::CloudWatch::Alarm', 'MonitoringApi5xxRateAlarm');
+    if (functionSpecs[name].schedule) expect(alarmNames).not.toContain(apiAlarm);
+    else expect(alarmNames).toContain(apiAlarm);
+  });
+});
+
+describe('lifecycle schedule', () => {
+  const scheduled = functionNames.filter((name) => functionSpecs[name].schedule);
+  const queueId = () => logicalIdOf(synthesized.json, 'AWS::SQS::Queue', 'LifecycleDeadLetterQueue');
+  const aliasOf = (name: FunctionName): string =>
+    resourcesOfType(synthesized.json, 'AWS::Lambda::Alias').find(([, alias]) => referencedIds(alias.Properties?.FunctionName).includes(functionLogicalId(name)))![0];
+  const schedules = () => resourcesOfType(synthesized.json, 'AWS::Scheduler::Schedule').map(([, schedule]) => schedule.Properties ?? {});
+  type Target = { Arn: unknown; RoleArn: unknown; RetryPolicy: { MaximumRetryAttempts: number; MaximumEventAgeInSeconds: number }; DeadLetterConfig: { Arn: unknown } };
+
+  it('schedules exactly the functions whose spec has a schedule: the lifecycle worker', () => {
+    expect(scheduled).toEqual(['lifecycle']);
+    expect(schedules().map((schedule) => referencedId((schedule.Target as Target).Arn))).toEqual(scheduled.map(aliasOf));
+  });
+
+  it.each(['lifecycle'] as const)('runs %s at the rate its spec names, through its live alias', (name) => {
+    const schedule = schedules().find((entry) => referencedId((entry.Target as Target).Arn) === aliasOf(name))!;
+    expect(schedule.ScheduleExpression).toBe(`rate(${functionSpecs[name].schedule!.everyMinutes} minutes)`);
+    expect(schedule.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
+    expect(schedule.State ?? 'ENABLED').toBe('ENABLED');
+    expect(props(aliasOf(name)).Name).toBe('live');
+  });
+
+  it('retries an undelivered run at most once, gives up after 15 minutes, and sends it to the encrypted dead-letter queue', () => {
+    const target = schedules()[0]!.Target as Target;
+    expect(target.RetryPolicy.MaximumRetryAttempts).toBeLessThanOrEqual(1);
+    expect(target.RetryPolicy.MaximumEventAgeInSeconds).toBe(900);
+    expect(referencedId(target.DeadLetterConfig.Arn)).toBe(queueId());
+    expect(props(queueId()).SqsManagedSseEnabled).toBe(true);
+    synthesized.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId() }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('invokes with its own role that only EventBridge Scheduler of this account may assume, allowed the alias and the queue only', () => {
+    const target = schedules()[0]!.Target as Target;
+    const roleId = referencedId(target.RoleArn)!;
+    const assume = props(roleId).AssumeRolePolicyDocument as { Statement: { Principal: { Service: string }; Condition: { StringEquals: Record<string, unknown> } }[] };
+    expect(assume.Statement.map((statement) => statement.Principal.Service)).toEqual(['scheduler.amazonaws.com']);
+    expect(assume.Statement[0]!.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+    const grants = grantsOfRole(synthesized.json, roleId);
+    expect(grants.flatMap((grant) => grant.actions).sort()).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
+    expect(allows(grants, 'lambda:InvokeFunction', aliasOf('lifecycle'))).toBe(true);
+    expect(grants.flatMap((grant) => grant.resources).filter((id) => id !== aliasOf('lifecycle') && id !== queueId())).toEqual([]);
+  });
+
+  it('sends a failed run of the worker (error, timeout) to the same queue, without Lambda retries', () => {
+    const [[, config]] = resourcesOfType(synthesized.json, 'AWS::Lambda::EventInvokeConfig') as [[string, CfnResource]];
+    expect(referencedId(config.Properties?.FunctionName)).toBe(functionLogicalId('lifecycle'));
+    // The alias name, as CloudFormation takes it from the alias ARN.
+    expect(referencedIds(config.Properties?.Qualifier)).toEqual([aliasOf('lifecycle')]);
+    expect(config.Properties?.MaximumRetryAttempts).toBe(0);
+    expect(referencedId((config.Properties?.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination)).toBe(queueId());
+    expect(allows(grantsOfRole(synthesized.json, roleIdOf('lifecycle')), 'sqs:SendMessage', queueId())).toBe(true);
+  });
+
+  it('serves no scheduled function through the API', () => {
+    const integrated = resourcesOfType(synthesized.json, 'AWS::ApiGatewayV2::Integration').flatMap(([, integration]) => referencedIds(integration.Properties?.IntegrationUri));
+    for (const name of scheduled) {
+      expect(integrated).not.toContain(aliasOf(name));
+      expect(routes.some((route) => route.function === name)).toBe(false);
+    }
+  });
+
+  it('alarms to the topic on anything in the dead-letter queue and on the worker\'s failed items', () => {
+    const topic = { Ref: logicalIdOf(synthesized.json, 'AWS::SNS::Topic', 'MonitoringAlarmTopic') };
+    const alarmList = resourcesOfType(synthesized.json, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties ?? {});
+    const depth = alarmList.find(
+      (alarm) => alarm.MetricName === 'ApproximateNumberOfMessagesVisible' && (alarm.Dimensions as { Value: unknown }[]).some((d) => referencedIds(d.Value).includes(queueId())),
+    )!;
+    expect(depth).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', AlarmActions: [topic] });
+
+    const [[, filter]] = resourcesOfType(synthesized.json, 'AWS::Logs::MetricFilter').filter(([id]) => id.includes('ItemFailures')) as [[string, CfnResource]];
+    const lifecycleLogs = referencedId((functionProps('lifecycle').LoggingConfig as { LogGroup: unknown }).LogGroup);
+    expect(referencedId(filter.Properties?.LogGroupName)).toBe(lifecycleLogs);
+    expect(filter.Properties?.FilterPattern).toBe('{ $.message = "lifecycle item failed" }');
+    const metricName = (filter.Properties?.MetricTransformations as { MetricName: string }[])[0]!.MetricName;
+    expect(alarmList.find((alarm) => alarm.MetricName === metricName)).toMatchObject({ Threshold: 1, AlarmActions: [topic] });
+
+    const errors = alarmList.find(
+      (alarm) => alarm.MetricName === 'Errors' && (alarm.Dimensions as { Value: unknown }[]).some((d) => referencedId(d.Value) === functionLogicalId('lifecycle')),
+    );
+    expect(errors).toMatchObject({ AlarmActions: [topic] });
+  });
+
+  it('matches what the worker logs for a failed item', () => {
+    const source = readFileSync(new URL('../../functions/lifecycle.ts', import.meta.url), 'utf8');
+    expect(source).toContain("logger.warn('lifecycle item failed'");
+  });
+
+  it('draws the worker\'s runs and failed items on the dashboard and outputs the queue', () => {
+    const [[, dashboard]] = resourcesOfType(synthesized.json, 'AWS::CloudWatch::Dashboard') as [[string, CfnResource]];
+    const body = JSON.stringify(dashboard.Properties?.DashboardBody);
+    expect(body).toContain('Worker runs (lifecycle)');
+    expect(body).toContain('Worker items failed (lifecycle)');
+    expect(referencedId(synthesized.json.Outputs?.LifecycleDeadLetterQueueUrl?.Value)).toBe(queueId());
   });
 });
 
@@ -438,7 +625,7 @@ describe('alarms, dashboard and outputs', () => {
 
   it('outputs the API URL, the callback URL to register and the alarm topic; the data stack outputs the user pool, client, secret, table and bus', () => {
     const outputs = synthesized.json.Outputs ?? {};
-    for (const name of ['ApiUrl', 'CallbackUrl', 'JwtIssuer', 'AlarmTopicArn', 'DashboardName']) expect(outputs, name).toHaveProperty(name);
+    for (const name of ['ApiUrl', 'CallbackUrl', 'JwtIssuer', 'AlarmTopicArn', 'DashboardName', 'LifecycleDeadLetterQueueUrl']) expect(outputs, name).toHaveProperty(name);
     expect(outputs.CallbackUrl?.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(synthesized.json, 'AWS::ApiGatewayV2::Api', 'ApiHttpApi'), 'ApiEndpoint'] }, '/callback']] });
     const dataOutputs = synthesized.data.json.Outputs ?? {};
     for (const name of ['UserPoolId', 'UserPoolClientId', 'ClientSecretName', 'TableName', 'EventBusName', 'WebhookSecretArn']) expect(dataOutputs, name).toHaveProperty(name);

@@ -16,7 +16,7 @@ const indexesOf = (definition?: TableDefinitionLike) => {
 
 describe('Storage', () => {
   it('builds the indexes of shared/table.ts', () => {
-    expect(indexesOf().map((index) => index.IndexName)).toEqual([tableDefinition.ownerIndex.name]);
+    expect(indexesOf().map((index) => index.IndexName)).toEqual([tableDefinition.ownerIndex.name, tableDefinition.dueIndex.name]);
   });
 
   it('takes a narrower projection and a further index from the definition, without an infra edit', () => {
