@@ -12,9 +12,11 @@ const functionNames = Object.keys(functionSpecs) as FunctionName[];
 // The issue's target is 300 KiB; three AWS SDK v3 clients (their shared @smithy/@aws-sdk core alone is
 // ~150 KiB) and zod/mini (~35 KiB) put the floor near 365 KiB (see the bench and README). X-Ray tracing
 // (Powertools Tracer, which bundles aws-xray-sdk-core and its CommonJS dependencies) adds ~135 KiB to
-// every function: ~368 KiB before, ~503 KiB after. This guard catches regressions from there;
+// every function: ~368 KiB before, ~503 KiB after. The lifecycle work (events through the outbox: the
+// EventBridge client and Standard Webhooks, reached from the one composition root) adds ~50-75 KiB to
+// every function that builds it, ~555-580 KiB. This guard catches regressions from there;
 // `npm run bench` reports the size against the 300 KiB target.
-const budgetBytes = 520 * 1024;
+const budgetBytes = 600 * 1024;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
 const results = new Map<FunctionName, BundleResult>();

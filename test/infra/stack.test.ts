@@ -46,8 +46,8 @@ const busId = () => logicalIdOf(synthesized.data.json, 'AWS::Events::EventBus', 
 /** What a role may Query: `table` itself, or `index/<name>` for an index ARN built on the table's. */
 const queryTargets = (name: FunctionName): string[] => {
   const statements = resourcesOfType(synthesized.json, 'AWS::IAM::Policy')
-    .filter(([, policy]) => (policy.Properties?.Roles as unknown[]).some((role) => referencedId(role) === roleIdOf(name)))
-    .flatMap(([, policy]) => (policy.Properties?.PolicyDocument as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
+    .filter(([, policy]) => ((policy.Properties?.Roles ?? []) as unknown[]).some((role) => referencedId(role) === roleIdOf(name)))
+    .flatMap(([, policy]) => ((policy.Properties?.PolicyDocument ?? { Statement: [] }) as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
     .filter((statement) => statement.Effect === 'Allow' && [statement.Action].flat().includes('dynamodb:Query'));
   return statements
     .flatMap((statement) => [statement.Resource].flat())
@@ -505,7 +505,8 @@ describe('lifecycle schedule', () => {
     // The alias name, as CloudFormation takes it from the alias ARN.
     expect(referencedIds(config.Properties?.Qualifier)).toEqual([aliasOf('lifecycle')]);
     expect(config.Properties?.MaximumRetryAttempts).toBe(0);
-    expect(referencedId((config.Properties?.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination)).toBe(queueId());
+    const destination = config.Properties?.DestinationConfig as { OnFailure?: { Destination: unknown } } | undefined;
+    expect(referencedId(destination?.OnFailure?.Destination)).toBe(queueId());
     expect(allows(grantsOfRole(synthesized.json, roleIdOf('lifecycle')), 'sqs:SendMessage', queueId())).toBe(true);
   });
 
@@ -529,7 +530,9 @@ describe('lifecycle schedule', () => {
     const lifecycleLogs = referencedId((functionProps('lifecycle').LoggingConfig as { LogGroup: unknown }).LogGroup);
     expect(referencedId(filter.Properties?.LogGroupName)).toBe(lifecycleLogs);
     expect(filter.Properties?.FilterPattern).toBe('{ $.message = "lifecycle item failed" }');
-    const metricName = (filter.Properties?.MetricTransformations as { MetricName: string }[])[0]!.MetricName;
+    const [transformation] = (filter.Properties?.MetricTransformations ?? []) as { MetricName: string }[];
+    const metricName = transformation?.MetricName;
+    expect(metricName).toBeDefined();
     expect(alarmList.find((alarm) => alarm.MetricName === metricName)).toMatchObject({ Threshold: 1, AlarmActions: [topic] });
 
     const errors = alarmList.find(
