@@ -7,11 +7,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions, Metafile } from 'esbuild';
-import { functionSpecs } from '../functions/routes';
 import type { FunctionName } from '../functions/routes';
+import { functionSpecs } from '../functions/routes';
 
 export const repositoryRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -23,7 +23,8 @@ export const bundleTarget = 'node22';
  * falls back to the global) would throw "Dynamic require of … is not supported". The banner gives
  * the module a real one. The alias keeps the name from clashing with anything in the bundle.
  */
-export const esmRequireBanner = "import{createRequire as __tlcCreateRequire}from'node:module';const require=__tlcCreateRequire(import.meta.url);";
+export const esmRequireBanner =
+  "import{createRequire as __tlcCreateRequire}from'node:module';const require=__tlcCreateRequire(import.meta.url);";
 
 export interface BundleSettings {
   /**
@@ -146,5 +147,8 @@ export const largestInputs = (metafile: Metafile, limit = 15): InputShare[] => {
       totals.set(group, (totals.get(group) ?? 0) + bytesInOutput);
     }
   }
-  return [...totals].map(([group, bytes]) => ({ group, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, limit);
+  return [...totals]
+    .map(([group, bytes]) => ({ group, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, limit);
 };

@@ -1,6 +1,7 @@
 /** Builds the CDK app: the data stack and the service stack, configured from context, with cdk-nag's AwsSolutions checks. */
-import { App, Validations } from 'aws-cdk-lib';
+
 import type { AppProps } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { deployOptionsFrom } from './deploy-options';
 import { ConnectionsDataStack, ConnectionsStack, dataStackName } from './stack';

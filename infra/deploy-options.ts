@@ -8,7 +8,9 @@ import { functionSpecs } from '../functions/routes';
 import { defaultMetricsNamespace } from '../shared/metrics';
 
 /** CloudWatch Logs accepts only these retention periods (days). */
-export const allowedRetentionDays = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+export const allowedRetentionDays = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
 
 export interface DeployOptions {
   /** The stateless stack (API, functions, dashboard, alarms); the stateful one is `<stackName>-Data`. */
@@ -47,6 +49,8 @@ export interface DeployOptions {
   /** A custom domain for the API, with its ACM certificate in the stack's region. */
   domain: { name: string; certificateArn: string } | undefined;
   truelayerProviders: string | undefined;
+  /** Where the functions that publish connection events also POST them, signed per Standard Webhooks; absent: the event bus only. */
+  webhookUrl: string | undefined;
   truelayerTimeoutMs: number | undefined;
   sourceMaps: boolean;
   /**
@@ -65,7 +69,9 @@ const optionalText = z.preprocess((value) => (typeof value === 'string' && value
 const list = z
   .union([z.string(), z.array(z.string())])
   .optional()
-  .transform((value) => (Array.isArray(value) ? value : (value ?? '').split(',')).map((item) => item.trim()).filter((item) => item.length > 0));
+  .transform((value) =>
+    (Array.isArray(value) ? value : (value ?? '').split(',')).map((item) => item.trim()).filter((item) => item.length > 0),
+  );
 
 const httpUrl = (value: string): boolean => {
   try {
@@ -83,7 +89,9 @@ const integer = (min: number, max: number) =>
 
 const flag = z.preprocess((value) => (value === 'true' ? true : value === 'false' ? false : value), z.boolean());
 
-const tagValue = text.pipe(z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u, 'a tag value: letters, digits, spaces and _ . : / = + - @'));
+const tagValue = text.pipe(
+  z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u, 'a tag value: letters, digits, spaces and _ . : / = + - @'),
+);
 
 /** `data=10,callback=5` from -c, or `{"data": 10}` from cdk.json. */
 const concurrencyMap = z
@@ -94,13 +102,19 @@ const concurrencyMap = z
       value === undefined
         ? []
         : typeof value === 'string'
-          ? value.split(',').map((item) => item.trim()).filter(Boolean).map((item) => item.split('=').map((part) => part.trim()) as [string, string])
+          ? value
+              .split(',')
+              .map((item) => item.trim())
+              .filter(Boolean)
+              .map((item) => item.split('=').map((part) => part.trim()) as [string, string])
           : Object.entries(value);
     const result: Record<string, number> = {};
     for (const [name, raw] of entries) {
       const count = typeof raw === 'string' ? Number(raw) : raw;
-      if (!(name in functionSpecs)) ctx.addIssue({ code: 'custom', message: `${name} is not a function (${Object.keys(functionSpecs).join(', ')})` });
-      else if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 1000) ctx.addIssue({ code: 'custom', message: `${name}: a whole number 0-1000` });
+      if (!(name in functionSpecs))
+        ctx.addIssue({ code: 'custom', message: `${name} is not a function (${Object.keys(functionSpecs).join(', ')})` });
+      else if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 1000)
+        ctx.addIssue({ code: 'custom', message: `${name}: a whole number 0-1000` });
       else result[name] = count;
     }
     return result;
@@ -110,20 +124,31 @@ const kmsKeyArn = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
 const schema = z
   .object({
-    stackName: text.pipe(z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'letters, digits and hyphens, starting with a letter')).default(defaultStackName),
+    stackName: text
+      .pipe(z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'letters, digits and hyphens, starting with a letter'))
+      .default(defaultStackName),
     truelayerEnv: z.enum(['sandbox', 'live']).default('sandbox'),
     jwtIssuer: optionalText.pipe(z.url({ protocol: /^https$/ }).optional()),
     jwtAudience: list,
-    clientSecretArn: optionalText.pipe(z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN').optional()),
+    clientSecretArn: optionalText.pipe(
+      z
+        .string()
+        .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'a Secrets Manager secret ARN')
+        .optional(),
+    ),
     corsOrigins: urlList,
     allowedReturnUrls: urlList,
     callbackUrl: optionalText.pipe(z.url({ protocol: /^https$/ }).optional()),
     throttleRateLimit: integer(1, 10_000).default(50),
     throttleBurstLimit: integer(1, 5_000).default(100),
     logRetentionDays: integer(1, 3653)
-      .refine((days) => (allowedRetentionDays as readonly number[]).includes(days), { message: `one of ${allowedRetentionDays.join(', ')}` })
+      .refine((days) => (allowedRetentionDays as readonly number[]).includes(days), {
+        message: `one of ${allowedRetentionDays.join(', ')}`,
+      })
       .default(30),
-    logLevel: z.preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR'])).default('INFO'),
+    logLevel: z
+      .preprocess((value) => (typeof value === 'string' ? value.toUpperCase() : value), z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']))
+      .default('INFO'),
     alarmEmail: optionalText.pipe(z.email().optional()),
     latencyAlarmMs: integer(100, 30_000).default(5_000),
     metricsNamespace: text
@@ -133,26 +158,49 @@ const schema = z
     reservedConcurrency: concurrencyMap,
     jwtScopes: list,
     secretKmsKeyArn: optionalText.pipe(z.string().regex(kmsKeyArn, 'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)').optional()),
-    domainName: optionalText.pipe(z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'a lower-case DNS name').optional()),
-    certificateArn: optionalText.pipe(z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'an ACM certificate ARN').optional()),
+    domainName: optionalText.pipe(
+      z
+        .string()
+        .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'a lower-case DNS name')
+        .optional(),
+    ),
+    certificateArn: optionalText.pipe(
+      z
+        .string()
+        .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/, 'an ACM certificate ARN')
+        .optional(),
+    ),
     wafAclArn: optionalText,
     service: tagValue.default('truelayer-connections'),
     environment: tagValue.default('dev'),
     owner: tagValue.default('platform'),
     truelayerProviders: optionalText,
+    webhookUrl: optionalText.pipe(z.url({ protocol: /^https$/, error: 'an https URL' }).optional()),
     truelayerTimeoutMs: integer(1_000, 25_000).optional(),
     sourceMaps: flag.default(false),
     samLocal: flag.default(false),
   })
   .superRefine((options, ctx) => {
     if (Boolean(options.jwtIssuer) !== options.jwtAudience.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['jwtIssuer'], message: 'set jwtIssuer and jwtAudience together (or neither, for the Cognito user pool)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwtIssuer'],
+        message: 'set jwtIssuer and jwtAudience together (or neither, for the Cognito user pool)',
+      });
     }
     if (options.jwtScopes.length > 0 && !options.jwtIssuer) {
-      ctx.addIssue({ code: 'custom', path: ['jwtScopes'], message: 'applies to an external issuer (-c jwtIssuer); the Cognito default already admits access tokens only' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwtScopes'],
+        message: 'applies to an external issuer (-c jwtIssuer); the Cognito default already admits access tokens only',
+      });
     }
     if (options.secretKmsKeyArn && !options.clientSecretArn) {
-      ctx.addIssue({ code: 'custom', path: ['secretKmsKeyArn'], message: 'applies to an imported secret (-c clientSecretArn); the created secret uses the AWS managed key' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secretKmsKeyArn'],
+        message: 'applies to an imported secret (-c clientSecretArn); the created secret uses the AWS managed key',
+      });
     }
     if (Boolean(options.domainName) !== Boolean(options.certificateArn)) {
       ctx.addIssue({ code: 'custom', path: ['domainName'], message: 'set domainName and certificateArn together' });
@@ -161,7 +209,8 @@ const schema = z
       ctx.addIssue({
         code: 'custom',
         path: ['wafAclArn'],
-        message: 'AWS WAF cannot be associated with an API Gateway HTTP API; put the web ACL on a CloudFront distribution in front of -c domainName instead',
+        message:
+          'AWS WAF cannot be associated with an API Gateway HTTP API; put the web ACL on a CloudFront distribution in front of -c domainName instead',
       });
     }
     // Most likely the two swapped; a burst at API Gateway's 5,000 maximum may sit below a higher rate.
@@ -206,6 +255,7 @@ export const parseDeployOptions = (raw: Record<string, unknown>): DeployOptions 
     secretKmsKeyArn: o.secretKmsKeyArn,
     domain: o.domainName && o.certificateArn ? { name: o.domainName, certificateArn: o.certificateArn } : undefined,
     truelayerProviders: o.truelayerProviders,
+    webhookUrl: o.webhookUrl,
     truelayerTimeoutMs: o.truelayerTimeoutMs,
     sourceMaps: o.sourceMaps,
     samLocal: o.samLocal,

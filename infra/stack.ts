@@ -1,8 +1,8 @@
 /**
  * The deployed service as two stacks. The data stack holds what must outlive any deploy (the table
  * and its key, the token key, the secrets, the user pool, the event bus) and is termination-protected;
- * the service stack holds what can be torn down and rebuilt at will (API, functions, dashboard,
- * alarms, deployments) and reaches the data stack's resources through CDK's cross-stack references.
+ * the service stack holds what can be torn down and rebuilt at will (API, functions, the worker's
+ * schedule and dead-letter queue, dashboard, alarms, deployments) and reaches the data stack's resources through CDK's cross-stack references.
  * Routes come from functions/routes.ts and the table from shared/table.ts, so nothing here can drift
  * from what the local stack serves.
  */
@@ -16,6 +16,7 @@ import { Deployments } from './constructs/deployments';
 import { Functions } from './constructs/functions';
 import { cognitoAccessTokenScope, Identity } from './constructs/identity';
 import { KeysAndSecrets } from './constructs/keys-and-secrets';
+import { Lifecycle } from './constructs/lifecycle';
 import { Monitoring } from './constructs/monitoring';
 import { Storage } from './constructs/storage';
 import type { DeployOptions } from './deploy-options';
@@ -115,7 +116,8 @@ export class ConnectionsStack extends Stack {
   readonly api: Api;
   readonly monitoring: Monitoring;
   readonly deployments: Deployments;
-  /** Where the lifecycle worker, its schedule and its dead-letter queue go (wired by the Lifecycle construct). */
+  /** The schedule of the lifecycle worker and its dead-letter queue. */
+  readonly lifecycle: Lifecycle;
   readonly data: ConnectionsDataStack;
 
   constructor(scope: Construct, id: string, props: ConnectionsStackProps) {
@@ -173,6 +175,7 @@ export class ConnectionsStack extends Stack {
         clientSecretKey: data.keys.clientSecretKey,
         eventBus: data.eventBus,
         webhookSecret: data.keys.webhookSecret,
+        accountHashSecret: data.keys.accountHashSecret,
       },
       environment: {},
       // sam local resolves nothing from the data stack.
@@ -193,17 +196,27 @@ export class ConnectionsStack extends Stack {
     const callbackUrl = options.callbackUrl ?? `${this.api.url}/callback`;
     const env = environment(callbackUrl);
     for (const { fn } of this.functions.all) for (const [key, value] of Object.entries(env)) fn.addEnvironment(key, value);
+    // Where the functions that publish events also POST them (signed with the webhook secret).
+    if (options.webhookUrl && !options.samLocal) {
+      for (const { spec, fn } of this.functions.all)
+        if (spec.uses.includes('events:publish')) fn.addEnvironment('WEBHOOK_URL', options.webhookUrl);
+    }
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       httpApi: this.api.httpApi,
       stage: this.api.stage,
       accessLogs: this.api.accessLogs,
-      functions: this.functions.all.map(({ spec, fn }) => ({ name: spec.name, fn })),
+      functions: this.functions.all.map(({ spec, fn }) => ({ name: spec.name, fn, scheduled: spec.schedule !== undefined })),
       table: data.storage.table,
       indexNames: data.storage.indexNames,
       metricsNamespace: options.metricsNamespace,
       alarmEmail: options.alarmEmail,
       latencyP99Ms: options.latencyAlarmMs,
+    });
+    // Before the deployments: the worker's alarms are the ones its canary rolls back on.
+    this.lifecycle = new Lifecycle(this, 'Lifecycle', {
+      scheduled: this.functions.all.filter(({ spec }) => spec.schedule !== undefined),
+      monitoring: this.monitoring,
     });
     this.deployments = new Deployments(this, 'Deployments', {
       style: options.deployment,
@@ -213,8 +226,6 @@ export class ConnectionsStack extends Stack {
         alarms: this.monitoring.deploymentAlarms.get(spec.name) ?? [],
       })),
     });
-    // The Lifecycle construct (worker, schedule, dead-letter queue) goes here, before the dashboard is
-    // drawn: `this.monitoring.alarmOnWorker(name, fn)` and `this.monitoring.alarmOnQueueDepth(id, queue, what)`.
     this.monitoring.render();
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the API' });
@@ -228,6 +239,10 @@ export class ConnectionsStack extends Stack {
       description: 'Every alarm notifies this topic: subscribe your on-call tool',
     });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'LifecycleDeadLetterQueueUrl', {
+      value: this.lifecycle.deadLetterQueue.queueUrl,
+      description: 'Scheduled lifecycle runs that were not delivered or failed land here (alarmed)',
+    });
     if (this.api.domain) {
       new CfnOutput(this, 'DomainTarget', {
         value: this.api.domain.regionalDomainName,

@@ -4,7 +4,11 @@
  * to check `gte(AWS.VERSION, '2.7.15')`; the service uses SDK v3 clients, which Tracer captures
  * without that patcher. The whole of semver is ~28 KiB of every bundle; this is the one function used.
  */
-const parts = (version: string): number[] => version.replace(/^[v=\s]+/, '').split(/[.+-]/, 3).map((part) => Number.parseInt(part, 10) || 0);
+const parts = (version: string): number[] =>
+  version
+    .replace(/^[v=\s]+/, '')
+    .split(/[.+-]/, 3)
+    .map((part) => Number.parseInt(part, 10) || 0);
 
 /** `a >= b` for plain `major.minor.patch` versions (pre-release tags are ignored). */
 export const gte = (a: string, b: string): boolean => {

@@ -16,10 +16,10 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { tableDefinition } from '../../shared/table';
 import type { Capability, FunctionSpec } from '../../functions/routes';
 import { functionSpecs } from '../../functions/routes';
 import { KMS_ENCRYPTION_CONTEXT_KEYS } from '../../shared/crypto/data-keys';
+import { tableDefinition } from '../../shared/table';
 import { cdkBundlingOptions, repositoryRoot } from '../bundle';
 import { functionLogicalId, liveAliasName, pascal, serviceName } from '../names';
 
@@ -27,7 +27,7 @@ import { functionLogicalId, liveAliasName, pascal, serviceName } from '../names'
 export interface FunctionResources {
   table: ITable;
   tableKey: IKey;
-  /** Secondary index names of the table, for `index/<name>` query grants. */
+  /** Secondary index names of the table (the owner index is the one `table:read` may query). */
   indexNames: readonly string[];
   tokenKey: IKey;
   clientSecret: ISecret;
@@ -141,7 +141,10 @@ const withRowContext = {
  */
 export const statementsFor = (capability: Capability, resources: FunctionResources): PolicyStatement[] => {
   const { table, tableKey, tokenKey, clientSecret } = resources;
-  const indexArns = resources.indexNames.map((name) => `${table.tableArn}/index/${name}`);
+  // The owner index only: the due index is the worker's, granted by 'dueIndex:read'.
+  const ownerIndex = tableDefinition.ownerIndex.name;
+  if (!resources.indexNames.includes(ownerIndex)) throw new Error(`the table has no ${ownerIndex} index for table:read`);
+  const indexArns = [`${table.tableArn}/index/${ownerIndex}`];
   const prepared = preparedStatements(capability, resources);
   if (prepared) return prepared;
   // Typed so that a capability added to functions/routes.ts and not handled here fails the compile.
@@ -210,7 +213,10 @@ const preparedStatements = (capability: string, resources: FunctionResources): P
     case 'dueIndex:read':
       // The lifecycle worker's sparse index of due connections: Query on that index only.
       return [
-        new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${resources.table.tableArn}/index/${tableDefinition.dueIndex.name}`] }),
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [`${resources.table.tableArn}/index/${tableDefinition.dueIndex.name}`],
+        }),
         new PolicyStatement({ actions: ['kms:Decrypt', 'kms:DescribeKey'], resources: [resources.tableKey.keyArn] }),
       ];
     case 'accountHashKey:read':
@@ -231,6 +237,8 @@ export const environmentFor = (uses: readonly Capability[], resources: FunctionR
   return {
     ...(names.has('events:publish') && resources.eventBus ? { EVENT_BUS_NAME: resources.eventBus.eventBusName } : {}),
     ...(names.has('webhookSecret:read') && resources.webhookSecret ? { WEBHOOK_SECRET_ID: resources.webhookSecret.secretArn } : {}),
-    ...(names.has('accountHashKey:read') && resources.accountHashSecret ? { ACCOUNT_HASH_SECRET_ID: resources.accountHashSecret.secretArn } : {}),
+    ...(names.has('accountHashKey:read') && resources.accountHashSecret
+      ? { ACCOUNT_HASH_SECRET_ID: resources.accountHashSecret.secretArn }
+      : {}),
   };
 };

@@ -1,7 +1,7 @@
 /**
  * The token key (envelope data keys, usable only with a row's encryption context), the TrueLayer
- * client-credentials secret (created with a placeholder, or an existing one imported), and the
- * webhook signing secret.
+ * client-credentials secret (created with a placeholder, or an existing one imported), the webhook
+ * signing secret and the account-hash key.
  */
 import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -24,6 +24,12 @@ export const tokenKeyCryptoActions = [
   'kms:ReEncryptTo',
 ] as const;
 
+/**
+ * How the webhook signing secret is generated. Standard Webhooks reads a secret (without or with `whsec_`)
+ * as base64: letters and digits only, in a length divisible by 4, decode as they are.
+ */
+export const webhookSecretGeneration = { passwordLength: 48, excludePunctuation: true, includeSpace: false } as const;
+
 export interface KeysAndSecretsProps {
   /** An existing client-credentials secret (complete ARN); absent: one is created with placeholders. */
   clientSecretArn?: string | undefined;
@@ -38,6 +44,8 @@ export class KeysAndSecrets extends Construct {
   readonly clientSecretKey: IKey | undefined;
   /** HMAC key for Standard Webhooks signatures of connection events. */
   readonly webhookSecret: Secret;
+  /** HMAC key that hashes account numbers so duplicate connections can be found without storing the numbers. */
+  readonly accountHashSecret: Secret;
 
   constructor(scope: Construct, id: string, props: KeysAndSecretsProps) {
     super(scope, id);
@@ -56,13 +64,27 @@ export class KeysAndSecrets extends Construct {
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
       description: `${serviceName}: HMAC key that signs connection-event webhooks (Standard Webhooks)`,
-      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      // 48 base64 characters: a 36-byte key.
+      generateSecretString: webhookSecretGeneration,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     Validations.of(this.webhookSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
         'The webhook signing key is shared with the receiving app, which must switch to a new key in step with us; rotating it on a schedule would break every receiver. Operators rotate it by hand with the receiver (README "Operating it").',
+    });
+
+    // Used as an HMAC-SHA256 key string as is. Replacing it would make every stored hash unmatchable,
+    // so it outlives the stack and is never rotated.
+    this.accountHashSecret = new Secret(this, 'AccountHashSecret', {
+      description: `${serviceName}: HMAC key that hashes account numbers to find duplicate connections (never rotate: stored hashes depend on it)`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.accountHashSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The account-hash key keys the stored hashes of account numbers; a new key would make every stored hash unmatchable and let duplicate connections through, so it is deliberately never rotated.',
     });
   }
 

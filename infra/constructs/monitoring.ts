@@ -19,7 +19,7 @@ import {
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { FilterPattern, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -32,11 +32,17 @@ import { pascal, serviceName } from '../names';
 
 const period = Duration.minutes(5);
 
+/** What functions/lifecycle.ts logs (at WARN) for each due item the worker could not handle. */
+export const workerItemFailedMessage = 'lifecycle item failed';
+/** The metric the worker's failed-item log lines are counted into. */
+export const workerItemsFailedMetric = 'WorkerItemsFailed';
+
 export interface MonitoringProps {
   httpApi: HttpApi;
   stage: HttpStage;
   accessLogs: ILogGroup;
-  functions: { name: string; fn: IFunction }[];
+  /** Every function, for the dashboard; the API alarms gate the canaries of those that are not `scheduled`. */
+  functions: { name: string; fn: IFunction; scheduled?: boolean }[];
   table: ITable;
   indexNames: readonly string[];
   /** CloudWatch namespace of the EMF business metrics. */
@@ -62,7 +68,8 @@ export class Monitoring extends Construct {
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
 
     const apiAlarms = this.apiAlarms();
-    for (const { name, fn } of props.functions) this.alarmOnFunction(name, fn, apiAlarms);
+    // A scheduled function gets its alarms from alarmOnWorker, without the API's: it serves no route.
+    for (const { name, fn, scheduled } of props.functions) if (!scheduled) this.alarmOnFunction(name, fn, apiAlarms);
     this.upstreamAlarm();
     this.tableThrottleAlarm();
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -127,26 +134,36 @@ export class Monitoring extends Construct {
   }
 
   /**
-   * The lifecycle worker: any failed run, and items it could not handle (the `WorkerItemsProcessed`
-   * metric with Outcome=failed). Adds its row to the dashboard.
+   * The lifecycle worker: any failed run, and items it could not handle (counted from its
+   * `lifecycle item failed` log lines). Adds its row to the dashboard.
    */
-  alarmOnWorker(name: string, fn: IFunction): Alarm[] {
+  alarmOnWorker(name: string, fn: LambdaFunction): Alarm[] {
     const alarms = this.alarmOnFunction(name, fn);
+    const failedItems = new MetricFilter(this, `${pascal(name)}ItemFailuresFilter`, {
+      logGroup: fn.logGroup,
+      filterPattern: FilterPattern.stringValue('$.message', '=', workerItemFailedMessage),
+      metricNamespace: this.props.metricsNamespace,
+      metricName: workerItemsFailedMetric,
+      metricValue: '1',
+      defaultValue: 0,
+    });
+    const failedItemsMetric = failedItems.metric({ period, statistic: 'Sum' });
     alarms.push(
       this.alarm(
-        'WorkerItemFailuresAlarm',
-        this.businessMetric(metricNames.workerItemsProcessed, { Outcome: 'failed' }),
+        `${pascal(name)}ItemFailuresAlarm`,
+        failedItemsMetric,
         1,
-        'The lifecycle worker could not handle due items (keep-alive refresh, expiry, notice): they stay due and are retried next run; see the worker logs.',
+        `The ${name} worker could not handle due items (keep-alive refresh, expiry, notice, event delivery): they stay due and are retried next run. See its log group: message = "${workerItemFailedMessage}".`,
       ),
     );
     this.workerWidgets.push(
       new GraphWidget({
-        title: 'Worker runs',
+        title: `Worker runs (${name})`,
         left: [fn.metricInvocations({ period }), fn.metricErrors({ period })],
         right: [fn.metricDuration({ period, statistic: 'p99' })],
         width: 12,
       }),
+      new GraphWidget({ title: `Worker items failed (${name})`, left: [failedItemsMetric.with({ label: 'failed items' })], width: 12 }),
     );
     return alarms;
   }

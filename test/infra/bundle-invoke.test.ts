@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFunction, type BundleResult } from '../../infra/bundle';
+import { type BundleResult, bundleFunction } from '../../infra/bundle';
 import { TestApi } from '../support/flow';
 
 const run = promisify(execFile);
@@ -32,9 +32,16 @@ const invoke = async (env: Record<string, string | undefined>) => {
     rawQueryString: '',
     headers: { host: 'example.execute-api.eu-west-2.amazonaws.com' },
     requestContext: {
-      accountId: '123456789012', apiId: 'example', domainName: 'example.execute-api.eu-west-2.amazonaws.com', domainPrefix: 'example',
+      accountId: '123456789012',
+      apiId: 'example',
+      domainName: 'example.execute-api.eu-west-2.amazonaws.com',
+      domainPrefix: 'example',
       http: { method: 'GET', path: '/connections', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'test' },
-      requestId: 'bundle-test', routeKey: 'GET /connections', stage: '$default', time: '28/Nov/2026:12:00:00 +0000', timeEpoch: 0,
+      requestId: 'bundle-test',
+      routeKey: 'GET /connections',
+      stage: '$default',
+      time: '28/Nov/2026:12:00:00 +0000',
+      timeEpoch: 0,
       authorizer: { jwt: { claims: { sub: 'bundle-user' }, scopes: null } },
     },
     isBase64Encoded: false,
@@ -64,7 +71,12 @@ const baseEnv = () => ({
 describe('a bundled function in a fresh process', () => {
   it('answers with credentials from the environment, as Lambda provides them', async () => {
     await api.connect('bundle-user');
-    const result = await invoke({ ...baseEnv(), AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'session' });
+    const result = await invoke({
+      ...baseEnv(),
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_SESSION_TOKEN: 'session',
+    });
     expect(result.statusCode).toBe(200);
     expect(JSON.parse(result.body).connections).toHaveLength(1);
   });

@@ -1,12 +1,13 @@
 /** The Lambda bundles, built exactly as the stack builds them: they load as ES modules and stay small. */
-import { pathToFileURL } from 'node:url';
-import { join } from 'node:path';
+
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionSpecs } from '../../functions/routes';
 import type { FunctionName } from '../../functions/routes';
-import { bundleFunction, cdkBundlingOptions, esbuildOptions, esmRequireBanner, largestInputs } from '../../infra/bundle';
+import { functionSpecs } from '../../functions/routes';
 import type { BundleResult } from '../../infra/bundle';
+import { bundleFunction, cdkBundlingOptions, esbuildOptions, esmRequireBanner, largestInputs } from '../../infra/bundle';
 
 const functionNames = Object.keys(functionSpecs) as FunctionName[];
 // The target is 300 KiB, and it is not met: four AWS SDK v3 clients (DynamoDB, KMS, Secrets Manager,
@@ -26,7 +27,9 @@ beforeAll(async () => {
       'bundle sizes:',
       ...functionNames.map((name) => {
         const result = results.get(name)!;
-        const top = largestInputs(result.metafile, 4).map((share) => `${share.group} ${kib(share.bytes)}`).join(', ');
+        const top = largestInputs(result.metafile, 4)
+          .map((share) => `${share.group} ${kib(share.bytes)}`)
+          .join(', ');
         return `  ${name.padEnd(12)} ${kib(result.bytes).padStart(10)}  (largest: ${top})`;
       }),
     ].join('\n'),
@@ -41,7 +44,14 @@ describe('bundle settings', () => {
   it('are the same for CDK and for bundleFunction: node22 ESM, minified, tree-shaken, SDK bundled, no Docker', () => {
     const cdk = cdkBundlingOptions();
     const direct = esbuildOptions('functions/data.ts', '/tmp/out.mjs');
-    expect(cdk).toMatchObject({ target: 'node22', minify: true, externalModules: [], bundleAwsSDK: true, forceDockerBundling: false, sourceMap: false });
+    expect(cdk).toMatchObject({
+      target: 'node22',
+      minify: true,
+      externalModules: [],
+      bundleAwsSDK: true,
+      forceDockerBundling: false,
+      sourceMap: false,
+    });
     expect(cdk.format).toBe('esm');
     expect(cdk.banner).toBe(esmRequireBanner);
     expect(cdk.esbuildArgs).toEqual({
@@ -49,8 +59,20 @@ describe('bundle settings', () => {
       '--alias:@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts',
       '--alias:semver': './infra/xray-semver.ts',
     });
-    expect(direct.alias).toEqual({ '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts', semver: './infra/xray-semver.ts' });
-    expect(direct).toMatchObject({ bundle: true, target: cdk.target, format: 'esm', platform: 'node', minify: true, treeShaking: true, external: [], sourcemap: false });
+    expect(direct.alias).toEqual({
+      '@aws-sdk/credential-provider-node': './infra/lambda-credentials.ts',
+      semver: './infra/xray-semver.ts',
+    });
+    expect(direct).toMatchObject({
+      bundle: true,
+      target: cdk.target,
+      format: 'esm',
+      platform: 'node',
+      minify: true,
+      treeShaking: true,
+      external: [],
+      sourcemap: false,
+    });
     expect(direct.mainFields).toEqual(cdk.mainFields);
     expect(direct.banner).toEqual({ js: cdk.banner });
   });
@@ -72,7 +94,9 @@ describe.each(functionNames)('the %s bundle', (name) => {
 
   it(`is at most ${kib(budgetBytes)}`, () => {
     const result = results.get(name)!;
-    const top = largestInputs(result.metafile, 5).map((share) => `${share.group}=${kib(share.bytes)}`).join(', ');
+    const top = largestInputs(result.metafile, 5)
+      .map((share) => `${share.group}=${kib(share.bytes)}`)
+      .join(', ');
     expect(result.bytes, `${name} is ${kib(result.bytes)}; largest inputs: ${top}`).toBeLessThanOrEqual(budgetBytes);
   });
 });

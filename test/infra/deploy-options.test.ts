@@ -26,6 +26,7 @@ describe('parseDeployOptions', () => {
       secretKmsKeyArn: undefined,
       domain: undefined,
       truelayerProviders: undefined,
+      webhookUrl: undefined,
       truelayerTimeoutMs: undefined,
       sourceMaps: false,
       samLocal: false,
@@ -52,7 +53,12 @@ describe('parseDeployOptions', () => {
   });
 
   it('reads cdk.json values: arrays, numbers and booleans', () => {
-    const options = parseDeployOptions({ corsOrigins: ['https://app.example.com'], throttleRateLimit: 10, throttleBurstLimit: 10, samLocal: true });
+    const options = parseDeployOptions({
+      corsOrigins: ['https://app.example.com'],
+      throttleRateLimit: 10,
+      throttleBurstLimit: 10,
+      samLocal: true,
+    });
     expect(options.corsOrigins).toEqual(['https://app.example.com']);
     expect(options.throttleRateLimit).toBe(10);
     expect(options.samLocal).toBe(true);
@@ -66,7 +72,9 @@ describe('parseDeployOptions', () => {
   });
 
   it('refuses an issuer without an audience, naming the key', () => {
-    expect(() => parseDeployOptions({ jwtIssuer: 'https://login.example.com/' })).toThrow(/-c jwtIssuer: set jwtIssuer and jwtAudience together/);
+    expect(() => parseDeployOptions({ jwtIssuer: 'https://login.example.com/' })).toThrow(
+      /-c jwtIssuer: set jwtIssuer and jwtAudience together/,
+    );
   });
 
   it('refuses an http issuer', () => {
@@ -82,7 +90,9 @@ describe('parseDeployOptions', () => {
   });
 
   it('refuses a return URL that is not an absolute URL', () => {
-    expect(() => parseDeployOptions({ allowedReturnUrls: 'app.example.com/done' })).toThrow(/-c allowedReturnUrls: each entry must be an absolute http\(s\) URL/);
+    expect(() => parseDeployOptions({ allowedReturnUrls: 'app.example.com/done' })).toThrow(
+      /-c allowedReturnUrls: each entry must be an absolute http\(s\) URL/,
+    );
   });
 
   it('refuses a secret ARN of another service', () => {
@@ -107,18 +117,30 @@ describe('parseDeployOptions', () => {
 
   it('takes a custom domain only with its certificate', () => {
     const certificateArn = 'arn:aws:acm:eu-west-2:123456789012:certificate/abcd1234-ab12-cd34-ef56-abcdef123456';
-    expect(parseDeployOptions({ domainName: 'api.example.com', certificateArn }).domain).toEqual({ name: 'api.example.com', certificateArn });
-    expect(() => parseDeployOptions({ domainName: 'api.example.com' })).toThrow(/-c domainName: set domainName and certificateArn together/);
+    expect(parseDeployOptions({ domainName: 'api.example.com', certificateArn }).domain).toEqual({
+      name: 'api.example.com',
+      certificateArn,
+    });
+    expect(() => parseDeployOptions({ domainName: 'api.example.com' })).toThrow(
+      /-c domainName: set domainName and certificateArn together/,
+    );
   });
 
   it('explains that a WAF web ACL cannot be attached to an HTTP API', () => {
-    expect(() => parseDeployOptions({ wafAclArn: 'arn:aws:wafv2:eu-west-2:123456789012:regional/webacl/x/1' })).toThrow(/-c wafAclArn: AWS WAF cannot be associated with an API Gateway HTTP API/);
+    expect(() => parseDeployOptions({ wafAclArn: 'arn:aws:wafv2:eu-west-2:123456789012:regional/webacl/x/1' })).toThrow(
+      /-c wafAclArn: AWS WAF cannot be associated with an API Gateway HTTP API/,
+    );
   });
 
   it('takes scopes and a secret key only where they apply', () => {
     expect(() => parseDeployOptions({ jwtScopes: 'read' })).toThrow(/-c jwtScopes: applies to an external issuer/);
-    expect(() => parseDeployOptions({ secretKmsKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/abc' })).toThrow(/-c secretKmsKeyArn: applies to an imported secret/);
-    expect(parseDeployOptions({ jwtIssuer: 'https://login.example.com/', jwtAudience: 'api', jwtScopes: 'a, b' }).jwtScopes).toEqual(['a', 'b']);
+    expect(() => parseDeployOptions({ secretKmsKeyArn: 'arn:aws:kms:eu-west-2:123456789012:key/abc' })).toThrow(
+      /-c secretKmsKeyArn: applies to an imported secret/,
+    );
+    expect(parseDeployOptions({ jwtIssuer: 'https://login.example.com/', jwtAudience: 'api', jwtScopes: 'a, b' }).jwtScopes).toEqual([
+      'a',
+      'b',
+    ]);
   });
 
   it('takes tags and a metrics namespace from context, refusing AWS/ namespaces', () => {
@@ -127,6 +149,16 @@ describe('parseDeployOptions', () => {
       metricsNamespace: 'Bank/Conn',
     });
     expect(() => parseDeployOptions({ metricsNamespace: 'AWS/Lambda' })).toThrow(/-c metricsNamespace/);
+  });
+
+  it('takes a webhook URL for connection events, https only, in one line otherwise', () => {
+    expect(parseDeployOptions({ webhookUrl: ' https://app.example.com/hooks/bank ' }).webhookUrl).toBe(
+      'https://app.example.com/hooks/bank',
+    );
+    expect(parseDeployOptions({ webhookUrl: '' }).webhookUrl).toBeUndefined();
+    for (const bad of ['http://app.example.com/hooks', 'app.example.com/hooks', 'ftp://app.example.com/']) {
+      expect(() => parseDeployOptions({ webhookUrl: bad }), bad).toThrow(/^invalid deployment context: -c webhookUrl: an https URL$/);
+    }
   });
 
   it('reports every problem in one line', () => {

@@ -2,8 +2,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Template } from 'aws-cdk-lib/assertions';
 import type { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { createApp } from '../../infra/create-app';
 import type { ConnectionsDataStack, ConnectionsStack } from '../../infra/stack';
@@ -59,7 +59,12 @@ export const synth = (context: Record<string, unknown> = {}, { bundle = true }: 
     builtinCloudFormationValidation: false,
     outdir,
     // The CLI turns asset metadata on; `sam local` finds each function's code through it.
-    context: { ...cdkJsonContext(), 'aws:cdk:enable-asset-metadata': true, ...context, ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
+    context: {
+      ...cdkJsonContext(),
+      'aws:cdk:enable-asset-metadata': true,
+      ...context,
+      ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+    },
   });
   const assembly = app.synth();
   const read = (name: string): SynthesizedStack => {
@@ -80,7 +85,11 @@ export const synth = (context: Record<string, unknown> = {}, { bundle = true }: 
  */
 export const inlineCrossStackReferences = (json: TemplateJson, data: TemplateJson): TemplateJson => {
   const outputs = data.Outputs ?? {};
-  const byExport = new Map(Object.values(outputs).flatMap((output) => ((output.Export as { Name?: string } | undefined)?.Name ? [[(output.Export as { Name: string }).Name, output.Value]] : [])));
+  const byExport = new Map(
+    Object.values(outputs).flatMap((output) =>
+      (output.Export as { Name?: string } | undefined)?.Name ? [[(output.Export as { Name: string }).Name, output.Value]] : [],
+    ),
+  );
   const visit = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(visit);
     if (typeof value !== 'object' || value === null) return value;
@@ -143,6 +152,7 @@ export const allows = (grants: Grant[], action: string, resourceId: string): boo
 /** The logical id of the one resource of `type` whose id starts with `prefix`. */
 export const logicalIdOf = (json: TemplateJson, type: string, prefix: string): string => {
   const matches = resourcesOfType(json, type).filter(([id]) => id.startsWith(prefix));
-  if (matches.length !== 1) throw new Error(`expected one ${type} starting with ${prefix}, found ${matches.map(([id]) => id).join(', ') || 'none'}`);
+  if (matches.length !== 1)
+    throw new Error(`expected one ${type} starting with ${prefix}, found ${matches.map(([id]) => id).join(', ') || 'none'}`);
   return matches[0]![0];
 };

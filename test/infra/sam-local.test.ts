@@ -4,15 +4,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functionSpecs } from '../../functions/routes';
 import type { FunctionName } from '../../functions/routes';
-import { loadConfig } from '../../shared/config';
+import { functionSpecs } from '../../functions/routes';
 import { functionLogicalId, samLocalEnvironment } from '../../infra/stack';
-import { resourcesOfType, synth } from './helpers';
+import { loadConfig } from '../../shared/config';
 import type { Synthesized } from './helpers';
+import { resourcesOfType, synth } from './helpers';
 
 const functionNames = Object.keys(functionSpecs) as FunctionName[];
-const envFile = JSON.parse(readFileSync(new URL('../../events/env.json', import.meta.url), 'utf8')) as Record<string, Record<string, string>>;
+const envFile = JSON.parse(readFileSync(new URL('../../events/env.json', import.meta.url), 'utf8')) as Record<
+  string,
+  Record<string, string>
+>;
 
 let synthesized: Synthesized;
 const declaredEnv = (name: FunctionName): Record<string, unknown> =>
@@ -61,7 +64,10 @@ describe('events/env.json', () => {
   });
 
   it.each(functionNames)('gives %s a valid local configuration: local key, local DynamoDB, the simulator', (name) => {
-    const env = { ...Object.fromEntries(Object.entries(declaredEnv(name)).map(([key, value]) => [key, String(value)])), ...envFile[functionLogicalId(name)] };
+    const env = {
+      ...Object.fromEntries(Object.entries(declaredEnv(name)).map(([key, value]) => [key, String(value)])),
+      ...envFile[functionLogicalId(name)],
+    };
     const config = loadConfig(env);
     expect(config.truelayerEnv).toBe('local');
     expect('localKey' in config.tokenKey).toBe(true);

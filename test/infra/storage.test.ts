@@ -21,7 +21,9 @@ const deployedIndexes = (): DeployedIndex[] => {
 describe('Storage', () => {
   it('deploys exactly the indexes the local table has: names, keys and projections', () => {
     const local = createTableInput('t').GlobalSecondaryIndexes;
-    expect(deployedIndexes()).toEqual(local.map((index) => ({ IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection })));
+    expect(deployedIndexes()).toEqual(
+      local.map((index) => ({ IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection })),
+    );
   });
 
   it('keeps the token blob out of the owner index, and projects keys only into the due index', () => {

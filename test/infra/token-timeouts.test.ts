@@ -29,8 +29,8 @@ const lambdaTimeouts = (): Map<string, number> => {
 };
 
 describe('token-call timeouts', () => {
-  it('the functions that make token calls are the callback, data and connections functions', () => {
-    expect([...tokenCallingFunctions].sort()).toEqual(['callback', 'connections', 'data']);
+  it('the functions that make token calls are the callback, data, connections and lifecycle functions', () => {
+    expect([...tokenCallingFunctions].sort()).toEqual(['callback', 'connections', 'data', 'lifecycle']);
   });
 
   it.each(tokenCallingFunctions)("%s: its Lambda timeout exceeds API Gateway's 29 s and the token-call deadline", (name) => {
