@@ -48,6 +48,8 @@ export class Lifecycle extends Construct {
         'LifecycleDeadLetters',
         this.deadLetterQueue,
         'The lifecycle dead-letter queue (scheduled runs that were not delivered or failed)',
+        // The next run redoes the work, so nothing is redriven: the messages say why a run failed.
+        'read them for the cause, fix it, then purge the queue (the next scheduled run does the work).',
       );
     }
   }

@@ -168,13 +168,13 @@ export class Monitoring extends Construct {
     return alarms;
   }
 
-  /** A dead-letter queue: anything in it is an event (or work) that was given up on. */
-  alarmOnQueueDepth(id: string, queue: IQueue, what: string): Alarm {
+  /** A dead-letter queue: anything in it is work that was given up on; `action` says what to do. */
+  alarmOnQueueDepth(id: string, queue: IQueue, what: string, action: string): Alarm {
     return this.alarm(
       `${id}DepthAlarm`,
       queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
       1,
-      `${what} is not empty: messages there were given up on; inspect and redrive them.`,
+      `${what} is not empty: messages there were given up on; ${action}`,
     );
   }
 

@@ -374,7 +374,8 @@ describe('table, keys and secret', () => {
             { AttributeName: tableDefinition.ownerIndex.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: tableDefinition.ownerIndex.sortKey.name, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          // What a list shows, never the token blob.
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...tableDefinition.ownerIndex.nonKeyAttributes] },
         },
         {
           IndexName: tableDefinition.dueIndex.name,
@@ -382,6 +383,7 @@ describe('table, keys and secret', () => {
             { AttributeName: tableDefinition.dueIndex.partitionKey.name, KeyType: 'HASH' },
             { AttributeName: tableDefinition.dueIndex.sortKey.name, KeyType: 'RANGE' },
           ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
     });
