@@ -99,21 +99,24 @@ export const readData = async (
   // `/me` is TrueLayer's own record of the connection, not a call to the bank: never limited.
   const unattended = request.psuIp === undefined && path.kind !== 'me';
   const scope = { connectionId: record.connectionId, template: path.template, accountId: path.accountId };
+  /** The kept copy of this answer, served (and counted) instead of a call upstream; undefined when none is kept. */
+  const keptAnswer = async (why: string, headers: Record<string, string>): Promise<DataAnswer | undefined> => {
+    const cached = await pace.cache.get(owner, requestHash);
+    if (!cached) return undefined;
+    const now = services.clock.now();
+    services.log.info(`${why}: answered from the kept copy`, { endpoint: path.template, age_seconds: ageSeconds(cached, now) });
+    services.metrics.count(metricNames.unattendedCacheHits);
+    return fromCache(cached, now, headers, request.ifNoneMatch);
+  };
+
   let slot: number | undefined;
   const answerHeaders: Record<string, string> = {};
   if (unattended) {
     const decision = await pace.budget.take(scope);
     answerHeaders['x-unattended-remaining'] = String(decision.remaining);
     if (!decision.granted) {
-      const cached = await pace.cache.get(owner, requestHash);
-      if (cached) {
-        services.log.info('unattended budget used up: answered from the kept copy', {
-          endpoint: path.template,
-          age_seconds: ageSeconds(cached, services.clock.now()),
-        });
-        services.metrics.count(metricNames.unattendedCacheHits);
-        return fromCache(cached, services.clock.now(), answerHeaders, request.ifNoneMatch);
-      }
+      const kept = await keptAnswer('unattended budget used up', answerHeaders);
+      if (kept) return kept;
       throw new ServiceError({
         code: 'unattended_limit_reached',
         detail: `This endpoint has had ${pace.budget.limit} calls without the user present in the last 24 hours, the most the bank allows, and no earlier answer is kept. Retry after ${decision.retryAfterSeconds} seconds, or send X-PSU-IP when the user is present.`,
@@ -146,15 +149,8 @@ export const readData = async (
     const bankSaysNo = error instanceof ServiceError && error.extra.upstream_code === 'provider_request_limit_exceeded';
     if (unattended && bankSaysNo) {
       // The bank counted differently from us: its own limit is reached, so the copy we keep is the answer.
-      const cached = await pace.cache.get(owner, requestHash);
-      if (cached) {
-        services.log.info('bank refused an unattended call: answered from the kept copy', {
-          endpoint: path.template,
-          age_seconds: ageSeconds(cached, services.clock.now()),
-        });
-        services.metrics.count(metricNames.unattendedCacheHits);
-        return fromCache(cached, services.clock.now(), { ...answerHeaders, 'x-unattended-remaining': '0' }, request.ifNoneMatch);
-      }
+      const kept = await keptAnswer('bank refused an unattended call', { ...answerHeaders, 'x-unattended-remaining': '0' });
+      if (kept) return kept;
     }
     if (error instanceof ServiceError) Object.assign(error.headers, answerHeaders);
     throw error;
