@@ -17,7 +17,7 @@ export type EventType =
 export type TransitionName =
   /** The callback exchanged the code and stored the tokens: waiting for the owner to complete. */
   | 'code_exchanged'
-  /** The owner completed the connection (today the callback completes it when /me answers). */
+  /** The owner completed the connection with the completion code the callback gave the return URL. */
   | 'completed'
   /** A re-authentication (extend) stored a new token pair and consent. */
   | 'extended'
