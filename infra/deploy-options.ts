@@ -30,6 +30,12 @@ export interface DeployOptions {
   /** Steady-state requests per second across the API. */
   throttleRateLimit: number;
   throttleBurstLimit: number;
+  /**
+   * The public /callback routes' own, lower limit: a person's browser arrives there once per
+   * connection, so more is a flood (or a scan for states) that should not eat the API's budget.
+   */
+  callbackThrottleRateLimit: number;
+  callbackThrottleBurstLimit: number;
   logRetentionDays: (typeof allowedRetentionDays)[number];
   logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Alarms always notify an SNS topic; with this, the topic also mails this address. */
@@ -141,6 +147,8 @@ const schema = z
     callbackUrl: optionalText.pipe(z.url({ protocol: /^https$/ }).optional()),
     throttleRateLimit: integer(1, 10_000).default(50),
     throttleBurstLimit: integer(1, 5_000).default(100),
+    callbackThrottleRateLimit: integer(1, 10_000).default(10),
+    callbackThrottleBurstLimit: integer(1, 5_000).default(20),
     logRetentionDays: integer(1, 3653)
       .refine((days) => (allowedRetentionDays as readonly number[]).includes(days), {
         message: `one of ${allowedRetentionDays.join(', ')}`,
@@ -244,6 +252,8 @@ export const parseDeployOptions = (raw: Record<string, unknown>): DeployOptions 
     callbackUrl: o.callbackUrl,
     throttleRateLimit: o.throttleRateLimit,
     throttleBurstLimit: o.throttleBurstLimit,
+    callbackThrottleRateLimit: o.callbackThrottleRateLimit,
+    callbackThrottleBurstLimit: o.callbackThrottleBurstLimit,
     logRetentionDays: o.logRetentionDays as DeployOptions['logRetentionDays'],
     logLevel: o.logLevel,
     alarmEmail: o.alarmEmail,

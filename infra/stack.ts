@@ -190,6 +190,7 @@ export class ConnectionsStack extends Stack {
       corsOrigins: options.corsOrigins,
       throttleRateLimit: options.throttleRateLimit,
       throttleBurstLimit: options.throttleBurstLimit,
+      callbackThrottle: { rateLimit: options.callbackThrottleRateLimit, burstLimit: options.callbackThrottleBurstLimit },
       logRetentionDays: options.logRetentionDays,
       domain: options.domain,
     });

@@ -8,6 +8,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import type { IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   ApiMapping,
+  type CfnStage,
   CorsHttpMethod,
   DomainName,
   HttpApi,
@@ -26,7 +27,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { HttpMethod as RouteMethod } from '../../functions/routes';
-import { routeKey, routes } from '../../functions/routes';
+import { corsHeaders, routeKey, routes } from '../../functions/routes';
 import { pascal, serviceName } from '../names';
 
 const methods: Record<RouteMethod, HttpMethod> = { GET: HttpMethod.GET, POST: HttpMethod.POST, DELETE: HttpMethod.DELETE };
@@ -53,7 +54,7 @@ export const accessLogFormat = AccessLogFormat.custom(
 );
 
 /** Headers browsers may send: `x-psu-ip` marks a call the user is present for (no unattended limit). */
-export const corsAllowHeaders = ['authorization', 'content-type', 'x-psu-ip', 'if-none-match'];
+export const corsAllowHeaders = [...corsHeaders.allow];
 
 export interface JwtSettings {
   issuer: string;
@@ -72,6 +73,8 @@ export interface ApiProps {
   corsOrigins: string[];
   throttleRateLimit: number;
   throttleBurstLimit: number;
+  /** The lower limit of the public /callback routes (a browser comes there once per connection). */
+  callbackThrottle: { rateLimit: number; burstLimit: number };
   logRetentionDays: number;
   /** A custom domain with its ACM certificate (same region as the API). */
   domain?: { name: string; certificateArn: string } | undefined;
@@ -98,7 +101,7 @@ export class Api extends Construct {
               allowOrigins: props.corsOrigins,
               allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.DELETE],
               allowHeaders: corsAllowHeaders,
-              exposeHeaders: ['location', 'retry-after', 'x-tl-correlation-id', 'etag', 'x-data-source', 'x-unattended-remaining', 'age'],
+              exposeHeaders: [...corsHeaders.expose],
               maxAge: Duration.minutes(10),
             },
           }
@@ -120,6 +123,16 @@ export class Api extends Construct {
       detailedMetricsEnabled: true,
       accessLogSettings: { destination: new LogGroupLogDestination(this.accessLogs), format: accessLogFormat },
     });
+    // The stage's limit is for the whole API; the public callback routes get their own, lower one.
+    // (RouteSettings is free-form JSON to CDK: CloudFormation's own property names.)
+    (this.stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(
+      routes
+        .filter((route) => route.function === 'callback')
+        .map((route) => [
+          routeKey(route),
+          { ThrottlingRateLimit: props.callbackThrottle.rateLimit, ThrottlingBurstLimit: props.callbackThrottle.burstLimit },
+        ]),
+    );
 
     const authorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, {
       jwtAudience: props.jwt.audience,

@@ -15,6 +15,8 @@ describe('parseDeployOptions', () => {
       callbackUrl: undefined,
       throttleRateLimit: 50,
       throttleBurstLimit: 100,
+      callbackThrottleRateLimit: 10,
+      callbackThrottleBurstLimit: 20,
       logRetentionDays: 30,
       logLevel: 'INFO',
       alarmEmail: undefined,

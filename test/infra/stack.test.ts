@@ -333,6 +333,14 @@ describe('HTTP API', () => {
     });
   });
 
+  it('gives the public /callback routes their own, lower throttle, and no other route one', () => {
+    const [[, stage]] = resourcesOfType(synthesized.json, 'AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
+    expect(stage.Properties?.RouteSettings).toEqual({
+      'GET /callback': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+      'POST /callback': { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
+  });
+
   it('throttles the default stage and writes access logs with retention, without query strings', () => {
     const [[, stage]] = resourcesOfType(synthesized.json, 'AWS::ApiGatewayV2::Stage') as [[string, CfnResource]];
     expect(stage.Properties?.StageName).toBe('$default');
