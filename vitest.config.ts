@@ -13,6 +13,7 @@ const e2e = 'test/e2e/**';
 export const unitTestFiles: readonly string[] = [
   'test/lanes.test.ts',
   'test/core/auth-state.test.ts',
+  'test/core/composition.test.ts',
   'test/core/config.test.ts',
   'test/core/lifecycle.test.ts',
   'test/core/return-url.test.ts',

@@ -11,6 +11,8 @@ import { startDynamo } from '../local/dynamo';
 import { AdjustableClock } from '../shared/clock';
 import { buildDependencies, useLocalParts } from '../shared/composition';
 import { loadConfig } from '../shared/config';
+import { kmsDataKeys } from '../shared/crypto/kms-data-keys';
+import { eventBridgePublisher } from '../shared/lifecycle/event-bridge';
 import { MemoryEventSink } from '../shared/lifecycle/publishers';
 import { runLifecycle } from '../shared/lifecycle/worker';
 import { connectionKey, dueShard, tableDefinition } from '../shared/table';
@@ -93,7 +95,7 @@ export const measureLifecycleRun = async (options: {
     });
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    const { services } = buildDependencies(config);
+    const { services } = buildDependencies(config, { kms: kmsDataKeys, eventBus: eventBridgePublisher });
     const quiet = { ...services, log: { info: () => undefined, warn: () => undefined } };
 
     const runStarted = performance.now();

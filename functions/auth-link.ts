@@ -1,9 +1,12 @@
 /** POST /connections */
-import { dependencies, logger } from '../shared/composition';
+import { connectionDependencies, logger } from '../shared/composition';
+
 import { createConnection } from '../shared/connections/create-connection';
 import { jsonResponse } from '../shared/http/problem';
 import { callbackUrlOf, callerOf, jsonBody } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+
+const dependencies = connectionDependencies('authLink', {});
 
 export const handler = httpStack(
   async (event) => {

@@ -1,12 +1,15 @@
 /** GET|POST /callback: public; TrueLayer sends the user's browser here. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { dependencies, logger } from '../shared/composition';
+import { connectionDependencies, logger } from '../shared/composition';
 import { type CallbackOutcome, completeCallback } from '../shared/connections/complete-callback';
 import { returnUrlWith } from '../shared/connections/return-url';
+import { kmsDataKeys } from '../shared/crypto/kms-data-keys';
 import { htmlPage } from '../shared/http/html';
 import { problemBody, problemResponse } from '../shared/http/problem';
 import { callbackParams, type HttpEvent, requestBudget, wantsHtml } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+
+const dependencies = connectionDependencies('callback', { kms: kmsDataKeys });
 
 const html = (statusCode: number, body: string): APIGatewayProxyStructuredResultV2 => ({
   statusCode,

@@ -1,11 +1,15 @@
 /** GET /connections, GET|DELETE /connections/{id}, POST /connections/{id}/extend, POST /connections/{id}/complete */
-import { dependencies, logger } from '../shared/composition';
+import { connectionDependencies, logger } from '../shared/composition';
 import { completeConnection } from '../shared/connections/complete-connection';
 import { extendConnection, getConnection, listConnections, revokeConnection } from '../shared/connections/manage-connections';
+import { kmsDataKeys } from '../shared/crypto/kms-data-keys';
 import { NotFoundError } from '../shared/errors';
 import { jsonResponse } from '../shared/http/problem';
 import { callerOf, jsonBody, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+import { eventBridgePublisher } from '../shared/lifecycle/event-bridge';
+
+const dependencies = connectionDependencies('connections', { kms: kmsDataKeys, eventBus: eventBridgePublisher });
 
 export const handler = httpStack(
   async (event, context) => {

@@ -1,8 +1,12 @@
 /** GET /connections/{id}/{data path}: TrueLayer's Data API v1 response, at the bank's pace. */
-import { dependencies, logger } from '../shared/composition';
+import { connectionDependencies, logger } from '../shared/composition';
 import { readData } from '../shared/connections/read-data';
+import { kmsDataKeys } from '../shared/crypto/kms-data-keys';
 import { callerOf, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+import { eventBridgePublisher } from '../shared/lifecycle/event-bridge';
+
+const dependencies = connectionDependencies('data', { kms: kmsDataKeys, eventBus: eventBridgePublisher });
 
 export const handler = httpStack(
   async (event, context) => {

@@ -1,9 +1,14 @@
 /** The lifecycle worker: run by a schedule (EventBridge Scheduler, every 15 minutes), no route. */
 import type { Context } from 'aws-lambda';
-import { dependencies, logger } from '../shared/composition';
+import { connectionDependencies, logger } from '../shared/composition';
+import { kmsDataKeys } from '../shared/crypto/kms-data-keys';
+import { eventBridgePublisher } from '../shared/lifecycle/event-bridge';
 import { runLifecycle } from '../shared/lifecycle/worker';
 import { metricNames } from '../shared/metrics';
 import { flushMetrics } from '../shared/telemetry';
+
+/** Also what the local stack asks for the next due time, so it reads the table the worker does. */
+export const dependencies = connectionDependencies('lifecycle', { kms: kmsDataKeys, eventBus: eventBridgePublisher });
 
 /** Stop starting new items this long before the function's timeout; the rest stay due. */
 const marginMs = 30_000;

@@ -1,12 +1,12 @@
 /** GET /providers?country=: the banks TrueLayer offers this client, for a bank picker. */
-import { dependencies, logger } from '../shared/composition';
+import { logger, providerDependencies } from '../shared/composition';
 import { callerOf } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 
 export const handler = httpStack(
   async (event) => {
     callerOf(event);
-    const answer = await dependencies().providers.list(event.queryStringParameters?.country);
+    const answer = await providerDependencies().providers.list(event.queryStringParameters?.country);
     return {
       statusCode: 200,
       headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'private, max-age=3600' },

@@ -195,20 +195,17 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     });
 
     // Resolved once the handlers' environment is set (the composition reads it on first use).
-    let composition: typeof import('../shared/composition') | undefined;
-    let lifecycleHandler: ((event: unknown) => Promise<unknown>) | undefined;
+    let lifecycleModule: Promise<typeof import('../functions/lifecycle')> | undefined;
+    const lifecycleFunction = () => (lifecycleModule ??= import(new URL(functionSpecs.lifecycle.entry, repositoryRoot).href));
     const lifecycle = createLocalLifecycle({
       clock,
       runWorker: async () => {
         await envSet;
-        lifecycleHandler ??= (
-          (await import(new URL(functionSpecs.lifecycle.entry, repositoryRoot).href)) as { handler: (event: unknown) => Promise<unknown> }
-        ).handler;
-        return lifecycleHandler({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} });
+        return (await lifecycleFunction()).handler({ source: 'aws.scheduler', 'detail-type': 'Scheduled Event', detail: {} });
       },
       nextDueTime: async (after, until) => {
         await envSet;
-        return composition?.dependencies().services.repository.nextDueTime(after, until);
+        return (await lifecycleFunction()).dependencies().services.repository.nextDueTime(after, until);
       },
     });
     const auth = await createLocalAuth({ clock, advance: (seconds) => lifecycle.advance(seconds) });
@@ -258,7 +255,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       ACCOUNT_HASH_KEY: given('ACCOUNT_HASH_KEY') ?? randomBytes(32).toString('base64'),
     });
     if (options.env) setEnv(options.env);
-    composition = await import('../shared/composition');
+    const composition = await import('../shared/composition');
     composition.useLocalParts({
       clock,
       publishers: [lifecycle.sink],

@@ -2,11 +2,17 @@
  * The one composition root: builds every collaborator from the validated configuration, once per
  * container, lazily (the first request pays, an import does not). Handlers get what they need from
  * here and nothing reaches AWS through a module singleton elsewhere.
+ *
+ * Each function entry names itself and hands in the AWS adapters its capabilities allow (KMS for the
+ * token key, EventBridge for events), so a bundle carries only the clients its function calls: the
+ * adapters live in their own modules and an entry that does not import one does not bundle it. The
+ * names are checked against the route table's capabilities on first use, the same list CDK grants
+ * IAM from, so an entry cannot be handed a client its role may not call, nor miss one it needs.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Capability, FunctionName } from '../functions/routes';
+import { functionSpecs } from '../functions/routes';
 import { type Clock, systemClock } from './clock';
 import { type Config, loadConfig } from './config';
 import { newState } from './connections/auth-state';
@@ -18,25 +24,30 @@ import type { ConnectionServices } from './connections/services';
 import { TokenVault } from './connections/token-vault';
 import { TransactionPages } from './connections/transaction-pages';
 import { UnattendedBudget } from './connections/unattended-budget';
-import { createDataKeyProvider } from './crypto/data-keys';
+import { type DataKeyProvider, LocalDataKeyProvider } from './crypto/data-keys';
+import { DataKeyError } from './crypto/errors';
 import { TokenCipher } from './crypto/token-cipher';
 import { Outbox } from './lifecycle/outbox';
-import {
-  EventBridgePublisher,
-  type EventPublisher,
-  publishToAll,
-  SecretsManagerWebhookSecret,
-  WebhookPublisher,
-} from './lifecycle/publishers';
+import { type EventPublisher, publishToAll, SecretsManagerWebhookSecret, WebhookPublisher } from './lifecycle/publishers';
 import { createLogger } from './logger';
 import { ProviderCatalogue } from './providers/provider-catalogue';
 import { createMetrics, traced, xrayTracing } from './telemetry';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
-import { createCredentialsSource } from './truelayer/client-credentials';
+import { type ClientCredentialsSource, createCredentialsSource } from './truelayer/client-credentials';
 import { TrueLayerDataClient } from './truelayer/data-client';
 import { TrueLayerProvidersClient } from './truelayer/providers-client';
 
 export const logger = createLogger();
+
+/**
+ * The AWS clients a function may call besides DynamoDB, as factories of the ports the core uses.
+ * `kms`: shared/crypto/kms-data-keys.ts (`kmsDataKeys`); `eventBus`:
+ * shared/lifecycle/event-bridge.ts (`eventBridgePublisher`).
+ */
+export interface AwsAdapters {
+  kms?: (options: { keyId: string; region: string }) => DataKeyProvider;
+  eventBus?: (options: { busName: string; region: string }) => EventPublisher;
+}
 
 export interface Dependencies {
   config: Config;
@@ -44,6 +55,10 @@ export interface Dependencies {
   services: ConnectionServices;
   /** The unattended budget, the response cache and transaction pages (data reads only). */
   pace: ReadPaceServices;
+}
+
+export interface ProviderDependencies {
+  config: Config;
   /** TrueLayer's provider list, cached an hour in this container. */
   providers: ProviderCatalogue;
 }
@@ -60,10 +75,45 @@ export interface LocalParts {
 }
 
 let localParts: LocalParts = {};
+/** Bumped by `useLocalParts`, so every container-level value is built again with the new parts. */
+let generation = 0;
 
 export const useLocalParts = (parts: LocalParts): void => {
   localParts = parts;
-  built = undefined;
+  generation += 1;
+};
+
+/** `build` once per container (and again after `useLocalParts`), from process.env on first use. */
+const perContainer = <T>(build: (config: Config) => T): (() => T) => {
+  let value: { generation: number; built: T } | undefined;
+  return () => {
+    if (value?.generation !== generation) value = { generation, built: build(loadConfig()) };
+    return value.built;
+  };
+};
+
+/** The capabilities that need an adapter, and which one. */
+const adapterFor: Partial<Record<Capability, keyof AwsAdapters>> = {
+  'tokenKey:encrypt': 'kms',
+  'tokenKey:decrypt': 'kms',
+  'events:publish': 'eventBus',
+};
+
+/** Refuses adapters that do not match the function's capabilities, in either direction. */
+export const checkAdapters = (name: FunctionName, aws: AwsAdapters): void => {
+  const needed = new Set(functionSpecs[name].uses.flatMap((capability) => adapterFor[capability] ?? []));
+  for (const adapter of ['kms', 'eventBus'] as const) {
+    if (needed.has(adapter) && !aws[adapter])
+      throw new Error(`${functionSpecs[name].entry}: ${name} holds a capability that needs the ${adapter} adapter; pass it`);
+    if (!needed.has(adapter) && aws[adapter])
+      throw new Error(`${name} was given the ${adapter} adapter but none of its capabilities allows it (functions/routes.ts)`);
+  }
+};
+
+/** For a function whose role holds no token key: any use is a bug, and says so. */
+const noTokenKey: DataKeyProvider = {
+  generateDataKey: () => Promise.reject(new DataKeyError('this function holds no token key (no tokenKey capability)')),
+  decryptDataKey: () => Promise.reject(new DataKeyError('this function holds no token key (no tokenKey capability)')),
 };
 
 const secretValue = (source: { secretId: string } | { value: string }): (() => Promise<string>) => {
@@ -72,17 +122,31 @@ const secretValue = (source: { secretId: string } | { value: string }): (() => P
   return () => secret.get();
 };
 
-const buildPublisher = (config: Config): EventPublisher => {
+const buildPublisher = (config: Config, aws: AwsAdapters): EventPublisher => {
   const publishers: EventPublisher[] = [...(localParts.publishers ?? [])];
-  if (config.eventBusName) publishers.push(new EventBridgePublisher({ busName: config.eventBusName }));
+  if (config.eventBusName) {
+    if (!aws.eventBus) throw new Error('EVENT_BUS_NAME is set for a function without the events:publish capability');
+    publishers.push(aws.eventBus({ busName: config.eventBusName, region: config.region }));
+  }
   if (config.webhook)
     publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
   const all = publishToAll(publishers);
   return localParts.wrapPublisher ? localParts.wrapPublisher(all) : all;
 };
 
-export const buildDependencies = (config: Config): Dependencies => {
-  const clock = localParts.clock ?? systemClock;
+/** What every function that calls TrueLayer shares: no AWS client among them. */
+interface Basics {
+  clock: Clock;
+  credentials: ClientCredentialsSource;
+}
+
+const basics = (config: Config): Basics => ({
+  clock: localParts.clock ?? systemClock,
+  credentials: createCredentialsSource(config.credentials),
+});
+
+export const buildDependencies = (config: Config, aws: AwsAdapters): Dependencies => {
+  const { clock, credentials } = basics(config);
   const metrics = createMetrics(config.metrics);
   // Every AWS SDK client is traced (a subsegment per call, when X-Ray is on); TrueLayer calls get their own.
   const dynamo = traced(
@@ -94,10 +158,11 @@ export const buildDependencies = (config: Config): Dependencies => {
     }),
   );
   const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
-  const kmsClient = 'kmsKeyId' in config.tokenKey ? traced(new KMSClient({ region: config.region })) : undefined;
-  const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey, kmsClient ? { kmsClient } : {}), clock });
-  const secretsClient = 'secretId' in config.credentials ? traced(new SecretsManagerClient({ region: config.region })) : undefined;
-  const credentials = createCredentialsSource(config.credentials, secretsClient ? { secretsClient } : {});
+  const keys =
+    'kmsKeyId' in config.tokenKey
+      ? (aws.kms?.({ keyId: config.tokenKey.kmsKeyId, region: config.region }) ?? noTokenKey)
+      : new LocalDataKeyProvider(config.tokenKey.localKey);
+  const cipher = new TokenCipher({ keys, clock });
   const telemetry = { metrics, trace: xrayTracing };
   const auth = new TrueLayerAuthClient({
     authUrl: config.authUrl,
@@ -118,7 +183,7 @@ export const buildDependencies = (config: Config): Dependencies => {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
-  const outbox = new Outbox({ repository, publisher: buildPublisher(config), clock, log: log.warn });
+  const outbox = new Outbox({ repository, publisher: buildPublisher(config, aws), clock, log: log.warn });
   // The lease outlives the longest refresh call, so a live holder never loses it.
   const vault = new TokenVault({
     repository,
@@ -144,10 +209,6 @@ export const buildDependencies = (config: Config): Dependencies => {
     config,
     clock,
     pace,
-    providers: new ProviderCatalogue({
-      client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
-      clock,
-    }),
     services: {
       config,
       clock,
@@ -167,7 +228,20 @@ export const buildDependencies = (config: Config): Dependencies => {
   };
 };
 
-let built: Dependencies | undefined;
+/** A connection function's dependencies, built on first use; `aws` must match its capabilities. */
+export const connectionDependencies = (name: FunctionName, aws: AwsAdapters): (() => Dependencies) => {
+  checkAdapters(name, aws);
+  return perContainer((config) => buildDependencies(config, aws));
+};
 
-/** The container's dependencies, built from process.env on first use. */
-export const dependencies = (): Dependencies => (built ??= buildDependencies(loadConfig()));
+/** `GET /providers`: the client credentials and TrueLayer, nothing stored, no AWS client. */
+export const providerDependencies = perContainer((config): ProviderDependencies => {
+  const { clock, credentials } = basics(config);
+  return {
+    config,
+    providers: new ProviderCatalogue({
+      client: new TrueLayerProvidersClient({ authUrl: config.authUrl, credentials, clock, timeoutMs: config.truelayerTimeoutMs }),
+      clock,
+    }),
+  };
+});

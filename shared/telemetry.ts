@@ -49,7 +49,10 @@ export class EmfMetrics implements MetricsPort {
   readonly #metrics: Metrics;
   readonly #pending = new Map<string, { name: MetricName; dimensions: Record<string, string>; value: number }>();
 
+  readonly namespace: string;
+
   constructor(options: { namespace: string; serviceName?: string }) {
+    this.namespace = options.namespace;
     this.#metrics = new Metrics({ namespace: options.namespace, serviceName: options.serviceName ?? SERVICE_NAME });
   }
 
@@ -87,7 +90,9 @@ let active: EmfMetrics | undefined;
 /** The container's metrics: EMF when configured, nothing otherwise (the local stack). */
 export const createMetrics = (setting: { enabled: boolean; namespace: string }): MetricsPort => {
   if (!setting.enabled) return noMetrics;
-  active = new EmfMetrics({ namespace: setting.namespace });
+  // One per process: where several functions' compositions share a process (the local stack, tests),
+  // they count into the same instance, so the flush after each request writes what any of them counted.
+  if (active?.namespace !== setting.namespace) active = new EmfMetrics({ namespace: setting.namespace });
   return active;
 };
 

@@ -1,7 +1,8 @@
-/** Where token data keys come from: KMS when deployed, a local master key standing in for it on one machine. */
+/**
+ * Where token data keys come from: KMS when deployed (shared/crypto/kms-data-keys.ts, bundled only by
+ * the functions that hold the key), a local master key standing in for it on one machine.
+ */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { DecryptCommand, type DecryptCommandOutput, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import type { Config } from '../config';
 import { DataKeyError } from './errors';
 
 /** The row a blob belongs to: the same values must be given to decrypt it. */
@@ -36,62 +37,6 @@ export interface DataKeyProvider {
 }
 
 export const DATA_KEY_BYTES = 32;
-
-/** KMS errors that say the wrapped key itself is bad, as opposed to KMS being unreachable or throttled. */
-const KMS_REJECTIONS = new Set(['InvalidCiphertextException', 'IncorrectKeyException']);
-
-export interface KmsDataKeyProviderOptions {
-  /** Key id, ARN, alias name or alias ARN of the symmetric KMS key. */
-  keyId: string;
-  /** Built on first use when absent, so importing this module costs a cold start nothing. */
-  client?: KMSClient;
-}
-
-export class KmsDataKeyProvider implements DataKeyProvider {
-  readonly keyId: string;
-  #client: KMSClient | undefined;
-
-  constructor(options: KmsDataKeyProviderOptions) {
-    if (!options.keyId) throw new RangeError('KmsDataKeyProvider needs a keyId');
-    this.keyId = options.keyId;
-    this.#client = options.client;
-  }
-
-  get client(): KMSClient {
-    this.#client ??= new KMSClient({});
-    return this.#client;
-  }
-
-  async generateDataKey(context: EncryptionContext): Promise<DataKey> {
-    const output = await this.client.send(
-      new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: kmsEncryptionContext(context) }),
-    );
-    if (!output.Plaintext || output.Plaintext.length !== DATA_KEY_BYTES || !output.CiphertextBlob?.length) {
-      throw new DataKeyError('KMS GenerateDataKey returned no usable AES-256 data key');
-    }
-    return { plaintext: output.Plaintext, encrypted: output.CiphertextBlob };
-  }
-
-  async decryptDataKey(encrypted: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
-    let output: DecryptCommandOutput;
-    try {
-      // Naming the key makes KMS refuse a data key wrapped by any other key, rather than trusting the blob;
-      // the context makes it refuse one generated for another row.
-      output = await this.client.send(
-        new DecryptCommand({ KeyId: this.keyId, CiphertextBlob: encrypted, EncryptionContext: kmsEncryptionContext(context) }),
-      );
-    } catch (error) {
-      if (error instanceof Error && KMS_REJECTIONS.has(error.name)) {
-        throw new DataKeyError(`KMS refused the wrapped data key (${error.name})`, { cause: error, rejected: true });
-      }
-      throw error;
-    }
-    if (!output.Plaintext || output.Plaintext.length !== DATA_KEY_BYTES) {
-      throw new DataKeyError('KMS Decrypt returned no usable AES-256 data key');
-    }
-    return output.Plaintext;
-  }
-}
 
 const LOCAL_WRAP_VERSION = 2;
 /** Keys wrapped before the context was bound (a persisted local table may hold some): unwrapped, never written. */
@@ -151,9 +96,3 @@ export class LocalDataKeyProvider implements DataKeyProvider {
     }
   }
 }
-
-/** The provider the configuration asks for: KMS when a key id is set, else the local master key. */
-export const createDataKeyProvider = (tokenKey: Config['tokenKey'], options: { kmsClient?: KMSClient } = {}): DataKeyProvider =>
-  'kmsKeyId' in tokenKey
-    ? new KmsDataKeyProvider({ keyId: tokenKey.kmsKeyId, ...(options.kmsClient ? { client: options.kmsClient } : {}) })
-    : new LocalDataKeyProvider(tokenKey.localKey);

@@ -1,13 +1,12 @@
 /**
- * Where events go: the stack's EventBridge bus, an app's webhook (signed per Standard Webhooks) and,
+ * Where events go: the stack's EventBridge bus (shared/lifecycle/event-bridge.ts), an app's webhook (signed per Standard Webhooks) and,
  * locally, an in-memory list. A publish that throws leaves the event in the outbox for the next try.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Webhook } from 'standardwebhooks';
-import { type ConnectionEvent, eventSource } from './events';
+import type { ConnectionEvent } from './events';
 
 export interface PublishOptions {
   /** Tries in all; the request path makes one, the worker a few, with backoff between. */
@@ -22,7 +21,8 @@ export class PublishError extends Error {
   override name = 'PublishError';
 }
 
-const withRetries = async (attempts: number, baseDelayMs: number, work: () => Promise<void>): Promise<void> => {
+/** Runs `work` up to `attempts` times, doubling the wait from `baseDelayMs` between tries. */
+export const withRetries = async (attempts: number, baseDelayMs: number, work: () => Promise<void>): Promise<void> => {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await work();
@@ -32,35 +32,6 @@ const withRetries = async (attempts: number, baseDelayMs: number, work: () => Pr
     }
   }
 };
-
-/** PutEvents to the stack's bus: detail-type = event type, so rules match on it. */
-export class EventBridgePublisher implements EventPublisher {
-  constructor(private readonly options: { busName: string; client?: EventBridgeClient; retryDelayMs?: number }) {}
-
-  private client?: EventBridgeClient;
-
-  async publish(event: ConnectionEvent, { attempts }: PublishOptions): Promise<void> {
-    this.client ??= this.options.client ?? new EventBridgeClient({});
-    const client = this.client;
-    await withRetries(attempts, this.options.retryDelayMs ?? 200, async () => {
-      const out = await client.send(
-        new PutEventsCommand({
-          Entries: [
-            {
-              EventBusName: this.options.busName,
-              Source: eventSource,
-              DetailType: event.type,
-              Detail: JSON.stringify(event),
-              Time: new Date(event.occurred_at),
-            },
-          ],
-        }),
-      );
-      if ((out.FailedEntryCount ?? 0) > 0)
-        throw new PublishError(`EventBridge refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown error'}`);
-    });
-  }
-}
 
 export interface WebhookSecretSource {
   get(): Promise<string>;

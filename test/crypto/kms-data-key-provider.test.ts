@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDataKeyProvider, KmsDataKeyProvider, LocalDataKeyProvider } from '../../shared/crypto/data-keys';
+import { KmsDataKeyProvider } from '../../shared/crypto/kms-data-keys';
 import { TokenCipher, TokenDecryptionError } from '../../shared/crypto/token-cipher';
 import { frozenClock } from './counting-keys';
 
@@ -160,17 +160,5 @@ describe('KmsDataKeyProvider (KMS client mocked at the SDK)', () => {
 
     expect(await reader.decrypt(blob, row)).toBe('t');
     expect(kms.commandCalls(DecryptCommand)).toHaveLength(2);
-  });
-});
-
-describe('createDataKeyProvider', () => {
-  it('picks KMS when a key id is configured', () => {
-    const provider = createDataKeyProvider({ kmsKeyId: 'alias/tokens' });
-    expect(provider).toBeInstanceOf(KmsDataKeyProvider);
-    expect((provider as KmsDataKeyProvider).keyId).toBe('alias/tokens');
-  });
-
-  it('picks the local master key otherwise', () => {
-    expect(createDataKeyProvider({ localKey: new Uint8Array(32) })).toBeInstanceOf(LocalDataKeyProvider);
   });
 });

@@ -1,6 +1,6 @@
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KmsDataKeyProvider } from '../../shared/crypto/data-keys';
+import { KmsDataKeyProvider } from '../../shared/crypto/kms-data-keys';
 import { TokenCipher, TokenDecryptionError } from '../../shared/crypto/token-cipher';
 import { type MotoServer, noteIfMotoMissing, startMoto } from '../support/moto';
 import { frozenClock } from './counting-keys';

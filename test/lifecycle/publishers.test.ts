@@ -5,8 +5,9 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventBridgePublisher } from '../../shared/lifecycle/event-bridge';
 import type { ConnectionEvent } from '../../shared/lifecycle/events';
-import { EventBridgePublisher, WebhookPublisher } from '../../shared/lifecycle/publishers';
+import { WebhookPublisher } from '../../shared/lifecycle/publishers';
 
 const event: ConnectionEvent = {
   event_id: '6f1c1b9e-8d7a-4a53-9a0e-3c9c7f0b1e22',

@@ -16,9 +16,9 @@ let services: ConnectionServices;
 
 beforeAll(async () => {
   api = await TestApi.start();
-  // Anything through the API builds the handlers' composition, which this process shares.
   await api.call('GET', '/connections', { sub: 'warm-up' });
-  services = (await import('../../shared/composition')).dependencies().services;
+  // The lifecycle function's own dependencies: the local stack runs its handler in this process.
+  services = (await import('../../functions/lifecycle')).dependencies().services;
 });
 afterAll(async () => api.close());
 
