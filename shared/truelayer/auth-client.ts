@@ -1,8 +1,8 @@
 /** TrueLayer's auth server: the auth link, code exchange, refresh and revocation. */
 import type { Clock } from '../clock';
 import type { ClientCredentialsSource } from './client-credentials';
-import { type HttpCall, TrueLayerHttp, type UpstreamTelemetry } from './http';
-import { type RetryPolicy, resolveRetryPolicy } from './retry';
+import { clientHttp, type HttpCall, type TrueLayerHttp, type UpstreamTelemetry } from './http';
+import type { RetryPolicy } from './retry';
 import { type TokenResponse, tokenResponseSchema } from './schemas';
 import { parseScopeString, uniqueScopes, validateScopes } from './scopes';
 
@@ -66,12 +66,7 @@ export class TrueLayerAuthClient {
   constructor(options: TrueLayerAuthClientOptions) {
     this.authUrl = options.authUrl.replace(/\/+$/, '');
     this.credentials = options.credentials;
-    this.http = new TrueLayerHttp({
-      clock: options.clock,
-      timeoutMs: options.timeoutMs,
-      retry: resolveRetryPolicy(options.retry),
-      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
-    });
+    this.http = clientHttp(options);
   }
 
   /**

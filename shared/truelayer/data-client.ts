@@ -5,8 +5,8 @@ import type * as z from '../zod';
 import { type TokenSet, tokenSetFrom } from './auth-client';
 import type { ClientCredentialsSource } from './client-credentials';
 import { type DataPath, parseDataPath } from './data-paths';
-import { type HttpCall, TrueLayerHttp, type UpstreamTelemetry } from './http';
-import { type RetryPolicy, resolveRetryPolicy } from './retry';
+import { clientHttp, type HttpCall, type TrueLayerHttp, type UpstreamTelemetry } from './http';
+import type { RetryPolicy } from './retry';
 import { dataResponseSchema, extendResponseSchema, meResponseSchema } from './schemas';
 
 export interface DataResponse {
@@ -64,12 +64,7 @@ export class TrueLayerDataClient {
     this.tokenTimeoutMs = options.tokenTimeoutMs ?? options.timeoutMs;
     this.apiUrl = options.apiUrl.replace(/\/+$/, '');
     this.credentials = options.credentials;
-    this.http = new TrueLayerHttp({
-      clock: options.clock,
-      timeoutMs: options.timeoutMs,
-      retry: resolveRetryPolicy(options.retry),
-      ...(options.telemetry ? { telemetry: options.telemetry } : {}),
-    });
+    this.http = clientHttp(options);
   }
 
   /**

@@ -7,7 +7,7 @@ import type { Clock } from '../clock';
 import { type MetricsPort, metricNames, statusClass, type TracePort } from '../metrics';
 import type * as z from '../zod';
 import { scrubText, TrueLayerError, type TrueLayerOperation } from './errors';
-import { backoffDelayMs, type RetryPolicy, sleep } from './retry';
+import { backoffDelayMs, type RetryPolicy, resolveRetryPolicy, sleep } from './retry';
 
 /**
  * `idempotent`: data GETs; retried on 500/502/503/504, timeouts and network errors.
@@ -57,6 +57,23 @@ export interface UpstreamTelemetry {
   metrics?: MetricsPort;
   trace?: TracePort;
 }
+
+/** How a TrueLayer client is built: its clock, a per-attempt timeout, retry overrides and telemetry. */
+export interface ClientHttpOptions {
+  clock: Clock;
+  timeoutMs: number;
+  retry?: Partial<RetryPolicy>;
+  telemetry?: UpstreamTelemetry;
+}
+
+/** The HTTP layer of one TrueLayer client, with the default retry policy under its overrides. */
+export const clientHttp = (options: ClientHttpOptions): TrueLayerHttp =>
+  new TrueLayerHttp({
+    clock: options.clock,
+    timeoutMs: options.timeoutMs,
+    retry: resolveRetryPolicy(options.retry),
+    ...(options.telemetry ? { telemetry: options.telemetry } : {}),
+  });
 
 const idempotentRetryStatuses = new Set([500, 502, 503, 504]);
 const unprocessedRetryStatuses = new Set([503]);

@@ -3,8 +3,7 @@
 import type { Clock } from '../clock';
 import * as z from '../zod';
 import type { ClientCredentialsSource } from './client-credentials';
-import { type HttpCall, TrueLayerHttp } from './http';
-import { resolveRetryPolicy } from './retry';
+import { clientHttp, type HttpCall, type TrueLayerHttp } from './http';
 
 const providerSchema = z.object({
   provider_id: z.string(),
@@ -30,7 +29,7 @@ export class TrueLayerProvidersClient {
 
   constructor(private readonly options: { authUrl: string; credentials: ClientCredentialsSource; clock: Clock; timeoutMs: number }) {
     this.authUrl = options.authUrl.replace(/\/+$/, '');
-    this.http = new TrueLayerHttp({ clock: options.clock, timeoutMs: options.timeoutMs, retry: resolveRetryPolicy() });
+    this.http = clientHttp(options);
   }
 
   /** Providers enabled for our client_id, in the given countries (TrueLayer's codes: `uk`, `ie`, `de`, …). */
