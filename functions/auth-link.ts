@@ -5,6 +5,7 @@ import { createConnection } from '../shared/connections/create-connection';
 import { jsonResponse } from '../shared/http/problem';
 import { callbackUrlOf, callerOf, jsonBody } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+import { handlerTracing } from '../shared/tracing';
 
 const dependencies = connectionDependencies('authLink', {});
 
@@ -17,5 +18,5 @@ export const handler = httpStack(
     });
     return jsonResponse(201, created, { location: `/connections/${created.connection_id}` });
   },
-  { logger },
+  { logger, tracing: handlerTracing() },
 );

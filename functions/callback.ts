@@ -8,6 +8,7 @@ import { htmlPage } from '../shared/http/html';
 import { problemBody, problemResponse } from '../shared/http/problem';
 import { callbackParams, type HttpEvent, requestBudget, wantsHtml } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+import { handlerTracing } from '../shared/tracing';
 
 const dependencies = connectionDependencies('callback', { kms: kmsDataKeys });
 
@@ -66,5 +67,5 @@ export const handler = httpStack(
       };
     }
   },
-  { logger },
+  { logger, tracing: handlerTracing() },
 );

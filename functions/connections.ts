@@ -8,6 +8,7 @@ import { jsonResponse } from '../shared/http/problem';
 import { callerOf, jsonBody, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 import { eventBridgePublisher } from '../shared/lifecycle/event-bridge';
+import { handlerTracing } from '../shared/tracing';
 
 const dependencies = connectionDependencies('connections', { kms: kmsDataKeys, eventBus: eventBridgePublisher });
 
@@ -39,5 +40,5 @@ export const handler = httpStack(
         throw new NotFoundError(`No route ${event.routeKey}.`);
     }
   },
-  { logger },
+  { logger, tracing: handlerTracing() },
 );

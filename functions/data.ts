@@ -5,6 +5,7 @@ import { kmsDataKeys } from '../shared/crypto/kms-data-keys';
 import { callerOf, requestBudget } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
 import { eventBridgePublisher } from '../shared/lifecycle/event-bridge';
+import { handlerTracing } from '../shared/tracing';
 
 const dependencies = connectionDependencies('data', { kms: kmsDataKeys, eventBus: eventBridgePublisher });
 
@@ -30,5 +31,5 @@ export const handler = httpStack(
       ...(answer.bodyText === undefined ? {} : { body: answer.bodyText }),
     };
   },
-  { logger },
+  { logger, tracing: handlerTracing() },
 );

@@ -2,6 +2,7 @@
 import { logger, providerDependencies } from '../shared/composition';
 import { callerOf } from '../shared/http/request';
 import { httpStack } from '../shared/http/stack';
+import { handlerTracing } from '../shared/tracing';
 
 export const handler = httpStack(
   async (event) => {
@@ -13,5 +14,5 @@ export const handler = httpStack(
       body: JSON.stringify(answer),
     };
   },
-  { logger },
+  { logger, tracing: handlerTracing() },
 );

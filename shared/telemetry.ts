@@ -1,44 +1,13 @@
 /**
- * Telemetry plumbing, the one place Powertools Metrics and Tracer are met: EMF counts behind the
- * `MetricsPort` of shared/metrics.ts, and X-Ray subsegments behind a `TracePort`, so the core counts
- * and traces without knowing either library. Traces and metrics carry names, statuses and bounded
- * codes only, never a token, code, user id or body.
+ * Metrics plumbing, the one place Powertools Metrics is met: EMF counts behind the `MetricsPort` of
+ * shared/metrics.ts, so the core counts without knowing the library (X-Ray is shared/tracing.ts).
+ * Metrics carry names, statuses and bounded codes only, never a token, code, user id or body.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { MetricName, MetricsPort, TracePort } from './metrics';
+import type { MetricName, MetricsPort } from './metrics';
 import { noMetrics, safeDimensionValue } from './metrics';
 
 export const SERVICE_NAME = 'truelayer-connections';
-
-/**
- * Powertools' tracer: active only inside Lambda with tracing on (it stays off locally, in tests and
- * under `sam local`). Responses and HTTP calls are not captured (the stack sets
- * POWERTOOLS_TRACER_CAPTURE_RESPONSE and ..._CAPTURE_HTTPS_REQUESTS to false): TrueLayer calls get
- * subsegments of our own, with nothing from the request in them.
- */
-export const tracer = new Tracer({ serviceName: SERVICE_NAME });
-
-/** An AWS SDK v3 client whose calls appear as subsegments (operation, status, retries). */
-export const traced = <T>(client: T): T => (tracer.isTracingEnabled() ? tracer.captureAWSv3Client(client) : client);
-
-export const xrayTracing: TracePort = {
-  async subsegment(name, work) {
-    const parent = tracer.isTracingEnabled() ? tracer.getSegment() : undefined;
-    if (!parent) return work(() => undefined);
-    const subsegment = parent.addNewSubsegment(name);
-    tracer.setSegment(subsegment);
-    try {
-      return await work((key, value) => subsegment.addAnnotation(key, typeof value === 'string' ? safeDimensionValue(value) : value));
-    } catch (error) {
-      subsegment.addError(error as Error);
-      throw error;
-    } finally {
-      subsegment.close();
-      tracer.setSegment(parent);
-    }
-  },
-};
 
 /**
  * Counts aggregated per invocation and written as CloudWatch EMF on `flush()`: one line for the

@@ -3,7 +3,7 @@
  * functions that hold the token key import this module, so only their bundles carry the KMS client.
  */
 import { DecryptCommand, type DecryptCommandOutput, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { traced } from '../telemetry';
+import { traced } from '../tracing';
 import { DATA_KEY_BYTES, type DataKey, type DataKeyProvider, type EncryptionContext, kmsEncryptionContext } from './data-keys';
 import { DataKeyError } from './errors';
 

@@ -7,11 +7,11 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { MiddlewareObj } from '@middy/core';
 import middy from '@middy/core';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { flushMetrics, tracer } from '../telemetry';
+import { flushMetrics } from '../telemetry';
 import { compression } from './compression';
 import { problemBody, problemResponse } from './problem';
 import type { HttpEvent } from './request';
@@ -20,15 +20,20 @@ export type HttpHandler = (event: HttpEvent, context: Context) => Promise<APIGat
 
 export interface HttpStackOptions {
   logger: Logger;
+  /**
+   * The X-Ray handler subsegment (`handlerTracing()` of shared/telemetry.ts), given by every function
+   * that calls something. An entry that does not import it does not bundle the X-Ray SDK.
+   */
+  tracing?: MiddlewareObj;
 }
 
 /** Writes the invocation's metrics once the response is settled, whichever way it went. */
 const metricsFlush = { after: async () => flushMetrics(), onError: async () => flushMetrics() };
 
-export const httpStack = (handler: HttpHandler, { logger }: HttpStackOptions) =>
+export const httpStack = (handler: HttpHandler, { logger, tracing }: HttpStackOptions) =>
   middy<HttpEvent, APIGatewayProxyStructuredResultV2>()
-    // Outermost: the handler subsegment spans everything; no response is captured (it may carry data).
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    // Outermost: the handler subsegment spans everything.
+    .use(tracing ? [tracing] : [])
     .use(metricsFlush)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({

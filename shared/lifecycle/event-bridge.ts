@@ -3,7 +3,7 @@
  * only their bundles carry the EventBridge client.
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { traced } from '../telemetry';
+import { traced } from '../tracing';
 import { type ConnectionEvent, eventSource } from './events';
 import { type EventPublisher, PublishError, type PublishOptions, withRetries } from './publishers';
 

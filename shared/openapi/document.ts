@@ -193,3 +193,9 @@ export const openApiDocument = (options: OpenApiOptions = {}): OpenApiDocument =
     },
   };
 };
+
+/** Where `npm run openapi` writes the document the function serves. */
+export const openApiDocumentFile = new URL('./openapi.json', import.meta.url);
+
+/** The file's text: two-space JSON and a final newline, so a regenerated file diffs cleanly. */
+export const renderOpenApiDocument = (document: OpenApiDocument): string => `${JSON.stringify(document, null, 2)}\n`;

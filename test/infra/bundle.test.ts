@@ -122,6 +122,11 @@ describe('per-function composition', () => {
       .sort();
     expect(bundled).toEqual(clientsOf(functionSpecs[name].uses));
   });
+
+  it.each(functionNames)('%s bundles the X-Ray SDK exactly when it calls something (holds a capability)', (name) => {
+    const groups = largestInputs(results.get(name)!.metafile, 1_000).map((share) => share.group);
+    expect(groups.includes('aws-xray-sdk-core')).toBe(functionSpecs[name].uses.length > 0);
+  });
 });
 
 describe('the semver stand-in for the X-Ray SDK', () => {

@@ -3,6 +3,7 @@
  * nothing else, request schemas generated from the very zod schemas the core validates with, and
  * errors as problem+json whose `code` is one of the catalogue's.
  */
+import { readFile } from 'node:fs/promises';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { describe, expect, it } from 'vitest';
 import { routeKey, routes } from '../../functions/routes';
@@ -10,7 +11,7 @@ import { createRouteMatcher } from '../../local/api-gateway/route-matcher';
 import { createConnectionBody } from '../../shared/connections/create-connection';
 import { extendBody } from '../../shared/connections/manage-connections';
 import { problemCatalogue } from '../../shared/errors';
-import { type OpenApiDocument, openApiDocument } from '../../shared/openapi/document';
+import { type OpenApiDocument, openApiDocument, openApiDocumentFile, renderOpenApiDocument } from '../../shared/openapi/document';
 import { routeDocs } from '../../shared/openapi/route-docs';
 import * as z from '../../shared/zod';
 
@@ -149,6 +150,13 @@ describe('the OpenAPI document', () => {
       ).toEqual([...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]));
       for (const parameter of declared) expect(parameter.required).toBe(true);
     }
+  });
+
+  it('is the document the function serves: shared/openapi/openapi.json is what the schemas generate', async () => {
+    const written = await readFile(openApiDocumentFile, 'utf8');
+    expect(written, 'shared/openapi/openapi.json is out of date: run `npm run openapi` and commit it').toBe(
+      renderOpenApiDocument(openApiDocument()),
+    );
   });
 
   it('names the server only when told it', () => {
