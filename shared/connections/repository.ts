@@ -5,7 +5,15 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailableError } from '../errors';
 import { buildEvents, type ConnectionEvent } from '../lifecycle/events';
 import { nextDueAt } from '../lifecycle/schedule';
@@ -234,6 +242,11 @@ export class ConnectionRepository {
   }
 
   /** Runs a conditional write; false when its condition did not hold. */
+  /** An UpdateItem on this table whose condition may fail: false then, and nothing changed. */
+  private conditionalUpdate(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+    return this.conditional(() => this.doc.send(new UpdateCommand({ TableName: this.table, ...input })));
+  }
+
   private async conditional(operation: () => Promise<unknown>): Promise<boolean> {
     try {
       await this.send(operation);
@@ -456,18 +469,13 @@ export class ConnectionRepository {
     sets.push(...dueChange.sets);
     removes.push(...dueChange.removes);
     Object.assign(values, dueChange.values);
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(before.connectionId) },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: connectionKey(before.connectionId) },
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   /**
@@ -479,38 +487,28 @@ export class ConnectionRepository {
     const dueChange = dueUpdate({ ...record, outbox: rest }, now);
     const sets = dueChange.sets;
     const removes = ['outbox[0]', ...dueChange.removes];
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(record.connectionId) },
-          UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}`,
-          ConditionExpression: 'outbox[0].event_id = :id AND version = :v',
-          ExpressionAttributeValues: { ':id': eventId, ':v': record.version, ...dueChange.values },
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: connectionKey(record.connectionId) },
+      UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}`,
+      ConditionExpression: 'outbox[0].event_id = :id AND version = :v',
+      ExpressionAttributeValues: { ':id': eventId, ':v': record.version, ...dueChange.values },
+    });
   }
 
   /** Rewrites the due time from the item as read (nothing else changes); false if it moved on. */
   async reschedule(record: ConnectionRecord, now: number): Promise<boolean> {
     const dueChange = dueUpdate(record, now);
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(record.connectionId) },
-          UpdateExpression: [
-            dueChange.sets.length ? `SET ${dueChange.sets.join(', ')}` : '',
-            dueChange.removes.length ? `REMOVE ${dueChange.removes.join(', ')}` : '',
-          ]
-            .filter(Boolean)
-            .join(' '),
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':v': record.version, ...dueChange.values },
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: connectionKey(record.connectionId) },
+      UpdateExpression: [
+        dueChange.sets.length ? `SET ${dueChange.sets.join(', ')}` : '',
+        dueChange.removes.length ? `REMOVE ${dueChange.removes.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join(' '),
+      ConditionExpression: 'version = :v',
+      ExpressionAttributeValues: { ':v': record.version, ...dueChange.values },
+    });
   }
 
   /** Ids of connections due at or before `now`, from every shard of the sparse due index. */
@@ -565,32 +563,22 @@ export class ConnectionRepository {
 
   /** Notes a Data API answer or failure for the view; plain bookkeeping, no version change. */
   async noteFetch(connectionId: string, nowIso: string, error?: string): Promise<void> {
-    await this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: error ? 'SET last_error = :e' : 'SET last_fetched_at = :t',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: error ? { ':e': { code: error, at: nowIso } } : { ':t': nowIso },
-        }),
-      ),
-    );
+    await this.conditionalUpdate({
+      Key: { pk: connectionKey(connectionId) },
+      UpdateExpression: error ? 'SET last_error = :e' : 'SET last_fetched_at = :t',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: error ? { ':e': { code: error, at: nowIso } } : { ':t': nowIso },
+    });
   }
 
   /** Stores the keyed hashes of a connection's accounts (never the numbers themselves). */
   async setAccountHashes(connectionId: string, hashes: string[]): Promise<void> {
-    await this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: 'SET account_hashes = :h',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':h': hashes },
-        }),
-      ),
-    );
+    await this.conditionalUpdate({
+      Key: { pk: connectionKey(connectionId) },
+      UpdateExpression: 'SET account_hashes = :h',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':h': hashes },
+    });
   }
 
   /**
@@ -598,31 +586,21 @@ export class ConnectionRepository {
    * One conditional update: the shape of Powertools' idempotency lock.
    */
   async acquireLease(connectionId: string, expectedVersion: number, holder: string, now: number, leaseMs: number): Promise<boolean> {
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: 'SET lease_holder = :h, lease_expires_at = :until',
-          ConditionExpression: 'version = :v AND (attribute_not_exists(lease_expires_at) OR lease_expires_at <= :now)',
-          ExpressionAttributeValues: { ':h': holder, ':until': now + leaseMs, ':v': expectedVersion, ':now': now },
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: connectionKey(connectionId) },
+      UpdateExpression: 'SET lease_holder = :h, lease_expires_at = :until',
+      ConditionExpression: 'version = :v AND (attribute_not_exists(lease_expires_at) OR lease_expires_at <= :now)',
+      ExpressionAttributeValues: { ':h': holder, ':until': now + leaseMs, ':v': expectedVersion, ':now': now },
+    });
   }
 
   async releaseLease(connectionId: string, holder: string): Promise<void> {
-    await this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: 'REMOVE lease_holder, lease_expires_at',
-          ConditionExpression: 'lease_holder = :h',
-          ExpressionAttributeValues: { ':h': holder },
-        }),
-      ),
-    );
+    await this.conditionalUpdate({
+      Key: { pk: connectionKey(connectionId) },
+      UpdateExpression: 'REMOVE lease_holder, lease_expires_at',
+      ConditionExpression: 'lease_holder = :h',
+      ExpressionAttributeValues: { ':h': holder },
+    });
   }
 
   /**
@@ -631,17 +609,12 @@ export class ConnectionRepository {
    * one the call was made from (a newer pair makes the question moot); the lease is left as it is.
    */
   async markRefreshOutcomeUnknown(connectionId: string, expectedVersion: number, atIso: string): Promise<boolean> {
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(connectionId) },
-          UpdateExpression: 'SET refresh_outcome_unknown_at = :at',
-          ConditionExpression: 'version = :v',
-          ExpressionAttributeValues: { ':at': atIso, ':v': expectedVersion },
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: connectionKey(connectionId) },
+      UpdateExpression: 'SET refresh_outcome_unknown_at = :at',
+      ConditionExpression: 'version = :v',
+      ExpressionAttributeValues: { ':at': atIso, ':v': expectedVersion },
+    });
   }
 
   /**
@@ -719,18 +692,13 @@ export class ConnectionRepository {
       values[':h'] = leaseHolder;
     }
     for (const [name, value] of optional) if (value !== undefined) names[`#${name}`] = name;
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: connectionKey(record.connectionId) },
-          UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
-          ConditionExpression: condition,
-          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
-          ExpressionAttributeValues: values,
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: connectionKey(record.connectionId) },
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      ConditionExpression: condition,
+      ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+      ExpressionAttributeValues: values,
+    });
   }
 
   /**
@@ -765,18 +733,13 @@ export class ConnectionRepository {
       sets.push(...dueChange.sets);
       removes.push(...dueChange.removes);
       Object.assign(values, dueChange.values);
-      const written = await this.conditional(() =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: connectionKey(before.connectionId) },
-            UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-            ConditionExpression: 'attribute_exists(pk) AND #s <> :inactive AND version = :v',
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        ),
-      );
+      const written = await this.conditionalUpdate({
+        Key: { pk: connectionKey(before.connectionId) },
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        ConditionExpression: 'attribute_exists(pk) AND #s <> :inactive AND version = :v',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      });
       if (written) return after;
       current = await this.get(before.connectionId);
     }
@@ -851,33 +814,23 @@ export class ConnectionRepository {
 
   /** Moves a slot's expiry (the link was used: now the completion deadline counts), if it is still held. */
   async extendPendingSlot(owner: string, connectionId: string, expiresAt: number): Promise<boolean> {
-    return this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: pendingKey(owner) },
-          UpdateExpression: 'SET slots.#id = :until, version = version + :one, #ttl = :ttl',
-          ConditionExpression: 'attribute_exists(slots.#id)',
-          ExpressionAttributeNames: { '#id': connectionId, '#ttl': tableDefinition.ttlAttribute },
-          ExpressionAttributeValues: { ':until': expiresAt, ':one': 1, ':ttl': ttlAt(expiresAt + FINISHED_RETENTION_MS) },
-        }),
-      ),
-    );
+    return this.conditionalUpdate({
+      Key: { pk: pendingKey(owner) },
+      UpdateExpression: 'SET slots.#id = :until, version = version + :one, #ttl = :ttl',
+      ConditionExpression: 'attribute_exists(slots.#id)',
+      ExpressionAttributeNames: { '#id': connectionId, '#ttl': tableDefinition.ttlAttribute },
+      ExpressionAttributeValues: { ':until': expiresAt, ':one': 1, ':ttl': ttlAt(expiresAt + FINISHED_RETENTION_MS) },
+    });
   }
 
   /** Frees a slot once the connection no longer waits (completed, refused, revoked). */
   async releasePendingSlot(owner: string, connectionId: string): Promise<void> {
-    await this.conditional(() =>
-      this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: pendingKey(owner) },
-          UpdateExpression: 'REMOVE slots.#id SET version = version + :one',
-          ConditionExpression: 'attribute_exists(slots.#id)',
-          ExpressionAttributeNames: { '#id': connectionId },
-          ExpressionAttributeValues: { ':one': 1 },
-        }),
-      ),
-    );
+    await this.conditionalUpdate({
+      Key: { pk: pendingKey(owner) },
+      UpdateExpression: 'REMOVE slots.#id SET version = version + :one',
+      ConditionExpression: 'attribute_exists(slots.#id)',
+      ExpressionAttributeNames: { '#id': connectionId },
+      ExpressionAttributeValues: { ':one': 1 },
+    });
   }
 }

@@ -69,6 +69,17 @@ const positiveInteger = (value: number | undefined, fallback: number, name: stri
   return result;
 };
 
+/** Sets `key` as the most recently used entry of `map` (a Map keeps insertion order), evicting the least recently used past `max`. */
+const setRecent = <K, V>(map: Map<K, V>, key: K, value: V, max: number): void => {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) {
+    const oldest = map.keys().next();
+    if (oldest.done) break;
+    map.delete(oldest.value);
+  }
+};
+
 /**
  * Blob format: `v1.<b64url wrapped data key>.<b64url 12-byte IV>.<b64url ciphertext || 16-byte tag>`.
  *
@@ -171,13 +182,7 @@ export class TokenCipher {
     }
     const now = this.#clock.now();
     const generated: EncryptionKey = { key, createdAt: now, uses: 0 };
-    this.#current.delete(row);
-    this.#current.set(row, generated);
-    while (this.#current.size > this.#maxCached) {
-      const oldest = this.#current.keys().next();
-      if (oldest.done) break;
-      this.#current.delete(oldest.value);
-    }
+    setRecent(this.#current, row, generated, this.#maxCached);
     // Reading back what this container just wrote then needs no Decrypt call.
     this.#remember(`${row}|${toBase64Url(key.encrypted)}`, { plaintext: key.plaintext, cachedAt: now });
     return generated;
@@ -212,13 +217,7 @@ export class TokenCipher {
 
   /** Insert or refresh an entry as most recently used, evicting the least recently used past the bound. */
   #remember(cacheKey: string, entry: CachedDataKey): void {
-    this.#unwrapped.delete(cacheKey);
-    this.#unwrapped.set(cacheKey, entry);
-    while (this.#unwrapped.size > this.#maxCached) {
-      const oldest = this.#unwrapped.keys().next();
-      if (oldest.done) break;
-      this.#unwrapped.delete(oldest.value);
-    }
+    setRecent(this.#unwrapped, cacheKey, entry, this.#maxCached);
   }
 
   #isFresh(since: number): boolean {
