@@ -298,6 +298,9 @@ export class Monitoring extends Construct {
     const lambda = (pick: (fn: IFunction) => IMetric) => functions.map(({ fn }) => pick(fn));
     const named = (metric: IMetric, label: string) => (metric instanceof Metric ? metric.with({ label }) : metric);
     const business = (name: string, dims: Record<string, string> = {}, label = name) => this.businessMetric(name, dims).with({ label });
+    /** One line per value of a dimension, labelled with the value. */
+    const byDimension = (name: string, dimension: string, values: readonly string[]) =>
+      values.map((value) => business(name, { [dimension]: value }, value));
 
     this.dashboard.addWidgets(
       new TextWidget({
@@ -333,17 +336,14 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'TrueLayer calls by status class',
-        left: ['2xx', '3xx', '4xx', '5xx', 'timeout', 'network'].map((c) => business(metricNames.upstreamCalls, { StatusClass: c }, c)),
+        left: byDimension(metricNames.upstreamCalls, 'StatusClass', ['2xx', '3xx', '4xx', '5xx', 'timeout', 'network']),
         width: 8,
         stacked: true,
       }),
       new GraphWidget({ title: 'TrueLayer errors by code', left: [upstreamByCode], width: 8 }),
       new GraphWidget({
         title: 'Refreshes',
-        left: [
-          business(metricNames.refreshes, { Outcome: 'ok' }, 'ok'),
-          business(metricNames.refreshes, { Outcome: 'refused' }, 'refused'),
-        ],
+        left: byDimension(metricNames.refreshes, 'Outcome', ['ok', 'refused']),
         width: 8,
       }),
     );
@@ -361,10 +361,7 @@ export class Monitoring extends Construct {
       new GraphWidget({ title: 'Unattended calls served from cache', left: [business(metricNames.unattendedCacheHits)], width: 8 }),
       new GraphWidget({
         title: 'Worker items',
-        left: [
-          business(metricNames.workerItemsProcessed, { Outcome: 'ok' }, 'ok'),
-          business(metricNames.workerItemsProcessed, { Outcome: 'failed' }, 'failed'),
-        ],
+        left: byDimension(metricNames.workerItemsProcessed, 'Outcome', ['ok', 'failed']),
         width: 8,
       }),
     );

@@ -899,39 +899,23 @@ export class MockBank {
       return formatTimestamp(next, 'offset');
     };
     const timestamp = formatTimestamp(nowMs, 'offset');
-    const first = (dom: number): string => formatTimestamp(Date.UTC(2021, 0, dom), 'offset');
-    return [
-      {
-        frequency: 'IntrvlMnthDay:01:01',
-        status: 'Active',
-        timestamp,
-        currency: 'GBP',
-        meta: { provider_account_id: p.providerAccountId },
-        next_payment_date: nextOn(1),
-        next_payment_amount: p.rentPence / 100,
-        first_payment_date: first(1),
-        first_payment_amount: p.rentPence / 100,
-        final_payment_date: '9999-12-31T00:00:00+00:00',
-        final_payment_amount: p.rentPence / 100,
-        payee: p.landlord,
-        reference: 'RENT',
-      },
-      {
-        frequency: 'IntrvlMnthDay:01:26',
-        status: 'Active',
-        timestamp,
-        currency: 'GBP',
-        meta: { provider_account_id: p.providerAccountId },
-        next_payment_date: nextOn(26),
-        next_payment_amount: p.savingsPence / 100,
-        first_payment_date: first(26),
-        first_payment_amount: p.savingsPence / 100,
-        final_payment_date: '9999-12-31T00:00:00+00:00',
-        final_payment_amount: p.savingsPence / 100,
-        payee: p.fullName.toUpperCase(),
-        reference: 'SAVINGS',
-      },
-    ];
+    /** A monthly order on day `dom` since January 2021, open-ended. */
+    const monthly = (dom: number, pence: number, payee: string, reference: string) => ({
+      frequency: `IntrvlMnthDay:01:${String(dom).padStart(2, '0')}`,
+      status: 'Active',
+      timestamp,
+      currency: 'GBP',
+      meta: { provider_account_id: p.providerAccountId },
+      next_payment_date: nextOn(dom),
+      next_payment_amount: pence / 100,
+      first_payment_date: formatTimestamp(Date.UTC(2021, 0, dom), 'offset'),
+      first_payment_amount: pence / 100,
+      final_payment_date: '9999-12-31T00:00:00+00:00',
+      final_payment_amount: pence / 100,
+      payee,
+      reference,
+    });
+    return [monthly(1, p.rentPence, p.landlord, 'RENT'), monthly(26, p.savingsPence, p.fullName.toUpperCase(), 'SAVINGS')];
   }
 
   directDebits(kind: 'current' | 'savings', nowMs: number): Json[] {
