@@ -6,7 +6,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Clock, systemClock } from './clock';
 import { type Config, loadConfig } from './config';
 import { newState } from './connections/auth-state';
@@ -21,15 +20,10 @@ import { UnattendedBudget } from './connections/unattended-budget';
 import { createDataKeyProvider } from './crypto/data-keys';
 import { TokenCipher } from './crypto/token-cipher';
 import { Outbox } from './lifecycle/outbox';
-import {
-  EventBridgePublisher,
-  type EventPublisher,
-  publishToAll,
-  SecretsManagerWebhookSecret,
-  WebhookPublisher,
-} from './lifecycle/publishers';
+import { EventBridgePublisher, type EventPublisher, publishToAll, StoredWebhookSecret, WebhookPublisher } from './lifecycle/publishers';
 import { createLogger } from './logger';
 import { ProviderCatalogue } from './providers/provider-catalogue';
+import { ExtensionSecretReader, type SecretReader } from './secrets/extension-secrets';
 import { createMetrics, traced, xrayTracing } from './telemetry';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
 import { createCredentialsSource } from './truelayer/client-credentials';
@@ -66,17 +60,27 @@ export const useLocalParts = (parts: LocalParts): void => {
   built = undefined;
 };
 
-const secretValue = (source: { secretId: string } | { value: string }): (() => Promise<string>) => {
+/**
+ * One reader per container for every secret configured by id, through the Parameters and Secrets
+ * extension beside the function (no Secrets Manager client in the bundle); none when no secret is.
+ */
+const secretReaderFor = (config: Config, clock: Clock): SecretReader | undefined =>
+  [config.credentials, config.webhook?.secret, config.accountHashKey].some((source) => source && 'secretId' in source)
+    ? new ExtensionSecretReader({ port: config.secretsExtensionPort, clock })
+    : undefined;
+
+const secretValue = (source: { secretId: string } | { value: string }, reader: SecretReader | undefined): (() => Promise<string>) => {
   if ('value' in source) return async () => source.value;
-  const secret = new SecretsManagerWebhookSecret({ secretId: source.secretId });
+  if (!reader) throw new Error(`secret ${source.secretId} has no reader`);
+  const secret = new StoredWebhookSecret({ secretId: source.secretId, reader });
   return () => secret.get();
 };
 
-const buildPublisher = (config: Config): EventPublisher => {
+const buildPublisher = (config: Config, secrets: SecretReader | undefined): EventPublisher => {
   const publishers: EventPublisher[] = [...(localParts.publishers ?? [])];
   if (config.eventBusName) publishers.push(new EventBridgePublisher({ busName: config.eventBusName }));
   if (config.webhook)
-    publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
+    publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret, secrets) } }));
   const all = publishToAll(publishers);
   return localParts.wrapPublisher ? localParts.wrapPublisher(all) : all;
 };
@@ -96,8 +100,8 @@ export const buildDependencies = (config: Config): Dependencies => {
   const repository = new ConnectionRepository({ client: dynamo, tableName: config.tableName });
   const kmsClient = 'kmsKeyId' in config.tokenKey ? traced(new KMSClient({ region: config.region })) : undefined;
   const cipher = new TokenCipher({ keys: createDataKeyProvider(config.tokenKey, kmsClient ? { kmsClient } : {}), clock });
-  const secretsClient = 'secretId' in config.credentials ? traced(new SecretsManagerClient({ region: config.region })) : undefined;
-  const credentials = createCredentialsSource(config.credentials, secretsClient ? { secretsClient } : {});
+  const secrets = secretReaderFor(config, clock);
+  const credentials = createCredentialsSource(config.credentials, { reader: secrets });
   const telemetry = { metrics, trace: xrayTracing };
   const auth = new TrueLayerAuthClient({
     authUrl: config.authUrl,
@@ -118,7 +122,7 @@ export const buildDependencies = (config: Config): Dependencies => {
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
-  const outbox = new Outbox({ repository, publisher: buildPublisher(config), clock, log: log.warn });
+  const outbox = new Outbox({ repository, publisher: buildPublisher(config, secrets), clock, log: log.warn });
   // The lease outlives the longest refresh call, so a live holder never loses it.
   const vault = new TokenVault({
     repository,
@@ -133,7 +137,7 @@ export const buildDependencies = (config: Config): Dependencies => {
     newEventId: randomUUID,
     afterTransition: (record) => outbox.flushQuietly(record),
   });
-  const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey) : undefined;
+  const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey, secrets) : undefined;
   const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
   const pace: ReadPaceServices = {
     budget: new UnattendedBudget({ store: paceStore, clock, limit: config.unattendedDailyLimit }),
