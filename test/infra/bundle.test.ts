@@ -10,10 +10,10 @@ import type { BundleResult } from '../../infra/bundle';
 import { bundleFunction, cdkBundlingOptions, esbuildOptions, esmRequireBanner, largestInputs } from '../../infra/bundle';
 
 const functionNames = Object.keys(functionSpecs) as FunctionName[];
-// The target is 300 KiB, and it is not met: four AWS SDK v3 clients (DynamoDB, KMS, Secrets Manager,
-// EventBridge; their shared @smithy/@aws-sdk core alone is ~150 KiB), zod/mini (~35 KiB), X-Ray tracing
-// (Powertools Tracer bundles aws-xray-sdk-core and its CommonJS dependencies, ~95 KiB once semver is
-// aliased away) and Standard Webhooks signing put the functions near 540 KiB. This guard catches
+// The target is 300 KiB, and it is not met: three AWS SDK v3 clients (DynamoDB, KMS, EventBridge; their
+// shared @smithy/@aws-sdk core alone is ~150 KiB), zod/mini (~35 KiB), X-Ray tracing (Powertools Tracer
+// bundles aws-xray-sdk-core and its CommonJS dependencies, ~95 KiB once semver is aliased away) and
+// Standard Webhooks signing put the functions near 530 KiB (secrets come from the extension, not an SDK client). This guard catches
 // regressions from there; `npm run bench` reports the size and the cold load against the targets.
 const budgetBytes = 560 * 1024;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -90,6 +90,12 @@ describe.each(functionNames)('the %s bundle', (name) => {
     // proves the createRequire banner lets the CommonJS dependencies load.
     const module = (await import(pathToFileURL(join(result.outdir!, 'index.mjs')).href)) as { handler?: unknown };
     expect(typeof module.handler).toBe('function');
+  });
+
+  it('carries no Secrets Manager client: secrets come from the Parameters and Secrets extension', () => {
+    const inputs = Object.keys(results.get(name)!.metafile.inputs);
+    expect(inputs.some((input) => input.includes('@aws-sdk/client-dynamodb')) || name === 'openapi').toBe(true);
+    expect(inputs.filter((input) => /client-secrets-manager|powertools\/parameters/.test(input))).toEqual([]);
   });
 
   it(`is at most ${kib(budgetBytes)}`, () => {
