@@ -66,7 +66,7 @@ export const useLocalParts = (parts: LocalParts): void => {
  */
 const secretReaderFor = (config: Config, clock: Clock): SecretReader | undefined =>
   [config.credentials, config.webhook?.secret, config.accountHashKey].some((source) => source && 'secretId' in source)
-    ? new ExtensionSecretReader({ port: config.secretsExtensionPort, clock })
+    ? new ExtensionSecretReader({ port: config.secretsExtensionPort, clock, trace: xrayTracing })
     : undefined;
 
 const secretValue = (source: { secretId: string } | { value: string }, reader: SecretReader | undefined): (() => Promise<string>) => {

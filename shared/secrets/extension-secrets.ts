@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { type Clock, systemClock } from '../clock';
+import type { TracePort } from '../metrics';
 
 /** The text of a secret by its name or ARN. */
 export interface SecretReader {
@@ -51,6 +52,8 @@ export interface ExtensionSecretReaderOptions {
    */
   maxAgeSeconds?: number;
   clock?: Clock;
+  /** A subsegment per request to the extension (cache hits make none), annotated with its status. */
+  trace?: TracePort;
 }
 
 const tokenHeader = 'X-Aws-Parameters-Secrets-Token';
@@ -73,6 +76,7 @@ export class ExtensionSecretReader implements SecretReader {
   readonly #timeoutMs: number;
   readonly #maxAgeMs: number;
   readonly #clock: Clock;
+  readonly #trace: TracePort | undefined;
   /** `sequence` orders requests, so an older one finishing late never replaces what a newer one stored. */
   readonly #cache = new Map<string, { value: string; at: number; sequence: number }>();
   readonly #inFlight = new Map<string, Promise<string>>();
@@ -90,6 +94,7 @@ export class ExtensionSecretReader implements SecretReader {
     this.#timeoutMs = timeoutMs;
     this.#maxAgeMs = maxAge * 1000;
     this.#clock = options.clock ?? systemClock;
+    this.#trace = options.trace;
   }
 
   read(secretId: string, options: { forceFetch?: boolean } = {}): Promise<string> {
@@ -102,7 +107,7 @@ export class ExtensionSecretReader implements SecretReader {
     }
     this.#sequence += 1;
     const sequence = this.#sequence;
-    const pending = this.#fetch(secretId).then((value) => {
+    const pending = this.#traced(secretId).then((value) => {
       if (sequence > (this.#cache.get(secretId)?.sequence ?? 0)) this.#cache.set(secretId, { value, at: this.#clock.now(), sequence });
       return value;
     });
@@ -112,6 +117,21 @@ export class ExtensionSecretReader implements SecretReader {
     };
     pending.then(forget, forget);
     return pending;
+  }
+
+  /** The secret id is not annotated: names of secrets stay out of traces, as everything but statuses does. */
+  #traced(secretId: string): Promise<string> {
+    if (!this.#trace) return this.#fetch(secretId);
+    return this.#trace.subsegment('Secrets Manager (extension)', async (annotate) => {
+      try {
+        const value = await this.#fetch(secretId);
+        annotate('status', 200);
+        return value;
+      } catch (error) {
+        if (error instanceof SecretReadError && error.status !== undefined) annotate('status', error.status);
+        throw error;
+      }
+    });
   }
 
   #fetch(secretId: string): Promise<string> {

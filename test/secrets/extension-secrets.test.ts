@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeServer, listen } from '../../local/http';
 import { type RunningSecretsExtension, startSecretsExtension } from '../../local/secrets-extension';
 import type { Clock } from '../../shared/clock';
+import type { TracePort } from '../../shared/metrics';
 import { ExtensionSecretReader, SecretReadError } from '../../shared/secrets/extension-secrets';
 import { CredentialsError, SecretCredentials } from '../../shared/truelayer/client-credentials';
 
@@ -230,6 +231,29 @@ describe('ExtensionSecretReader', () => {
       if (before === undefined) delete process.env.AWS_SESSION_TOKEN;
       else process.env.AWS_SESSION_TOKEN = before;
     }
+  });
+
+  it('traces each request to the extension, not cache hits, with its status and without the secret id', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'traced' });
+    const spans: { name: string; annotations: Record<string, unknown> }[] = [];
+    const trace: TracePort = {
+      subsegment: async (name, work) => {
+        const span = { name, annotations: {} as Record<string, unknown> };
+        spans.push(span);
+        return work((key, value) => {
+          span.annotations[key] = value;
+        });
+      },
+    };
+    const secretsReader = reader({ trace });
+    await secretsReader.read(secretId);
+    await secretsReader.read(secretId);
+    await failure(reader({ trace, sessionToken: () => 'wrong' }).read(secretId));
+    expect(spans).toEqual([
+      { name: 'Secrets Manager (extension)', annotations: { status: 200 } },
+      { name: 'Secrets Manager (extension)', annotations: { status: 403 } },
+    ]);
+    expect(JSON.stringify(spans)).not.toContain(secretId);
   });
 
   it('says when nothing listens on the port (no layer)', async () => {
