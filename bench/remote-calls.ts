@@ -2,13 +2,15 @@
  * Section 3: the remote calls one steady-state data request makes. Runs in a child process of its
  * own (`remote-calls-child.ts`), because the handlers build their AWS clients once per process from
  * process.env: there the local stack runs with TOKEN_KMS_KEY_ID and TRUELAYER_SECRET_ID pointing at
- * moto's server (when python3 has moto), so the real KMS and Secrets Manager client paths run and
- * are counted, without touching the stack the latency sections measure.
+ * moto's server (when python3 has moto), so the real KMS client path runs and is counted, and the
+ * secret is read as deployed (through the Parameters and Secrets extension, here its local stand-in,
+ * whose Secrets Manager client calls moto), without touching the stack the latency sections measure.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type RunningSecretsExtension, startSecretsExtension } from '../local/secrets-extension';
 import { TestApi } from '../test/support/flow';
 import type { MotoServer } from '../test/support/moto';
 import { motoAvailability, startMoto } from '../test/support/moto';
@@ -41,10 +43,15 @@ const perRequest = (operations: Record<string, number>, requests: number): PerRe
 interface AwsStandIns {
   moto: MotoServer;
   proxy: CountingProxy;
+  extension: RunningSecretsExtension;
+  extensionClient: SecretsManagerClient;
   env: Record<string, string>;
 }
 
-/** moto with a KMS key and the client secret, behind one counting proxy both SDK clients are sent to. */
+/**
+ * moto with a KMS key and the client secret, behind one counting proxy that the handlers' KMS client
+ * and the extension stand-in's Secrets Manager client are both sent to.
+ */
 const startAwsStandIns = async (): Promise<AwsStandIns> => {
   const moto = await startMoto({ region: 'eu-west-2' });
   try {
@@ -61,15 +68,22 @@ const startAwsStandIns = async (): Promise<AwsStandIns> => {
     kms.destroy();
     secrets.destroy();
     const proxy = await startCountingProxy(moto.endpoint);
+    const sessionToken = 'bench-session-token';
+    const extensionClient = new SecretsManagerClient({ ...moto.clientConfig, endpoint: proxy.url });
+    const extension = await startSecretsExtension({ client: extensionClient, sessionToken, port: 0 });
     return {
       moto,
       proxy,
+      extension,
+      extensionClient,
       env: {
         TOKEN_KMS_KEY_ID: key.KeyMetadata?.KeyId ?? '',
         TRUELAYER_SECRET_ID: secretId,
-        // The SDK's service-specific endpoint settings: the handlers' own clients, unchanged, reach moto.
+        // The SDK's service-specific endpoint setting: the handlers' own KMS client, unchanged, reaches moto.
         AWS_ENDPOINT_URL_KMS: proxy.url,
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: proxy.url,
+        // What the extension layer and Lambda give a deployed function: where the extension listens, and the token it checks.
+        PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(extension.port),
+        AWS_SESSION_TOKEN: sessionToken,
         AWS_ACCESS_KEY_ID: 'testing',
         AWS_SECRET_ACCESS_KEY: 'testing',
         AWS_REGION: 'eu-west-2',
@@ -131,7 +145,7 @@ export const countRemoteCalls = async (options: { requests: number; warmup: numb
     const secretsManager: PerRequest = !standIns
       ? { measured: false, reason: awsReason }
       : total(setupSecrets) === 0
-        ? { measured: false, reason: 'not measured: the Secrets Manager client never reached moto (endpoint setting not honoured)' }
+        ? { measured: false, reason: 'not measured: no secret read through the extension stand-in reached moto' }
         : perRequest(service(awsSteady, 'secretsmanager.'), options.requests);
     return {
       requests: options.requests,
@@ -154,6 +168,8 @@ export const countRemoteCalls = async (options: { requests: number; warmup: numb
   } finally {
     dynamo.stop();
     await api.close();
+    await standIns?.extension.close();
+    standIns?.extensionClient.destroy();
     await standIns?.proxy.close();
     await standIns?.moto.stop();
   }

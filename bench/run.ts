@@ -133,8 +133,9 @@ const methodNotes = `How each row is measured:
    simulator with an access token from a separate client journey, calls alternating, X-PSU-IP on every call.
    With \`POST /__sim/faults {"path":"/data/v1/*","delay_ms":${plan.proxyOverhead.delayMs}}\`: ${plan.proxyOverhead.delayedCalls} calls each; without: ${plan.proxyOverhead.plainCalls} each.
 3. A child process runs its own stack with TOKEN_KMS_KEY_ID and TRUELAYER_SECRET_ID pointing at moto's
-   server (through a counting proxy, via AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL_SECRETS_MANAGER), so the real
-   KMS and Secrets Manager clients run. After connecting and ${plan.remoteCalls.warmup} warm-up calls, ${plan.remoteCalls.requests} sequential data calls are
+   server through a counting proxy: the real KMS client (via AWS_ENDPOINT_URL_KMS), and the secret read as
+   deployed, through the Parameters and Secrets extension's local stand-in, whose Secrets Manager client
+   goes through the same proxy (PARAMETERS_SECRETS_EXTENSION_HTTP_PORT, AWS_SESSION_TOKEN). After connecting and ${plan.remoteCalls.warmup} warm-up calls, ${plan.remoteCalls.requests} sequential data calls are
    counted: DynamoDB requests at the embedded DynamoDB's own HTTP server, TrueLayer calls from the simulator's stats.
 4. The shared clock moves ${plan.expiryBurst.advanceSeconds} s forward (past the 1-hour access token), then ${plan.expiryBurst.concurrency} data calls start at
    once; refreshes are \`grant_type=refresh_token\` calls counted by the simulator.

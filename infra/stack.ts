@@ -180,6 +180,7 @@ export class ConnectionsStack extends Stack {
       environment: {},
       // sam local resolves nothing from the data stack.
       capabilityEnvironment: !options.samLocal,
+      secretsExtension: !options.samLocal,
       logRetentionDays: options.logRetentionDays,
       sourceMaps: options.sourceMaps,
       reservedConcurrency: options.reservedConcurrency,

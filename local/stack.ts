@@ -6,6 +6,7 @@
  * module once imported: run one stack per process (vitest runs each test file in its own process).
  */
 import { randomBytes } from 'node:crypto';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Route } from '../functions/routes';
 import { corsHeaders, functionSpecs, routes } from '../functions/routes';
 import { AdjustableClock } from '../shared/clock';
@@ -17,6 +18,7 @@ import type { RunningDynamo } from './dynamo';
 import { startDynamo } from './dynamo';
 import { createLocalLifecycle, type WebhookDelivery } from './lifecycle';
 import { createLocalAuth } from './local-auth';
+import { type RunningSecretsExtension, startSecretsExtension } from './secrets-extension';
 import { startSimulator } from './sim';
 import type { RunningSimulator } from './sim/types';
 
@@ -47,6 +49,12 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Wraps the handlers' event publisher (tests inject faults with it). */
   wrapPublisher?: (publisher: EventPublisher) => EventPublisher;
+  /**
+   * The client the local Parameters and Secrets extension reads with, when a secret is given by id
+   * (`TRUELAYER_SECRET_ID`, `WEBHOOK_SECRET_ID`, `ACCOUNT_HASH_SECRET_ID`). Default: one with the
+   * shell's AWS credentials and region.
+   */
+  secretsClient?: SecretsManagerClient;
 }
 
 export interface LocalStack {
@@ -55,6 +63,8 @@ export interface LocalStack {
   simUrl: string;
   dynamoEndpoint: string;
   tableName: string;
+  /** The local Parameters and Secrets extension, when a secret is given by id and no extension port is. */
+  secretsExtensionUrl: string | undefined;
   /** The one clock the handlers, the simulator and the gateway share. */
   clock: AdjustableClock;
   simulator: RunningSimulator;
@@ -117,6 +127,47 @@ const loadHandler = async (route: Route): Promise<LambdaFunction> => {
   };
 };
 
+const secretIdVariables = ['TRUELAYER_SECRET_ID', 'WEBHOOK_SECRET_ID', 'ACCOUNT_HASH_SECRET_ID'] as const;
+
+/**
+ * The handlers read a secret given by id as deployed: through the Parameters and Secrets extension,
+ * here the local stand-in on a free port, unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT names one
+ * already running (the bench's). The token it checks is the shell's AWS_SESSION_TOKEN, or a random
+ * one the handlers are given as theirs.
+ */
+const startLocalSecretsExtension = async (
+  given: (name: string) => string | undefined,
+  client: SecretsManagerClient | undefined,
+): Promise<(RunningSecretsExtension & { env: Record<string, string>; ownClient: boolean }) | undefined> => {
+  if (!secretIdVariables.some((name) => given(name)) || given('PARAMETERS_SECRETS_EXTENSION_HTTP_PORT')) return undefined;
+  const sessionToken = given('AWS_SESSION_TOKEN') ?? randomBytes(24).toString('base64url');
+  const accessKeyId = given('AWS_ACCESS_KEY_ID');
+  const secretAccessKey = given('AWS_SECRET_ACCESS_KEY');
+  // Keys from the shell are captured now: the random token set for the handlers below must not join them.
+  const ownClient = !client;
+  const secretsClient =
+    client ??
+    new SecretsManagerClient({
+      region: given('AWS_REGION') ?? 'eu-west-2',
+      ...(accessKeyId && secretAccessKey
+        ? { credentials: { accessKeyId, secretAccessKey, ...(given('AWS_SESSION_TOKEN') ? { sessionToken } : {}) } }
+        : {}),
+    });
+  const running = await startSecretsExtension({ client: secretsClient, sessionToken, port: 0 }).catch((error: unknown) => {
+    if (ownClient) secretsClient.destroy();
+    throw error;
+  });
+  return {
+    ...running,
+    close: async () => {
+      await running.close();
+      if (ownClient) secretsClient.destroy();
+    },
+    env: { PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(running.port), AWS_SESSION_TOKEN: sessionToken },
+    ownClient,
+  };
+};
+
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const host = options.host ?? '127.0.0.1';
   // The stack's one clock: the handlers' composition, the simulator and the gateway all get it.
@@ -173,6 +224,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     );
     cleanups.push(() => simulator.close());
 
+    const secretsExtension = await startLocalSecretsExtension(given, options.secretsClient);
+    if (secretsExtension) cleanups.push(() => secretsExtension.close());
+
     setEnv({
       TRUELAYER_ENV: truelayerEnv,
       ...(truelayerEnv === 'local'
@@ -188,10 +242,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       LOCAL_TOKEN_KEY: given('LOCAL_TOKEN_KEY') ?? randomBytes(32).toString('base64'),
       AWS_REGION: given('AWS_REGION') ?? 'eu-west-2',
       ...(options.gatewayTimeoutMs !== undefined ? { API_GATEWAY_TIMEOUT_MS: String(options.gatewayTimeoutMs) } : {}),
-      // dynalite ignores signatures; real credentials already in the shell are harmless and kept.
-      ...(given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY')
+      // dynalite ignores signatures; real credentials already in the shell are harmless and kept, and
+      // reading a real secret needs them (from a profile too, which placeholder keys would shadow).
+      ...((given('AWS_ACCESS_KEY_ID') && given('AWS_SECRET_ACCESS_KEY')) || secretsExtension?.ownClient
         ? {}
         : { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }),
+      ...(secretsExtension ? secretsExtension.env : {}),
     });
 
     // Resolved once the handlers' environment is set (the composition reads it on first use).
@@ -269,6 +325,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       simUrl: simulator.url,
       dynamoEndpoint: dynamo.endpoint,
       tableName,
+      secretsExtensionUrl: secretsExtension?.url,
       clock,
       simulator,
       advance: (seconds: number) => lifecycle.advance(seconds),

@@ -32,6 +32,9 @@ const describe = (stack: LocalStack): string => {
     `  TrueLayer sim     ${stack.simUrl}  (stats: ${stack.simUrl}/__sim/stats)`,
     `  DynamoDB          ${stack.dynamoEndpoint}  table ${stack.tableName}, ${persisted}`,
     `                    aws dynamodb scan --table-name ${stack.tableName} --endpoint-url ${stack.dynamoEndpoint} --region ${process.env.AWS_REGION ?? 'eu-west-2'}`,
+    ...(stack.secretsExtensionUrl
+      ? [`  Secrets           ${stack.secretsExtensionUrl}  (stand-in for the Parameters and Secrets extension, reading Secrets Manager)`]
+      : []),
     '',
     '  First calls:',
     `    TOKEN=$(curl -s -X POST ${stack.apiUrl}/__local/token ${json} -d '{"sub":"alice"}' | sed 's/.*"access_token":"\\([^"]*\\)".*/\\1/')`,

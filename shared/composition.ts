@@ -28,9 +28,10 @@ import { type DataKeyProvider, LocalDataKeyProvider } from './crypto/data-keys';
 import { DataKeyError } from './crypto/errors';
 import { TokenCipher } from './crypto/token-cipher';
 import { Outbox } from './lifecycle/outbox';
-import { type EventPublisher, publishToAll, SecretsManagerWebhookSecret, WebhookPublisher } from './lifecycle/publishers';
+import { type EventPublisher, publishToAll, StoredWebhookSecret, WebhookPublisher } from './lifecycle/publishers';
 import { createLogger } from './logger';
 import { ProviderCatalogue } from './providers/provider-catalogue';
+import { ExtensionSecretReader, type SecretReader } from './secrets/extension-secrets';
 import { createMetrics } from './telemetry';
 import { traced, xrayTracing } from './tracing';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
@@ -117,20 +118,30 @@ const noTokenKey: DataKeyProvider = {
   decryptDataKey: () => Promise.reject(new DataKeyError('this function holds no token key (no tokenKey capability)')),
 };
 
-const secretValue = (source: { secretId: string } | { value: string }): (() => Promise<string>) => {
+/**
+ * One reader per container for every secret configured by id, through the Parameters and Secrets
+ * extension beside the function (no Secrets Manager client in the bundle); none when no secret is.
+ */
+const secretReaderFor = (config: Config, clock: Clock): SecretReader | undefined =>
+  [config.credentials, config.webhook?.secret, config.accountHashKey].some((source) => source && 'secretId' in source)
+    ? new ExtensionSecretReader({ port: config.secretsExtensionPort, clock, trace: xrayTracing })
+    : undefined;
+
+const secretValue = (source: { secretId: string } | { value: string }, reader: SecretReader | undefined): (() => Promise<string>) => {
   if ('value' in source) return async () => source.value;
-  const secret = new SecretsManagerWebhookSecret({ secretId: source.secretId });
+  if (!reader) throw new Error(`secret ${source.secretId} has no reader`);
+  const secret = new StoredWebhookSecret({ secretId: source.secretId, reader });
   return () => secret.get();
 };
 
-const buildPublisher = (config: Config, aws: AwsAdapters): EventPublisher => {
+const buildPublisher = (config: Config, aws: AwsAdapters, secrets: SecretReader | undefined): EventPublisher => {
   const publishers: EventPublisher[] = [...(localParts.publishers ?? [])];
   if (config.eventBusName) {
     if (!aws.eventBus) throw new Error('EVENT_BUS_NAME is set for a function without the events:publish capability');
     publishers.push(aws.eventBus({ busName: config.eventBusName, region: config.region }));
   }
   if (config.webhook)
-    publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret) } }));
+    publishers.push(new WebhookPublisher({ url: config.webhook.url, secret: { get: secretValue(config.webhook.secret, secrets) } }));
   const all = publishToAll(publishers);
   return localParts.wrapPublisher ? localParts.wrapPublisher(all) : all;
 };
@@ -138,16 +149,19 @@ const buildPublisher = (config: Config, aws: AwsAdapters): EventPublisher => {
 /** What every function that calls TrueLayer shares: no AWS client among them. */
 interface Basics {
   clock: Clock;
+  /** Reads every secret configured by id; undefined when none is. */
+  secrets: SecretReader | undefined;
   credentials: ClientCredentialsSource;
 }
 
-const basics = (config: Config): Basics => ({
-  clock: localParts.clock ?? systemClock,
-  credentials: createCredentialsSource(config.credentials),
-});
+const basics = (config: Config): Basics => {
+  const clock = localParts.clock ?? systemClock;
+  const secrets = secretReaderFor(config, clock);
+  return { clock, secrets, credentials: createCredentialsSource(config.credentials, { reader: secrets }) };
+};
 
 export const buildDependencies = (config: Config, aws: AwsAdapters): Dependencies => {
-  const { clock, credentials } = basics(config);
+  const { clock, secrets, credentials } = basics(config);
   const metrics = createMetrics(config.metrics);
   // Every AWS SDK client is traced (a subsegment per call, when X-Ray is on); TrueLayer calls get their own.
   const dynamo = traced(
@@ -184,7 +198,7 @@ export const buildDependencies = (config: Config, aws: AwsAdapters): Dependencie
     info: (message: string, fields?: Record<string, unknown>) => logger.info(message, fields ?? {}),
     warn: (message: string, fields?: Record<string, unknown>) => logger.warn(message, fields ?? {}),
   };
-  const outbox = new Outbox({ repository, publisher: buildPublisher(config, aws), clock, log: log.warn });
+  const outbox = new Outbox({ repository, publisher: buildPublisher(config, aws, secrets), clock, log: log.warn });
   // The lease outlives the longest refresh call, so a live holder never loses it.
   const vault = new TokenVault({
     repository,
@@ -199,7 +213,7 @@ export const buildDependencies = (config: Config, aws: AwsAdapters): Dependencie
     newEventId: randomUUID,
     afterTransition: (record) => outbox.flushQuietly(record),
   });
-  const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey) : undefined;
+  const accountHashKey = config.accountHashKey ? secretValue(config.accountHashKey, secrets) : undefined;
   const paceStore = new ReadPaceStore({ client: dynamo, tableName: config.tableName });
   const pace: ReadPaceServices = {
     budget: new UnattendedBudget({ store: paceStore, clock, limit: config.unattendedDailyLimit }),

@@ -73,6 +73,8 @@ const envSchema = z
     ACCOUNT_HASH_SECRET_ID: z.optional(text()),
     /** That key itself, for the local stack and tests only. */
     ACCOUNT_HASH_KEY: z.optional(text()),
+    /** Where the Parameters and Secrets Lambda Extension listens on localhost (the layer sets it; locally the stand-in's). */
+    PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(65535)), 2773),
     AWS_REGION: z._default(text(), 'eu-west-2'),
   })
   .check(
@@ -124,6 +126,8 @@ export interface Config {
   eventBusName: string | undefined;
   webhook: { url: string; secret: { secretId: string } | { value: string } } | undefined;
   accountHashKey: { secretId: string } | { value: string } | undefined;
+  /** The localhost port secrets given by id are read from (the Parameters and Secrets extension). */
+  secretsExtensionPort: number;
 }
 
 export class ConfigError extends Error {
@@ -180,5 +184,6 @@ export const loadConfig = (env: Record<string, string | undefined> = process.env
       : e.ACCOUNT_HASH_KEY
         ? { value: e.ACCOUNT_HASH_KEY }
         : undefined,
+    secretsExtensionPort: e.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
   };
 };

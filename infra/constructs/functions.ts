@@ -1,7 +1,8 @@
 /**
  * One Lambda per entry of `functionSpecs` (functions/routes.ts), whatever the entries are: its own
- * log group and role, exactly the grants its capabilities name, X-Ray tracing, JSON logs, and a
- * published version behind the `live` alias that API Gateway calls and CodeDeploy shifts.
+ * log group and role, exactly the grants its capabilities name, X-Ray tracing, JSON logs, the
+ * Parameters and Secrets extension where it reads a secret, and a published version behind the
+ * `live` alias that API Gateway calls and CodeDeploy shifts.
  */
 import { join } from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -10,7 +11,16 @@ import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import { Alias, Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  Alias,
+  Architecture,
+  LoggingFormat,
+  ParamsAndSecretsLayerVersion,
+  ParamsAndSecretsLogLevel,
+  ParamsAndSecretsVersions,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -45,6 +55,11 @@ export interface FunctionsProps {
   environment: Record<string, string>;
   /** Give each function the variables its capabilities bring (bus name, secret ids); off for sam local. */
   capabilityEnvironment: boolean;
+  /**
+   * Attach the Parameters and Secrets extension to the functions that read a secret. Off for sam
+   * local, where no secret is given by id and the layer would only make sam download it.
+   */
+  secretsExtension: boolean;
   logRetentionDays: number;
   sourceMaps: boolean;
   /** Reserved concurrency by function name; only functions named here get any. */
@@ -110,6 +125,7 @@ export class Functions extends Construct {
         ...(this.props.capabilityEnvironment ? environmentFor(spec.uses, this.props.resources) : {}),
       },
       ...(reserved !== undefined ? { reservedConcurrentExecutions: reserved } : {}),
+      ...(this.props.secretsExtension && readsSecret(spec.uses) ? { paramsAndSecrets: secretsExtension } : {}),
       bundling: cdkBundlingOptions({ sourceMaps: this.props.sourceMaps }),
     });
     (fn.node.defaultChild as CfnFunction).overrideLogicalId(id);
@@ -128,6 +144,26 @@ export class Functions extends Construct {
     return { spec, fn, alias };
   }
 }
+
+/** The capabilities that read a Secrets Manager secret: the functions that have one get the extension. */
+const secretReadingCapabilities: readonly Capability[] = ['clientSecret:read', 'webhookSecret:read', 'accountHashKey:read'];
+
+const readsSecret = (uses: readonly Capability[]): boolean => uses.some((use) => secretReadingCapabilities.includes(use));
+
+/**
+ * The AWS-managed Parameters and Secrets Lambda Extension: the functions read secrets from it on
+ * localhost (shared/secrets/extension-secrets.ts) and it calls GetSecretValue with the function's
+ * role, so the grants above are all it needs. It keeps a secret 5 minutes (its maximum), so a warm
+ * function asks Secrets Manager about once per secret in that time; a function reads at most three
+ * secrets, so a small cache is plenty. Its timeout answers the function (which gives up after 5 s)
+ * with an error before the function stops waiting. Warnings only: it logs to the function's group.
+ */
+const secretsExtension = ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103, {
+  secretsManagerTtl: Duration.minutes(5),
+  secretsManagerTimeout: Duration.seconds(4),
+  cacheSize: 10,
+  logLevel: ParamsAndSecretsLogLevel.WARN,
+});
 
 /** The row's encryption context must accompany every use of the token key (the key policy insists too). */
 const withRowContext = {

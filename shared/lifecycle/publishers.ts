@@ -3,9 +3,8 @@
  * locally, an in-memory list. A publish that throws leaves the event in the outbox for the next try.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Webhook } from 'standardwebhooks';
+import type { SecretReader } from '../secrets/extension-secrets';
 import type { ConnectionEvent } from './events';
 
 export interface PublishOptions {
@@ -37,17 +36,13 @@ export interface WebhookSecretSource {
   get(): Promise<string>;
 }
 
-/** The signing secret from Secrets Manager (a `whsec_…` string), cached for minutes. */
-export class SecretsManagerWebhookSecret implements WebhookSecretSource {
-  private provider?: SecretsProvider;
-
-  constructor(private readonly options: { secretId: string; client?: SecretsManagerClient; maxAgeSeconds?: number }) {}
+/** The signing secret (a `whsec_…` string) in a Secrets Manager secret, read through a SecretReader (which caches it). */
+export class StoredWebhookSecret implements WebhookSecretSource {
+  constructor(private readonly options: { secretId: string; reader: SecretReader }) {}
 
   async get(): Promise<string> {
-    this.provider ??= new SecretsProvider(this.options.client ? { awsSdkV3Client: this.options.client } : {});
-    const value = await this.provider.get(this.options.secretId, { maxAge: this.options.maxAgeSeconds ?? 300 });
-    const text = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value;
-    if (typeof text !== 'string' || text.trim() === '') throw new PublishError(`the webhook secret ${this.options.secretId} has no value`);
+    const text = await this.options.reader.read(this.options.secretId);
+    if (text.trim() === '') throw new PublishError(`the webhook secret ${this.options.secretId} has no value`);
     return text.trim();
   }
 }

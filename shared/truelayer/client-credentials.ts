@@ -1,7 +1,6 @@
 /** TrueLayer client credentials: from Secrets Manager when deployed, given directly on one machine. */
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config';
+import { SecretReadError, type SecretReader } from '../secrets/extension-secrets';
 import * as z from '../zod';
 
 export interface ClientCredentials {
@@ -27,45 +26,36 @@ export class CredentialsError extends Error {
 /** The value the CDK stack puts in the secret until an operator sets the real one. */
 export const PLACEHOLDER = 'REPLACE_ME';
 
-export const DEFAULT_MAX_AGE_SECONDS = 300;
-
 const secretSchema = z.object({
   client_id: z.string().check(z.trim(), z.minLength(1)),
   client_secret: z.string().check(z.trim(), z.minLength(1)),
 });
 
-export interface SecretsManagerCredentialsOptions {
+export interface SecretCredentialsOptions {
   /** Name or ARN of the secret holding `{"client_id": "…", "client_secret": "…"}`. */
   secretId: string;
-  /** Built by Powertools on first use when absent. */
-  client?: SecretsManagerClient;
-  /** How long a fetched value is reused, in seconds. */
-  maxAgeSeconds?: number;
+  /** Where the secret's text comes from (and how long it is cached): the Parameters and Secrets extension when deployed. */
+  reader: SecretReader;
 }
 
 /**
- * Reads the secret through Powertools' SecretsProvider, which caches it for `maxAgeSeconds`: one
- * GetSecretValue per container every few minutes. Concurrent callers share one in-flight fetch. A
- * secret found invalid is fetched afresh next time, so fixing it takes effect without waiting out the cache.
+ * The credentials in a Secrets Manager secret, read through a SecretReader (which caches them).
+ * Concurrent callers share one read. A secret found invalid is read afresh next time, past the
+ * reader's cache, so fixing it takes effect without waiting that out.
  */
-export class SecretsManagerCredentials implements ClientCredentialsSource {
+export class SecretCredentials implements ClientCredentialsSource {
   readonly secretId: string;
-  readonly #maxAgeSeconds: number;
-  readonly #client: SecretsManagerClient | undefined;
-  #provider: SecretsProvider | undefined;
+  readonly #reader: SecretReader;
   #inFlight: Promise<ClientCredentials> | undefined;
   #refetch = false;
 
-  constructor(options: SecretsManagerCredentialsOptions) {
-    if (!options.secretId) throw new RangeError('SecretsManagerCredentials needs a secretId');
-    const maxAge = options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
-    if (!Number.isFinite(maxAge) || maxAge < 0) throw new RangeError('maxAgeSeconds must be a non-negative number');
+  constructor(options: SecretCredentialsOptions) {
+    if (!options.secretId) throw new RangeError('SecretCredentials needs a secretId');
     this.secretId = options.secretId;
-    this.#maxAgeSeconds = maxAge;
-    this.#client = options.client;
+    this.#reader = options.reader;
   }
 
-  /** `forceFetch` skips the cache, e.g. after TrueLayer answered `invalid_client` to a rotated secret. */
+  /** `forceFetch` skips the reader's cache, e.g. after TrueLayer answered `invalid_client` to a rotated secret. */
   get(options: { forceFetch?: boolean } = {}): Promise<ClientCredentials> {
     if (this.#inFlight && !options.forceFetch) return this.#inFlight;
     const pending = this.#load(options.forceFetch === true || this.#refetch).finally(() => {
@@ -76,10 +66,9 @@ export class SecretsManagerCredentials implements ClientCredentialsSource {
   }
 
   async #load(forceFetch: boolean): Promise<ClientCredentials> {
-    this.#provider ??= new SecretsProvider(this.#client ? { awsSdkV3Client: this.#client } : {});
-    let raw: unknown;
+    let raw: string;
     try {
-      raw = await this.#provider.get(this.secretId, { maxAge: this.#maxAgeSeconds, forceFetch });
+      raw = await this.#reader.read(this.secretId, { forceFetch });
     } catch (error) {
       throw new CredentialsError(`could not read the TrueLayer client credentials secret ${this.secretId}: ${describeFailure(error)}`, {
         secretId: this.secretId,
@@ -97,11 +86,9 @@ export class SecretsManagerCredentials implements ClientCredentialsSource {
   }
 }
 
-/** SDK errors name what failed (ResourceNotFoundException, AccessDeniedException) without the value. */
-const describeFailure = (error: unknown): string => {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  return cause instanceof Error ? cause.name : 'unknown error';
-};
+/** A read error says what failed (status, ResourceNotFoundException, AccessDeniedException) without the value. */
+const describeFailure = (error: unknown): string =>
+  error instanceof SecretReadError ? error.detail : error instanceof Error ? error.name : 'unknown error';
 
 /** Validates the secret's text; exported for the local stack and tests. Messages never quote the value. */
 export const parseSecret = (raw: unknown, secretId: string): ClientCredentials => {
@@ -145,15 +132,13 @@ export class StaticCredentials implements ClientCredentialsSource {
   }
 }
 
-/** The source the configuration asks for. */
+/** The source the configuration asks for: a secret by id needs the reader to read it with. */
 export const createCredentialsSource = (
   credentials: Config['credentials'],
-  options: { secretsClient?: SecretsManagerClient; maxAgeSeconds?: number } = {},
-): ClientCredentialsSource =>
-  'secretId' in credentials
-    ? new SecretsManagerCredentials({
-        secretId: credentials.secretId,
-        ...(options.secretsClient ? { client: options.secretsClient } : {}),
-        ...(options.maxAgeSeconds !== undefined ? { maxAgeSeconds: options.maxAgeSeconds } : {}),
-      })
-    : new StaticCredentials(credentials);
+  options: { reader: SecretReader | undefined },
+): ClientCredentialsSource => {
+  if (!('secretId' in credentials)) return new StaticCredentials(credentials);
+  if (!options.reader)
+    throw new CredentialsError('a client credentials secret id needs a secret reader', { secretId: credentials.secretId });
+  return new SecretCredentials({ secretId: credentials.secretId, reader: options.reader });
+};

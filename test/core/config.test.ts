@@ -65,7 +65,14 @@ describe('configuration', () => {
     expect(loadConfig({ LOCAL_TOKEN_KEY: key, UNATTENDED_DAILY_LIMIT: '0' }).unattendedDailyLimit).toBe(0);
   });
 
+  it("reads secrets from the Parameters and Secrets extension's port: 2773, or what the layer sets", () => {
+    expect(loadConfig({ LOCAL_TOKEN_KEY: key }).secretsExtensionPort).toBe(2773);
+    expect(loadConfig({ LOCAL_TOKEN_KEY: key, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '2999' }).secretsExtensionPort).toBe(2999);
+  });
+
   it.each([
+    [{ LOCAL_TOKEN_KEY: key, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: '70000' }, /PARAMETERS_SECRETS_EXTENSION_HTTP_PORT/],
+    [{ LOCAL_TOKEN_KEY: key, PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: 'http' }, /PARAMETERS_SECRETS_EXTENSION_HTTP_PORT/],
     [{ LOCAL_TOKEN_KEY: key, UNATTENDED_DAILY_LIMIT: '-1' }, /UNATTENDED_DAILY_LIMIT/],
     [{ LOCAL_TOKEN_KEY: key, UNATTENDED_DAILY_LIMIT: 'four' }, /UNATTENDED_DAILY_LIMIT/],
     [{ TRUELAYER_ENV: 'live', TOKEN_KMS_KEY_ID: 'k' }, /TRUELAYER_SECRET_ID/],

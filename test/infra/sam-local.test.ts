@@ -39,6 +39,11 @@ describe('sam local template', () => {
     expect(env).not.toHaveProperty('TRUELAYER_SECRET_ID');
   });
 
+  it.each(functionNames)('gives %s no Parameters and Secrets extension: no secret is read by id, so sam downloads no layer', (name) => {
+    expect(synthesized.json.Resources[functionLogicalId(name)]?.Properties?.Layers).toBeUndefined();
+    expect(declaredEnv(name)).not.toHaveProperty('PARAMETERS_SECRETS_EXTENSION_HTTP_PORT');
+  });
+
   it.each(functionNames)('points sam at the bundled code of %s through asset metadata', (name) => {
     const metadata = synthesized.json.Resources[functionLogicalId(name)]?.Metadata ?? {};
     expect(metadata['aws:asset:property']).toBe('Code');

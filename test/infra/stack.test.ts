@@ -105,6 +105,52 @@ describe('functions', () => {
     expect(existsSync(`${bundle}.map`)).toBe(false);
   });
 
+  // The capabilities that read a Secrets Manager secret, listed here rather than imported, so the test checks the construct.
+  const readsASecret = (name: FunctionName) =>
+    functionSpecs[name].uses.some((use) => ['clientSecret:read', 'webhookSecret:read', 'accountHashKey:read'].includes(use));
+
+  it('gives the Parameters and Secrets extension to the functions that read a secret and to no other', () => {
+    const withLayer = functionNames.filter((name) => functionProps(name).Layers !== undefined);
+    expect(withLayer.sort()).toEqual(functionNames.filter(readsASecret).sort());
+    // Some function reads none (openapi): the check above would pass vacuously otherwise.
+    expect(withLayer.length).toBeLessThan(functionNames.length);
+  });
+
+  it.each(functionNames.filter(readsASecret))(
+    '%s gets the arm64 extension layer for its region, on the port the code reads, caching secrets 5 minutes',
+    (name) => {
+      const layers = functionProps(name).Layers as { 'Fn::FindInMap': [string, unknown, string] }[];
+      expect(layers).toHaveLength(1);
+      const [mapName, region, key] = layers[0]!['Fn::FindInMap'];
+      expect(region).toEqual({ Ref: 'AWS::Region' });
+      const byRegion = (synthesized.json as unknown as { Mappings: Record<string, Record<string, Record<string, string>>> }).Mappings[
+        mapName
+      ]!;
+      expect(byRegion['eu-west-2']?.[key]).toMatch(
+        /^arn:aws:lambda:eu-west-2:\d{12}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:\d+$/,
+      );
+      const variables = (functionProps(name).Environment as { Variables: Record<string, string> }).Variables;
+      expect(variables.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT).toBe(
+        String(loadConfig({ LOCAL_TOKEN_KEY: Buffer.alloc(32).toString('base64') }).secretsExtensionPort),
+      );
+      expect(variables.SECRETS_MANAGER_TTL).toBe('300');
+      expect(variables.PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED).toBe('true');
+      expect(Number(variables.PARAMETERS_SECRETS_EXTENSION_CACHE_SIZE)).toBeGreaterThanOrEqual(3);
+      // The extension answers before the reader in the function gives up (5 s).
+      expect(Number(variables.SECRETS_MANAGER_TIMEOUT_MILLIS)).toBeGreaterThan(0);
+      expect(Number(variables.SECRETS_MANAGER_TIMEOUT_MILLIS)).toBeLessThan(5_000);
+    },
+  );
+
+  it.each(functionNames.filter((name) => !readsASecret(name)))(
+    '%s, reading no secret, has no extension and none of its variables',
+    (name) => {
+      expect(functionProps(name).Layers).toBeUndefined();
+      const variables = (functionProps(name).Environment as { Variables: Record<string, string> }).Variables;
+      expect(Object.keys(variables).filter((key) => /^(PARAMETERS_SECRETS_|SECRETS_MANAGER_|SSM_PARAMETER_STORE_)/.test(key))).toEqual([]);
+    },
+  );
+
   it.each(functionNames)('%s logs to its own log group, with the default one-month retention', (name) => {
     const logGroupId = referencedId((functionProps(name).LoggingConfig as { LogGroup: unknown }).LogGroup)!;
     expect(resources[logGroupId]?.Type).toBe('AWS::Logs::LogGroup');

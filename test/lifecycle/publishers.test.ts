@@ -7,7 +7,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBridgePublisher } from '../../shared/lifecycle/event-bridge';
 import type { ConnectionEvent } from '../../shared/lifecycle/events';
-import { WebhookPublisher } from '../../shared/lifecycle/publishers';
+import { PublishError, StoredWebhookSecret, WebhookPublisher } from '../../shared/lifecycle/publishers';
+import { SecretReadError, type SecretReader } from '../../shared/secrets/extension-secrets';
 
 const event: ConnectionEvent = {
   event_id: '6f1c1b9e-8d7a-4a53-9a0e-3c9c7f0b1e22',
@@ -80,6 +81,41 @@ describe('the webhook', () => {
     answers = [500, 503];
     await new WebhookPublisher({ url, secret: { get: async () => secret }, retryDelayMs: 5 }).publish(event, { attempts: 3 });
     expect(received.map((delivery) => delivery.headers['webhook-id'])).toEqual([event.event_id, event.event_id, event.event_id]);
+  });
+
+  it('signs with the secret stored in Secrets Manager, read through the reader', async () => {
+    received.length = 0;
+    const reads: string[] = [];
+    const reader: SecretReader = {
+      read: async (secretId) => {
+        reads.push(secretId);
+        return `${secret}\n`;
+      },
+    };
+    const stored = new StoredWebhookSecret({ secretId: 'tlc/webhook', reader });
+    await new WebhookPublisher({ url, secret: stored }).publish(event, { attempts: 1 });
+    expect(reads).toEqual(['tlc/webhook']);
+    const [delivery] = received;
+    expect(new Webhook(secret).verify(delivery?.body ?? '', delivery?.headers as Record<string, string>)).toEqual(event);
+  });
+
+  it('sends nothing when the stored secret cannot be read, so the event stays in the outbox', async () => {
+    received.length = 0;
+    const reader: SecretReader = {
+      read: async (secretId) => {
+        throw new SecretReadError(secretId, 'the Parameters and Secrets extension answered 400 ResourceNotFoundException');
+      },
+    };
+    const publisher = new WebhookPublisher({ url, secret: new StoredWebhookSecret({ secretId: 'tlc/webhook', reader }) });
+    await expect(publisher.publish(event, { attempts: 2 })).rejects.toThrow(/tlc\/webhook.*ResourceNotFoundException/);
+    expect(received).toHaveLength(0);
+  });
+
+  it('refuses a stored secret with no value, naming the secret', async () => {
+    const stored = new StoredWebhookSecret({ secretId: 'tlc/webhook-empty', reader: { read: async () => '  \n' } });
+    const error = await stored.get().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as Error).message).toContain('tlc/webhook-empty');
   });
 
   it('throws when every try is refused, so the event stays in the outbox', async () => {

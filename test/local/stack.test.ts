@@ -40,6 +40,11 @@ describe('the running stack', () => {
     expect(Buffer.from(process.env.LOCAL_TOKEN_KEY ?? '', 'base64')).toHaveLength(32);
   });
 
+  it('starts no Parameters and Secrets extension stand-in when no secret is given by id', () => {
+    expect(stack.secretsExtensionUrl).toBeUndefined();
+    expect(process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT).toBeUndefined();
+  });
+
   it('applies options.env over what it sets', () => {
     expect(process.env.TRUELAYER_PROVIDERS).toBe('uk-cs-mock');
   });
