@@ -1,4 +1,6 @@
 /** Typed configuration from environment variables, validated once per container start. */
+
+import { ConfigError } from './errors';
 import * as z from './zod';
 
 export const truelayerHosts = {
@@ -128,10 +130,6 @@ export interface Config {
   accountHashKey: { secretId: string } | { value: string } | undefined;
   /** The localhost port secrets given by id are read from (the Parameters and Secrets extension). */
   secretsExtensionPort: number;
-}
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 /**

@@ -150,3 +150,25 @@ export class DependencyUnavailableError extends ServiceError {
     super({ code: 'service_unavailable', detail, cause, headers: { 'retry-after': '1' } });
   }
 }
+
+/**
+ * The service is not configured: the environment is missing or wrong (thrown by shared/config.ts,
+ * whose message is one line naming what to set). Answered as 503 service_not_configured.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * The TrueLayer client credentials secret is missing or wrong: names the secret and what is wrong
+ * with it, never its value. Answered as 503 service_not_configured.
+ */
+export class CredentialsError extends Error {
+  override name = 'CredentialsError';
+  readonly secretId: string | undefined;
+
+  constructor(message: string, options: { secretId?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.secretId = options.secretId;
+  }
+}

@@ -1,8 +1,6 @@
 /** RFC 9457 problem+json: every error the service answers, mapped in one place. 5xx internals never leak. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ConfigError } from '../config';
-import { type ProblemCode, problemCatalogue, problemTypeBase, ServiceError } from '../errors';
-import { CredentialsError } from '../truelayer/client-credentials';
+import { ConfigError, CredentialsError, type ProblemCode, problemCatalogue, problemTypeBase, ServiceError } from '../errors';
 
 export interface ProblemBody {
   type: string;

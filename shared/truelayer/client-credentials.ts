@@ -1,5 +1,6 @@
 /** TrueLayer client credentials: from Secrets Manager when deployed, given directly on one machine. */
 import type { Config } from '../config';
+import { CredentialsError } from '../errors';
 import { SecretReadError, type SecretReader } from '../secrets/extension-secrets';
 import * as z from '../zod';
 
@@ -10,17 +11,6 @@ export interface ClientCredentials {
 
 export interface ClientCredentialsSource {
   get(): Promise<ClientCredentials>;
-}
-
-/** Names the secret and what is wrong with it, never its value. */
-export class CredentialsError extends Error {
-  override name = 'CredentialsError';
-  readonly secretId: string | undefined;
-
-  constructor(message: string, options: { secretId?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.secretId = options.secretId;
-  }
 }
 
 /** The value the CDK stack puts in the secret until an operator sets the real one. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../shared/config';
+import { loadConfig } from '../../shared/config';
+import { ConfigError } from '../../shared/errors';
 
 const key = Buffer.alloc(32, 3).toString('base64');
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { CredentialsError } from '../../shared/errors';
 import { SecretReadError, type SecretReader } from '../../shared/secrets/extension-secrets';
-import { CredentialsError, createCredentialsSource, SecretCredentials, StaticCredentials } from '../../shared/truelayer/client-credentials';
+import { createCredentialsSource, SecretCredentials, StaticCredentials } from '../../shared/truelayer/client-credentials';
 
 const secretId = 'truelayer-connections/client-credentials';
 const realSecret = JSON.stringify({ client_id: 'acme-4f2a91', client_secret: 's3cr3t-8d7e6f5a' });

@@ -10,9 +10,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeServer, listen } from '../../local/http';
 import { type RunningSecretsExtension, startSecretsExtension } from '../../local/secrets-extension';
 import type { Clock } from '../../shared/clock';
+import { CredentialsError } from '../../shared/errors';
 import type { TracePort } from '../../shared/metrics';
 import { ExtensionSecretReader, SecretReadError } from '../../shared/secrets/extension-secrets';
-import { CredentialsError, SecretCredentials } from '../../shared/truelayer/client-credentials';
+import { SecretCredentials } from '../../shared/truelayer/client-credentials';
 
 const sessionToken = 'session-token-of-this-function';
 const secretId = 'truelayer-connections/webhook';

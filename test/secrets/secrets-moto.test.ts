@@ -5,8 +5,9 @@
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSecretsExtension, startSecretsExtension } from '../../local/secrets-extension';
+import { CredentialsError } from '../../shared/errors';
 import { ExtensionSecretReader, SecretReadError } from '../../shared/secrets/extension-secrets';
-import { CredentialsError, SecretCredentials } from '../../shared/truelayer/client-credentials';
+import { SecretCredentials } from '../../shared/truelayer/client-credentials';
 import { type MotoServer, noteIfMotoMissing, startMoto } from '../support/moto';
 
 const motoHere = noteIfMotoMissing('the secrets extension stand-in against moto Secrets Manager');
