@@ -4,13 +4,13 @@
  * module and calls nothing, which is the part of a Lambda cold start the bundle decides.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FunctionName } from '../functions/routes';
 import { functionSpecs } from '../functions/routes';
-import { bundleFunction, largestInputs } from '../infra/bundle';
+import { bundleFunction, esbuildOptions, largestInputs, repositoryRoot } from '../infra/bundle';
 import type { Summary } from './stats';
 import { rounded, summarize } from './stats';
 
@@ -26,11 +26,40 @@ export interface FunctionColdStart {
   addedMs: number;
 }
 
+/** A bundle of one dependency and nothing else, built and timed like the functions: a floor for what holds it. */
+export interface ReferenceColdStart {
+  name: string;
+  bundleBytes: number;
+  load: Summary;
+  ratio: number;
+  addedMs: number;
+}
+
 export interface ColdStartResult {
   rounds: number;
   empty: Summary;
   functions: FunctionColdStart[];
+  references: ReferenceColdStart[];
 }
+
+/**
+ * What every function that keeps connections must carry, alone: the DynamoDB client (and with it the
+ * @smithy/@aws-sdk core every AWS SDK v3 client shares), and Powertools Tracer (the X-Ray SDK). If one
+ * of them alone misses a target, no function holding it can meet it.
+ */
+const referenceEntries: Record<string, string> = {
+  'the DynamoDB client alone':
+    "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nexport const handler = async () => new DynamoDBClient({});\n",
+  'Powertools Tracer alone':
+    "import { Tracer } from '@aws-lambda-powertools/tracer';\nconst tracer = new Tracer();\nexport const handler = async () => tracer.isTracingEnabled();\n",
+};
+
+const bundleReference = async (contents: string, outfile: string): Promise<number> => {
+  const { build } = await import('esbuild');
+  const { entryPoints: _none, ...options } = esbuildOptions('reference.ts', outfile);
+  await build({ ...options, stdin: { contents, resolveDir: repositoryRoot, loader: 'ts', sourcefile: 'reference.ts' } });
+  return (await stat(outfile)).size;
+};
 
 const emptyHandler = 'export const handler = async () => ({ statusCode: 200, body: "" });\n';
 
@@ -72,15 +101,23 @@ export const measureColdStarts = async (options: { rounds: number; log: (line: s
       options.log(`  bundled ${name}: ${(built.bytes / 1024).toFixed(1)} KiB`);
     }
 
+    const references: { name: string; file: string; bytes: number }[] = [];
+    for (const [name, contents] of Object.entries(referenceEntries)) {
+      const file = join(workdir, `reference-${references.length}.mjs`);
+      references.push({ name, file, bytes: await bundleReference(contents, file) });
+    }
+
     // One warm-up of each (page cache, esbuild's files just written), then interleaved rounds so
     // drift in the machine's load hits the empty handler and the bundles alike.
     await timeNodeLoad(emptyFile);
-    for (const bundle of bundles) await timeNodeLoad(bundle.file);
+    for (const bundle of [...bundles, ...references]) await timeNodeLoad(bundle.file);
     const emptySamples: number[] = [];
     const samples = new Map<FunctionName, number[]>(names.map((name) => [name, []]));
+    const referenceSamples = new Map<string, number[]>(references.map((reference) => [reference.name, []]));
     for (let round = 0; round < options.rounds; round += 1) {
       emptySamples.push(await timeNodeLoad(emptyFile));
       for (const bundle of bundles) samples.get(bundle.name)?.push(await timeNodeLoad(bundle.file));
+      for (const reference of references) referenceSamples.get(reference.name)?.push(await timeNodeLoad(reference.file));
     }
     options.log(`  ${options.rounds} interleaved rounds of ${bundles.length + 1} fresh node processes`);
 
@@ -94,6 +131,16 @@ export const measureColdStarts = async (options: { rounds: number; log: (line: s
           name: bundle.name,
           bundleBytes: bundle.bytes,
           largestInputs: bundle.inputs,
+          load: rounded(load),
+          ratio: Math.round((load.median / empty.median) * 100) / 100,
+          addedMs: Math.round((load.median - empty.median) * 10) / 10,
+        };
+      }),
+      references: references.map((reference) => {
+        const load = summarize(referenceSamples.get(reference.name) ?? []);
+        return {
+          name: reference.name,
+          bundleBytes: reference.bytes,
           load: rounded(load),
           ratio: Math.round((load.median / empty.median) * 100) / 100,
           addedMs: Math.round((load.median - empty.median) * 10) / 10,

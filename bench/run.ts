@@ -128,6 +128,8 @@ const methodNotes = `How each row is measured:
    options the CDK stack uses). Cold load: a fresh \`node <file>\` is spawned for the bundle and for
    an empty ESM handler, interleaved, ${plan.coldStart.rounds} times each; wall time from spawn to exit, nothing called.
    The ratio compares medians. Both include Node's own start-up, so the difference (+ms) is what the bundle adds.
+   The reference rows bundle one dependency alone (the DynamoDB client; Powertools Tracer) with the same
+   options and time it the same way: no function that holds it can load faster or weigh less.
 2. \`GET /connections/{id}/${plan.dataPath}\` through the local stack (HTTP → local API Gateway with JWT check →
    data handler → embedded DynamoDB → simulator) against \`GET /data/v1/${plan.dataPath}\` sent straight to the
    simulator with an access token from a separate client journey, calls alternating, X-PSU-IP on every call.
