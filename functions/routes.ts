@@ -42,6 +42,21 @@ const tokenCallFunctionTimeoutSeconds = 60;
 /** The functions that make token calls, so tests can check each outlives both deadlines. */
 export const tokenCallingFunctions: readonly FunctionName[] = ['callback', 'data', 'connections', 'lifecycle'];
 
+/**
+ * What a function that reads and refreshes stored tokens holds: the table, the token key both ways
+ * (open the pair, seal the new one), the client secret for the refresh, and events with their webhook
+ * secret (a refused refresh ends the connection, and that is published).
+ */
+const refreshesTokens: readonly Capability[] = [
+  'table:read',
+  'table:write',
+  'tokenKey:encrypt',
+  'tokenKey:decrypt',
+  'clientSecret:read',
+  'events:publish',
+  'webhookSecret:read',
+];
+
 export const functionSpecs: Record<FunctionName, FunctionSpec> = {
   authLink: {
     name: 'authLink',
@@ -65,15 +80,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'data',
     entry: 'functions/data.ts',
     description: "GET /connections/{id}/{data path}: proxies TrueLayer Data API v1 at the bank's pace (budget, cache, pages)",
-    uses: [
-      'table:read',
-      'table:write',
-      'tokenKey:encrypt',
-      'tokenKey:decrypt',
-      'clientSecret:read',
-      'events:publish',
-      'webhookSecret:read',
-    ],
+    uses: refreshesTokens,
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
@@ -82,16 +89,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     entry: 'functions/connections.ts',
     description: 'GET/DELETE /connections[/{id}], POST /connections/{id}/extend|complete',
     // The completion activates (connection.activated) and supersedes duplicates (account hash key).
-    uses: [
-      'table:read',
-      'table:write',
-      'tokenKey:encrypt',
-      'tokenKey:decrypt',
-      'clientSecret:read',
-      'events:publish',
-      'webhookSecret:read',
-      'accountHashKey:read',
-    ],
+    uses: [...refreshesTokens, 'accountHashKey:read'],
     timeoutSeconds: tokenCallFunctionTimeoutSeconds,
     memoryMb: 256,
   },
@@ -116,16 +114,7 @@ export const functionSpecs: Record<FunctionName, FunctionSpec> = {
     name: 'lifecycle',
     entry: 'functions/lifecycle.ts',
     description: 'Scheduled: keep-alive refreshes, expiry notices, expiry, lapsed links; publishes the event outbox',
-    uses: [
-      'table:read',
-      'dueIndex:read',
-      'table:write',
-      'tokenKey:encrypt',
-      'tokenKey:decrypt',
-      'clientSecret:read',
-      'events:publish',
-      'webhookSecret:read',
-    ],
+    uses: [...refreshesTokens, 'dueIndex:read'],
     // Stops starting new items 30 s before this; what is left stays due for the next run.
     timeoutSeconds: 300,
     memoryMb: 512,
