@@ -1,4 +1,9 @@
-/** Data API v1 scopes and what each needs (balance, transactions: accounts or cards; standing_orders, direct_debits: accounts). */
+/**
+ * Data API v1 scopes and what each needs (balance, transactions: accounts or cards; standing_orders,
+ * direct_debits: accounts). Written apart from the service's own validator (shared/truelayer/scopes.ts)
+ * on purpose: the simulator stands in for TrueLayer, so a mistake in the service's rules must meet
+ * TrueLayer's rules here, not a copy of itself.
+ */
 
 export const knownScopes = [
   'info',
