@@ -1,6 +1,5 @@
 /** POST /connections */
 import { connectionDependencies, logger } from '../shared/composition';
-
 import { createConnection } from '../shared/connections/create-connection';
 import { jsonResponse } from '../shared/http/problem';
 import { callbackUrlOf, callerOf, jsonBody } from '../shared/http/request';

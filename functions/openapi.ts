@@ -14,6 +14,7 @@ const logger = createLogger();
 
 export const handler = httpStack(
   async (event) => {
+    // The server is this API as the request reached it (the same origin the callback URL derives from).
     const serverUrl = new URL(callbackUrlOf(event, undefined)).origin;
     return jsonResponse(200, { ...document, servers: [{ url: serverUrl }] }, { 'cache-control': 'public, max-age=300' });
   },
