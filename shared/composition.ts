@@ -28,10 +28,10 @@ import { type DataKeyProvider, LocalDataKeyProvider } from './crypto/data-keys';
 import { DataKeyError } from './crypto/errors';
 import { TokenCipher } from './crypto/token-cipher';
 import { Outbox } from './lifecycle/outbox';
-import { type EventPublisher, publishToAll, StoredWebhookSecret, WebhookPublisher } from './lifecycle/publishers';
+import { type EventPublisher, publishToAll, WebhookPublisher } from './lifecycle/publishers';
 import { createLogger } from './logger';
 import { ProviderCatalogue } from './providers/provider-catalogue';
-import { ExtensionSecretReader, type SecretReader } from './secrets/extension-secrets';
+import { ExtensionSecretReader, type SecretReader, StoredSecret } from './secrets/extension-secrets';
 import { createMetrics } from './telemetry';
 import { traced, xrayTracing } from './tracing';
 import { TrueLayerAuthClient } from './truelayer/auth-client';
@@ -130,7 +130,7 @@ const secretReaderFor = (config: Config, clock: Clock): SecretReader | undefined
 const secretValue = (source: { secretId: string } | { value: string }, reader: SecretReader | undefined): (() => Promise<string>) => {
   if ('value' in source) return async () => source.value;
   if (!reader) throw new Error(`secret ${source.secretId} has no reader`);
-  const secret = new StoredWebhookSecret({ secretId: source.secretId, reader });
+  const secret = new StoredSecret({ secretId: source.secretId, reader });
   return () => secret.get();
 };
 

@@ -4,7 +4,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
-import type { SecretReader } from '../secrets/extension-secrets';
 import type { ConnectionEvent } from './events';
 
 export interface PublishOptions {
@@ -32,19 +31,9 @@ export const withRetries = async (attempts: number, baseDelayMs: number, work: (
   }
 };
 
+/** The signing secret (a `whsec_…` string): given, or a stored one (`StoredSecret` of shared/secrets). */
 export interface WebhookSecretSource {
   get(): Promise<string>;
-}
-
-/** The signing secret (a `whsec_…` string) in a Secrets Manager secret, read through a SecretReader (which caches it). */
-export class StoredWebhookSecret implements WebhookSecretSource {
-  constructor(private readonly options: { secretId: string; reader: SecretReader }) {}
-
-  async get(): Promise<string> {
-    const text = await this.options.reader.read(this.options.secretId);
-    if (text.trim() === '') throw new PublishError(`the webhook secret ${this.options.secretId} has no value`);
-    return text.trim();
-  }
 }
 
 /**

@@ -33,6 +33,20 @@ export class SecretReadError extends Error {
   }
 }
 
+/**
+ * One stored secret's text by id (the webhook signing secret, the account hash key), trimmed, through
+ * a reader (which caches it). An empty secret is refused, naming it.
+ */
+export class StoredSecret {
+  constructor(private readonly options: { secretId: string; reader: SecretReader }) {}
+
+  async get(): Promise<string> {
+    const text = (await this.options.reader.read(this.options.secretId)).trim();
+    if (text === '') throw new SecretReadError(this.options.secretId, 'the secret has no value');
+    return text;
+  }
+}
+
 /** The extension's port when PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is unset. */
 export const DEFAULT_EXTENSION_PORT = 2773;
 

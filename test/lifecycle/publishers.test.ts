@@ -7,8 +7,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBridgePublisher } from '../../shared/lifecycle/event-bridge';
 import type { ConnectionEvent } from '../../shared/lifecycle/events';
-import { PublishError, StoredWebhookSecret, WebhookPublisher } from '../../shared/lifecycle/publishers';
-import { SecretReadError, type SecretReader } from '../../shared/secrets/extension-secrets';
+import { WebhookPublisher } from '../../shared/lifecycle/publishers';
+import { SecretReadError, type SecretReader, StoredSecret } from '../../shared/secrets/extension-secrets';
 
 const event: ConnectionEvent = {
   event_id: '6f1c1b9e-8d7a-4a53-9a0e-3c9c7f0b1e22',
@@ -92,7 +92,7 @@ describe('the webhook', () => {
         return `${secret}\n`;
       },
     };
-    const stored = new StoredWebhookSecret({ secretId: 'tlc/webhook', reader });
+    const stored = new StoredSecret({ secretId: 'tlc/webhook', reader });
     await new WebhookPublisher({ url, secret: stored }).publish(event, { attempts: 1 });
     expect(reads).toEqual(['tlc/webhook']);
     const [delivery] = received;
@@ -106,15 +106,15 @@ describe('the webhook', () => {
         throw new SecretReadError(secretId, 'the Parameters and Secrets extension answered 400 ResourceNotFoundException');
       },
     };
-    const publisher = new WebhookPublisher({ url, secret: new StoredWebhookSecret({ secretId: 'tlc/webhook', reader }) });
+    const publisher = new WebhookPublisher({ url, secret: new StoredSecret({ secretId: 'tlc/webhook', reader }) });
     await expect(publisher.publish(event, { attempts: 2 })).rejects.toThrow(/tlc\/webhook.*ResourceNotFoundException/);
     expect(received).toHaveLength(0);
   });
 
   it('refuses a stored secret with no value, naming the secret', async () => {
-    const stored = new StoredWebhookSecret({ secretId: 'tlc/webhook-empty', reader: { read: async () => '  \n' } });
+    const stored = new StoredSecret({ secretId: 'tlc/webhook-empty', reader: { read: async () => '  \n' } });
     const error = await stored.get().catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(PublishError);
+    expect(error).toBeInstanceOf(SecretReadError);
     expect((error as Error).message).toContain('tlc/webhook-empty');
   });
 
