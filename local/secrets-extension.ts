@@ -11,8 +11,12 @@ import { closeServer, httpOrigin, listen, sendJson } from './http';
 export interface SecretsExtensionOptions {
   /** Reads the secrets; its credentials and endpoint decide where from. */
   client: SecretsManagerClient;
-  /** What callers must send in X-Aws-Parameters-Secrets-Token, as the extension checks AWS_SESSION_TOKEN. */
-  sessionToken: string;
+  /**
+   * What callers must send in X-Aws-Parameters-Secrets-Token, as the extension checks
+   * AWS_SESSION_TOKEN. Absent (a shell with long-term keys has no session token): no check, since
+   * there is nothing to check against, and the handlers, reading the same variable, send none.
+   */
+  sessionToken?: string | undefined;
   /** Default 2773, the extension's; 0 picks a free one. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -43,7 +47,7 @@ const handle = async (options: SecretsExtensionOptions, req: IncomingMessage, re
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname !== '/secretsmanager/get') return refuse(res, 404, 'NotFound', `no route ${url.pathname}`);
   if (req.method !== 'GET') return refuse(res, 405, 'MethodNotAllowed', 'only GET is served');
-  if (req.headers['x-aws-parameters-secrets-token'] !== options.sessionToken)
+  if (options.sessionToken !== undefined && req.headers['x-aws-parameters-secrets-token'] !== options.sessionToken)
     return refuse(res, 403, 'Forbidden', 'missing or wrong X-Aws-Parameters-Secrets-Token');
   const secretId = url.searchParams.get('secretId');
   if (!secretId) return refuse(res, 400, 'BadRequest', 'secretId is required');
@@ -69,7 +73,6 @@ const handle = async (options: SecretsExtensionOptions, req: IncomingMessage, re
 
 /** Starts the stand-in; `close()` stops it (not the client, which the caller owns). */
 export const startSecretsExtension = async (options: SecretsExtensionOptions): Promise<RunningSecretsExtension> => {
-  if (!options.sessionToken) throw new RangeError('startSecretsExtension needs a sessionToken to check');
   const server = createServer((req, res) => {
     handle(options, req, res).catch(() => {
       if (!res.headersSent) refuse(res, 500, 'InternalFailure', 'the stand-in failed');

@@ -132,38 +132,31 @@ const secretIdVariables = ['TRUELAYER_SECRET_ID', 'WEBHOOK_SECRET_ID', 'ACCOUNT_
 /**
  * The handlers read a secret given by id as deployed: through the Parameters and Secrets extension,
  * here the local stand-in on a free port, unless PARAMETERS_SECRETS_EXTENSION_HTTP_PORT names one
- * already running (the bench's). The token it checks is the shell's AWS_SESSION_TOKEN, or a random
- * one the handlers are given as theirs.
+ * already running (the bench's). It checks the shell's AWS_SESSION_TOKEN, which the handlers send as
+ * theirs; with none (long-term keys), it checks nothing, and no token is made up that the handlers'
+ * other AWS clients would then send with those keys.
  */
 const startLocalSecretsExtension = async (
   given: (name: string) => string | undefined,
   client: SecretsManagerClient | undefined,
 ): Promise<(RunningSecretsExtension & { env: Record<string, string>; ownClient: boolean }) | undefined> => {
   if (!secretIdVariables.some((name) => given(name)) || given('PARAMETERS_SECRETS_EXTENSION_HTTP_PORT')) return undefined;
-  const sessionToken = given('AWS_SESSION_TOKEN') ?? randomBytes(24).toString('base64url');
-  const accessKeyId = given('AWS_ACCESS_KEY_ID');
-  const secretAccessKey = given('AWS_SECRET_ACCESS_KEY');
-  // Keys from the shell are captured now: the random token set for the handlers below must not join them.
   const ownClient = !client;
-  const secretsClient =
-    client ??
-    new SecretsManagerClient({
-      region: given('AWS_REGION') ?? 'eu-west-2',
-      ...(accessKeyId && secretAccessKey
-        ? { credentials: { accessKeyId, secretAccessKey, ...(given('AWS_SESSION_TOKEN') ? { sessionToken } : {}) } }
-        : {}),
-    });
-  const running = await startSecretsExtension({ client: secretsClient, sessionToken, port: 0 }).catch((error: unknown) => {
-    if (ownClient) secretsClient.destroy();
-    throw error;
-  });
+  // The shell's credentials, from its variables or its profile, through the SDK's default chain.
+  const secretsClient = client ?? new SecretsManagerClient({ region: given('AWS_REGION') ?? 'eu-west-2' });
+  const running = await startSecretsExtension({ client: secretsClient, sessionToken: given('AWS_SESSION_TOKEN'), port: 0 }).catch(
+    (error: unknown) => {
+      if (ownClient) secretsClient.destroy();
+      throw error;
+    },
+  );
   return {
     ...running,
     close: async () => {
       await running.close();
       if (ownClient) secretsClient.destroy();
     },
-    env: { PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(running.port), AWS_SESSION_TOKEN: sessionToken },
+    env: { PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(running.port) },
     ownClient,
   };
 };

@@ -348,6 +348,18 @@ describe('the local stand-in', () => {
     expect(fetches()).toBe(0);
   });
 
+  it('checks no token when it was given none (a shell with long-term keys), and the reader then sends none', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'open-locally' });
+    const open = await startSecretsExtension({ client, port: 0 });
+    try {
+      const reader = new ExtensionSecretReader({ port: open.port, sessionToken: () => undefined, maxAgeSeconds: 0 });
+      expect(await reader.read(secretId)).toBe('open-locally');
+      expect((await fetch(`${open.url}/secretsmanager/get?secretId=${secretId}`)).status).toBe(200);
+    } finally {
+      await open.close();
+    }
+  });
+
   it('answers a refusal by Secrets Manager with 400, its name as __type and its message', async () => {
     secrets
       .on(GetSecretValueCommand)

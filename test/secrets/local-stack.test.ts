@@ -22,6 +22,8 @@ beforeAll(async () => {
   api = await TestApi.start({
     secretsClient,
     env: {
+      // As temporary credentials bring one: the stand-in checks it, and the handlers send it.
+      AWS_SESSION_TOKEN: 'a-session-token-from-the-shell',
       TRUELAYER_SECRET_ID: clientSecretId,
       TRUELAYER_CLIENT_SECRET: 'not-the-simulators-secret',
       ACCOUNT_HASH_SECRET_ID: hashKeyId,
@@ -38,10 +40,10 @@ const readsOf = (secretId: string) =>
   secrets.commandCalls(GetSecretValueCommand).filter((call) => call.args[0].input.SecretId === secretId).length;
 
 describe('the local stack with secrets given by id', () => {
-  it('runs the extension stand-in and points the handlers at it with a session token', () => {
+  it("runs the extension stand-in and points the handlers at it, leaving the shell's session token as it was", () => {
     expect(api.stack.secretsExtensionUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(process.env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT).toBe(new URL(api.stack.secretsExtensionUrl ?? '').port);
-    expect(process.env.AWS_SESSION_TOKEN).toBeTruthy();
+    expect(process.env.AWS_SESSION_TOKEN).toBe('a-session-token-from-the-shell');
   });
 
   it('connects with the credentials from the secret, read through the stand-in and cached', async () => {
@@ -64,5 +66,9 @@ describe('the local stack with secrets given by id', () => {
   it('refuses a caller without the session token, as the extension does', async () => {
     const response = await fetch(`${api.stack.secretsExtensionUrl}/secretsmanager/get?secretId=${clientSecretId}`);
     expect(response.status).toBe(403);
+    const withIt = await fetch(`${api.stack.secretsExtensionUrl}/secretsmanager/get?secretId=${clientSecretId}`, {
+      headers: { 'x-aws-parameters-secrets-token': 'a-session-token-from-the-shell' },
+    });
+    expect(withIt.status).toBe(200);
   });
 });
